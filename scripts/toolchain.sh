@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Builds the upstream tools the tests need, from source through the Go module proxy, pinned and cached:
+#   kube-apiserver, kubectl (k8s.io/kubernetes), etcd (go.etcd.io/etcd), helm, promtool.
+# Each tool is built only when its cached binary is missing. Prints what it builds and how long it took;
+# fails loudly, naming the step, when the proxy or a build fails.
+#
+# Usage: scripts/toolchain.sh [all|kube|etcd|helm|promtool]...   (default: all)
+#        scripts/toolchain.sh path NAME                          (print a cached binary's path)
+set -euo pipefail
+
+KUBERNETES_VERSION=v1.37.2   # matches k8s-openapi's newest feature (v1_37)
+ETCD_VERSION=v3.6.16         # a release line Kubernetes 1.37 supports
+HELM_VERSION=v3.22.0
+PROMETHEUS_VERSION=v0.316.0  # Go module version of Prometheus 3.16.0 (promtool)
+
+CACHE=${TLSAUDIT_CACHE:-$HOME/.cache/tlsaudit}
+TOOLS=$CACHE/tools
+export CGO_ENABLED=0 GOFLAGS=-buildvcs=false GOTOOLCHAIN=${GOTOOLCHAIN_OVERRIDE:-local}
+export GOPROXY=${GOPROXY:-https://proxy.golang.org}
+
+die() { echo "toolchain: FAILED: $*" >&2; exit 1; }
+log() { echo "toolchain: $*" >&2; }
+
+tool_dir() {
+  case $1 in
+    kube-apiserver|kubectl) echo "$TOOLS/kubernetes-$KUBERNETES_VERSION" ;;
+    etcd) echo "$TOOLS/etcd-$ETCD_VERSION" ;;
+    helm) echo "$TOOLS/helm-$HELM_VERSION" ;;
+    promtool) echo "$TOOLS/prometheus-$PROMETHEUS_VERSION" ;;
+    *) die "unknown tool $1" ;;
+  esac
+}
+tool_path() { echo "$(tool_dir "$1")/bin/$1"; }
+
+# go.mod of a published module version, from the module cache (downloaded through the proxy).
+module_gomod() {
+  go mod download -json "$1" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p'
+}
+
+# Writes a throwaway module in $dir that requires $module@$version and replaces every module that the
+# upstream go.mod points at a local directory (staging/, ../api) with its published $replace_version.
+make_module() {
+  local dir=$1 module=$2 version=$3 replace_version=$4 gomod
+  gomod=$(module_gomod "$module@$version") || die "download $module@$version through $GOPROXY"
+  [ -s "$gomod" ] || die "no go.mod for $module@$version"
+  mkdir -p "$dir/src"
+  {
+    echo "module tlsaudit.local/toolbuild"
+    echo
+    sed -n 's/^go \(.*\)$/go \1/p' "$gomod" | head -n 1
+    echo
+    echo "require $module $version"
+    echo
+    # Local replaces (=> ./x or ../x) become the published module at $replace_version;
+    # FORBIDDEN_DEPENDENCY markers are guards of upstream's own tree and are dropped.
+    awk -v rv="$replace_version" '
+      /^replace \(/ { inblock = 1; next }
+      inblock && /^\)/ { inblock = 0; next }
+      { line = $0; sub(/^replace[ \t]+/, "", line) }
+      (inblock || /^replace /) && line ~ /=>/ {
+        split(line, parts, /[ \t]*=>[ \t]*/); gsub(/^[ \t]+/, "", parts[1])
+        if (parts[2] ~ /FORBIDDEN/) next
+        if (parts[2] ~ /^\.\.?\//) print "replace " parts[1] " => " parts[1] " " rv
+        else print "replace " parts[1] " => " parts[2]
+      }' "$gomod"
+  } >"$dir/src/go.mod"
+}
+
+# build NAME DIR MODULE VERSION REPLACE_VERSION LDFLAGS PKG...
+build() {
+  local name=$1 dir=$2 module=$3 version=$4 replace_version=$5 ldflags=$6; shift 6
+  local start=$SECONDS pkg
+  log "building $name ($module@$version) into $dir/bin"
+  rm -rf "$dir/src"
+  make_module "$dir" "$module" "$version" "$replace_version"
+  (cd "$dir/src" && go get "$@" >"$dir/go-get.log" 2>&1) || { tail -n 30 "$dir/go-get.log" >&2; die "go get $* (see $dir/go-get.log)"; }
+  mkdir -p "$dir/bin.tmp"
+  for pkg in "$@"; do
+    (cd "$dir/src" && go build -trimpath -ldflags "-s -w $ldflags" -o "$dir/bin.tmp/" "${pkg%@*}") \
+      || die "go build ${pkg%@*}"
+  done
+  rm -rf "$dir/bin" && mv "$dir/bin.tmp" "$dir/bin"
+  log "built $name in $((SECONDS - start)) s"
+}
+
+build_kube() {
+  local dir; dir=$(tool_dir kube-apiserver)
+  [ -x "$dir/bin/kube-apiserver" ] && [ -x "$dir/bin/kubectl" ] && return 0
+  local v=$KUBERNETES_VERSION minor; minor=$(echo "$v" | cut -d. -f2)
+  local staging="v0.${v#v1.}" pkgs="k8s.io/component-base/version" ld=""
+  # Stamp the version so that kubectl and clients see v1.37.x, not v0.0.0-master.
+  for p in $pkgs k8s.io/client-go/pkg/version; do
+    ld="$ld -X $p.gitVersion=$v -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
+  done
+  build kubernetes "$dir" k8s.io/kubernetes "$v" "$staging" "$ld" \
+    "k8s.io/kubernetes/cmd/kube-apiserver@$v" "k8s.io/kubernetes/cmd/kubectl@$v"
+}
+
+build_etcd() {
+  local dir; dir=$(tool_dir etcd)
+  [ -x "$dir/bin/etcd" ] && return 0
+  build etcd "$dir" go.etcd.io/etcd/server/v3 "$ETCD_VERSION" "$ETCD_VERSION" "" "go.etcd.io/etcd/server/v3@$ETCD_VERSION"
+  mv "$dir/bin/v3" "$dir/bin/etcd" 2>/dev/null || true
+  [ -x "$dir/bin/etcd" ] || { mv "$dir/bin/server" "$dir/bin/etcd" 2>/dev/null || die "etcd binary not produced"; }
+}
+
+build_helm() {
+  local dir; dir=$(tool_dir helm)
+  [ -x "$dir/bin/helm" ] && return 0
+  build helm "$dir" helm.sh/helm/v3 "$HELM_VERSION" "$HELM_VERSION" \
+    "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+}
+
+build_promtool() {
+  local dir; dir=$(tool_dir promtool)
+  [ -x "$dir/bin/promtool" ] && return 0
+  build promtool "$dir" github.com/prometheus/prometheus "$PROMETHEUS_VERSION" "$PROMETHEUS_VERSION" "" \
+    "github.com/prometheus/prometheus/cmd/promtool@$PROMETHEUS_VERSION"
+}
+
+main() {
+  if [ "${1:-}" = path ]; then tool_path "${2:?tool name}"; return; fi
+  command -v go >/dev/null || die "go is not installed (needed to build the upstream tools)"
+  local start=$SECONDS what
+  [ $# -gt 0 ] || set -- all
+  for what in "$@"; do
+    case $what in
+      all) build_etcd; build_kube; build_helm; build_promtool ;;
+      kube) build_kube ;;
+      etcd) build_etcd ;;
+      helm) build_helm ;;
+      promtool) build_promtool ;;
+      *) die "unknown target $what (all|kube|etcd|helm|promtool|path NAME)" ;;
+    esac
+  done
+  log "tools ready under $TOOLS ($((SECONDS - start)) s)"
+}
+
+main "$@"

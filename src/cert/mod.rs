@@ -1,0 +1,1 @@
+//! Certificate facts and chain verdicts from DER (pure).

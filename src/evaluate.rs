@@ -1,0 +1,1 @@
+//! Facts + policy + now → findings (pure).

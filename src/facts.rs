@@ -1,0 +1,346 @@
+//! What a probe observed on one endpoint, before any judgement: versions, suites, the served chain,
+//! SNI/ALPN/OCSP/client-auth behaviour and how connections failed. Produced by `probe`, judged by
+//! `evaluate` and `grade`, embedded in `scan --json` and in the TlsAudit status.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A TLS protocol version.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+pub enum TlsVersion {
+    /// SSL 3.0.
+    #[serde(rename = "SSLv3")]
+    Ssl3,
+    /// TLS 1.0.
+    #[serde(rename = "TLSv1.0")]
+    Tls10,
+    /// TLS 1.1.
+    #[serde(rename = "TLSv1.1")]
+    Tls11,
+    /// TLS 1.2.
+    #[serde(rename = "TLSv1.2")]
+    Tls12,
+    /// TLS 1.3.
+    #[serde(rename = "TLSv1.3")]
+    Tls13,
+}
+
+impl TlsVersion {
+    /// All versions, oldest first.
+    pub const ALL: [TlsVersion; 5] = [Self::Ssl3, Self::Tls10, Self::Tls11, Self::Tls12, Self::Tls13];
+
+    /// The two-byte version on the wire.
+    #[must_use]
+    pub fn wire(self) -> u16 {
+        match self {
+            Self::Ssl3 => 0x0300,
+            Self::Tls10 => 0x0301,
+            Self::Tls11 => 0x0302,
+            Self::Tls12 => 0x0303,
+            Self::Tls13 => 0x0304,
+        }
+    }
+
+    /// The version with this wire value.
+    #[must_use]
+    pub fn from_wire(value: u16) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.wire() == value)
+    }
+
+    /// Display name, e.g. `TLSv1.2`.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Ssl3 => "SSLv3",
+            Self::Tls10 => "TLSv1.0",
+            Self::Tls11 => "TLSv1.1",
+            Self::Tls12 => "TLSv1.2",
+            Self::Tls13 => "TLSv1.3",
+        }
+    }
+}
+
+/// Which versions the server accepted; `None` means not tested (or the test could not tell).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Protocols {
+    /// SSL 3.0 accepted.
+    pub ssl3: Option<bool>,
+    /// TLS 1.0 accepted.
+    pub tls1_0: Option<bool>,
+    /// TLS 1.1 accepted.
+    pub tls1_1: Option<bool>,
+    /// TLS 1.2 accepted.
+    pub tls1_2: Option<bool>,
+    /// TLS 1.3 accepted.
+    pub tls1_3: Option<bool>,
+}
+
+impl Protocols {
+    /// Whether `version` was seen accepted.
+    #[must_use]
+    pub fn get(&self, version: TlsVersion) -> Option<bool> {
+        match version {
+            TlsVersion::Ssl3 => self.ssl3,
+            TlsVersion::Tls10 => self.tls1_0,
+            TlsVersion::Tls11 => self.tls1_1,
+            TlsVersion::Tls12 => self.tls1_2,
+            TlsVersion::Tls13 => self.tls1_3,
+        }
+    }
+
+    /// Records whether `version` is accepted.
+    pub fn set(&mut self, version: TlsVersion, accepted: bool) {
+        let slot = match version {
+            TlsVersion::Ssl3 => &mut self.ssl3,
+            TlsVersion::Tls10 => &mut self.tls1_0,
+            TlsVersion::Tls11 => &mut self.tls1_1,
+            TlsVersion::Tls12 => &mut self.tls1_2,
+            TlsVersion::Tls13 => &mut self.tls1_3,
+        };
+        *slot = Some(accepted);
+    }
+
+    /// Accepted versions, oldest first.
+    #[must_use]
+    pub fn accepted(&self) -> Vec<TlsVersion> {
+        TlsVersion::ALL.into_iter().filter(|v| self.get(*v) == Some(true)).collect()
+    }
+}
+
+/// A cipher suite the server accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SuiteFacts {
+    /// IANA code point.
+    pub id: u16,
+    /// IANA name, e.g. `TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256`.
+    pub name: String,
+}
+
+/// The suites one version accepts, in the server's preference order when it has one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VersionSuites {
+    /// The protocol version.
+    pub version: TlsVersion,
+    /// Whether the server imposes its own order (`None`: fewer than two suites, cannot tell).
+    pub server_order: Option<bool>,
+    /// Accepted suites: server order when `server_order`, else discovery order.
+    pub suites: Vec<SuiteFacts>,
+}
+
+/// Facts about one certificate, recorded whether or not the chain verifies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CertFacts {
+    /// Subject distinguished name (RFC 4514 text).
+    pub subject: String,
+    /// Issuer distinguished name.
+    pub issuer: String,
+    /// Subject common name, when present.
+    pub common_name: Option<String>,
+    /// DNS and IP subjectAltNames.
+    pub sans: Vec<String>,
+    /// Serial number, hex.
+    pub serial: String,
+    /// SHA-256 of the DER certificate, hex.
+    pub sha256: String,
+    /// notBefore, RFC 3339.
+    pub not_before: String,
+    /// notAfter, RFC 3339.
+    pub not_after: String,
+    /// notBefore as Unix seconds.
+    pub not_before_unix: i64,
+    /// notAfter as Unix seconds.
+    pub not_after_unix: i64,
+    /// Key type: `RSA`, `EC`, `Ed25519`, `Ed448`, `DSA` or `unknown`.
+    pub key_type: String,
+    /// Key size in bits (RSA modulus, EC curve size).
+    pub key_bits: u32,
+    /// Named curve for EC keys.
+    pub curve: Option<String>,
+    /// Signature algorithm, e.g. `sha256WithRSAEncryption`.
+    pub signature: String,
+    /// Whether this certificate is a CA (basicConstraints cA).
+    pub is_ca: bool,
+    /// Issuer and subject are the same name and the signature verifies with its own key.
+    pub self_signed: bool,
+}
+
+/// The verdict of the certificate verifier (webpki) on the served chain.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TrustFacts {
+    /// The chain verified against the trust anchors for the server name.
+    pub verified: bool,
+    /// The verifier's reason when it did not.
+    pub error: Option<String>,
+    /// The alert a client would send, e.g. `unknown_ca`, `certificate_expired`, `bad_certificate`.
+    pub alert: Option<String>,
+    /// The chain verified apart from the name (so a mismatch is the only problem).
+    pub path_found: Option<bool>,
+}
+
+/// How the connection failed when no TLS handshake completed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// TCP refused.
+    Refused,
+    /// TCP connect or the handshake timed out.
+    Timeout,
+    /// The peer reset or closed the connection.
+    Reset,
+    /// The name did not resolve or the address is unusable.
+    Unreachable,
+    /// The peer does not speak TLS.
+    NotTls,
+    /// The peer sent a TLS alert, or the handshake failed otherwise.
+    Handshake,
+}
+
+/// A classified failure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Failure {
+    /// Class of failure.
+    pub kind: FailureKind,
+    /// TLS alert name the server sent, if any.
+    pub alert: Option<String>,
+    /// Human-readable detail.
+    pub detail: String,
+}
+
+/// The handshake a current client (rustls, TLS 1.2/1.3) made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Negotiated {
+    /// Negotiated version.
+    pub version: TlsVersion,
+    /// Negotiated suite (IANA name).
+    pub cipher: String,
+    /// Key exchange group, e.g. `X25519`.
+    pub group: Option<String>,
+    /// ALPN protocol selected.
+    pub alpn: Option<String>,
+}
+
+/// SNI behaviour.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SniFacts {
+    /// Whether a handshake without SNI completed (`None`: not tested, e.g. target is an IP).
+    pub handshake_without_sni: Option<bool>,
+    /// SHA-256 of the leaf served without SNI.
+    pub default_leaf_sha256: Option<String>,
+    /// Whether the leaf served without SNI covers the server name.
+    pub default_cert_matches: Option<bool>,
+    /// Alert the server sent to a handshake without SNI.
+    pub alert: Option<String>,
+}
+
+/// ALPN behaviour.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AlpnFacts {
+    /// Protocol selected when `h2` and `http/1.1` are offered.
+    pub selected: Option<String>,
+    /// HTTP/2 negotiable.
+    pub h2: Option<bool>,
+}
+
+/// OCSP stapling.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OcspFacts {
+    /// A staple was sent.
+    pub stapled: bool,
+    /// `good`, `revoked` or `unknown` when the staple parses.
+    pub status: Option<String>,
+    /// nextUpdate (RFC 3339) when the staple parses.
+    pub next_update: Option<String>,
+    /// nextUpdate as Unix seconds.
+    pub next_update_unix: Option<i64>,
+}
+
+/// Whether the server asks for a client certificate.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuthDemand {
+    /// No CertificateRequest.
+    #[default]
+    None,
+    /// Requested; the handshake completes without one.
+    Optional,
+    /// Requested; the handshake fails without one.
+    Required,
+}
+
+/// Client-certificate behaviour.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientAuthFacts {
+    /// What the server demands.
+    pub demand: ClientAuthDemand,
+    /// With a client identity supplied: whether the server accepted it.
+    pub identity_accepted: Option<bool>,
+    /// Alert the server sent (missing or rejected certificate).
+    pub alert: Option<String>,
+    /// Facts of the supplied client certificate.
+    pub client_cert: Option<CertFacts>,
+}
+
+/// Other protocol features the grade uses.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FeatureFacts {
+    /// TLS_FALLBACK_SCSV honoured (`None`: not testable, only one version).
+    pub fallback_scsv: Option<bool>,
+    /// RFC 5746 renegotiation_info answered on TLS ≤ 1.2.
+    pub secure_renegotiation: Option<bool>,
+    /// TLS compression (DEFLATE) accepted.
+    pub compression: Option<bool>,
+    /// Heartbeat extension echoed.
+    pub heartbeat: Option<bool>,
+    /// HSTS max-age in seconds from one `GET /` (`None`: not HTTP, or not tested).
+    pub hsts_max_age: Option<u64>,
+    /// The endpoint answered HTTP.
+    pub http: Option<bool>,
+}
+
+/// Everything observed on one endpoint.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Facts {
+    /// Whether any TLS handshake (raw or validated) got a ServerHello.
+    pub reachable: bool,
+    /// Why nothing worked, when `reachable` is false; or why the validated handshake failed.
+    pub failure: Option<Failure>,
+    /// Accepted protocol versions.
+    pub protocols: Protocols,
+    /// Accepted suites per version.
+    pub ciphers: Vec<VersionSuites>,
+    /// The validated (rustls) handshake, when it completed.
+    pub negotiated: Option<Negotiated>,
+    /// The served chain, leaf first, as sent.
+    pub chain: Vec<CertFacts>,
+    /// Verification verdict.
+    pub trust: TrustFacts,
+    /// SNI behaviour.
+    pub sni: SniFacts,
+    /// ALPN behaviour.
+    pub alpn: AlpnFacts,
+    /// OCSP stapling.
+    pub ocsp: OcspFacts,
+    /// Client-certificate behaviour.
+    pub client_auth: ClientAuthFacts,
+    /// Other features.
+    pub features: FeatureFacts,
+    /// TCP connections the probe opened.
+    pub connections: u32,
+    /// Wall time of the probe in milliseconds.
+    pub duration_ms: u64,
+}

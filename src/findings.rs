@@ -1,0 +1,362 @@
+//! The finding catalog: every stable code, its default severity, what it means and the fix a user
+//! applies. Codes are API: alerts, `policy.ignore` and dashboards use them. docs/findings.md is checked
+//! against this table by a test.
+
+use std::fmt;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// How bad a finding is. Ordered: `Info < Low < Medium < High < Critical`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Worth knowing, not a problem.
+    Info,
+    /// Hardening advice.
+    Low,
+    /// A weakness that should be fixed.
+    Medium,
+    /// Breaks some clients or weakens security materially.
+    High,
+    /// Broken now, or about to break.
+    Critical,
+}
+
+impl Severity {
+    /// Lower-case name as used in JSON, metrics and `--fail-on`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Info => "info",
+            Self::Low => "low",
+            Self::Medium => "medium",
+            Self::High => "high",
+            Self::Critical => "critical",
+        }
+    }
+
+    /// All severities, most severe first.
+    pub const ALL: [Severity; 5] =
+        [Self::Critical, Self::High, Self::Medium, Self::Low, Self::Info];
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One catalog entry.
+#[derive(Debug, Clone, Copy)]
+pub struct Entry {
+    /// Stable code, `area.name`.
+    pub code: &'static str,
+    /// Default severity (some codes are raised or lowered by policy, e.g. expiry thresholds).
+    pub severity: Severity,
+    /// What the finding means.
+    pub meaning: &'static str,
+    /// The fix a user applies.
+    pub remediation: &'static str,
+}
+
+macro_rules! catalog {
+    ($( $variant:ident = $code:literal, $sev:ident, $meaning:literal, $fix:literal; )*) => {
+        /// A stable finding code.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Code { $( #[doc = $meaning] $variant, )* }
+
+        /// Every entry of the catalog, in documentation order.
+        pub const CATALOG: &[Entry] = &[
+            $( Entry { code: $code, severity: Severity::$sev, meaning: $meaning, remediation: $fix }, )*
+        ];
+
+        impl Code {
+            /// Every code, in catalog order.
+            pub const ALL: &[Code] = &[ $( Code::$variant, )* ];
+
+            /// The catalog entry of this code.
+            #[must_use]
+            pub fn entry(self) -> &'static Entry {
+                &CATALOG[self as usize]
+            }
+        }
+    };
+}
+
+catalog! {
+    ConnectRefused = "connect.refused", Critical,
+        "The TCP connection was refused: nothing listens on the port.",
+        "Check that the workload listens on this port and that the Service targetPort is right.";
+    ConnectTimeout = "connect.timeout", Critical,
+        "The TCP connection or the TLS handshake did not complete within the timeout.",
+        "Check NetworkPolicies and firewalls between the auditor and the endpoint, and that the server answers TLS on this port.";
+    ConnectReset = "connect.reset", Critical,
+        "The server closed or reset the connection during the handshake.",
+        "Check the server's TLS configuration and logs; it aborts handshakes without a TLS alert.";
+    ConnectFailed = "connect.failed", Critical,
+        "The address could not be resolved or reached.",
+        "Check the host name and the endpoint address.";
+    TlsNotTls = "tls.not_tls", Critical,
+        "The port answers, but not with TLS (for example plain HTTP).",
+        "Enable TLS on this port, or point the audit at the TLS port.";
+    TlsHandshakeFailed = "tls.handshake_failed", Critical,
+        "No TLS handshake succeeded; the server's alert is named in the message.",
+        "Enable TLS 1.2 and 1.3 with ECDHE AEAD suites and a valid certificate; the alert name says what the server rejected.";
+    ProtocolSslv3 = "protocol.sslv3", Critical,
+        "SSL 3.0 is accepted (POODLE; broken since 2014).",
+        "Disable SSLv3: nginx `ssl_protocols TLSv1.2 TLSv1.3;`, Apache `SSLProtocol -all +TLSv1.2 +TLSv1.3`, HAProxy `ssl-min-ver TLSv1.2`.";
+    ProtocolTls10 = "protocol.tls1_0", High,
+        "TLS 1.0 is accepted (deprecated by RFC 8996).",
+        "Disable TLS 1.0: nginx `ssl_protocols TLSv1.2 TLSv1.3;`, Apache `SSLProtocol -all +TLSv1.2 +TLSv1.3`, HAProxy `ssl-min-ver TLSv1.2`.";
+    ProtocolTls11 = "protocol.tls1_1", High,
+        "TLS 1.1 is accepted (deprecated by RFC 8996).",
+        "Disable TLS 1.1: nginx `ssl_protocols TLSv1.2 TLSv1.3;`, Apache `SSLProtocol -all +TLSv1.2 +TLSv1.3`, HAProxy `ssl-min-ver TLSv1.2`.";
+    ProtocolNoTls12 = "protocol.no_tls1_2", High,
+        "TLS 1.2 is not accepted; clients limited to TLS 1.2 cannot connect.",
+        "Enable TLS 1.2 alongside TLS 1.3.";
+    ProtocolNoTls13 = "protocol.no_tls1_3", Low,
+        "TLS 1.3 is not accepted.",
+        "Enable TLS 1.3: nginx `ssl_protocols TLSv1.2 TLSv1.3;` (OpenSSL 1.1.1+), Go `MinVersion: tls.VersionTLS12` leaves 1.3 on.";
+    ProtocolLegacyOnly = "protocol.legacy_only", Critical,
+        "Only TLS 1.1 or older is accepted; current clients refuse to connect.",
+        "Upgrade the TLS stack and enable TLS 1.2 and 1.3.";
+    CipherNull = "cipher.null", Critical,
+        "A NULL cipher suite is accepted: traffic is not encrypted.",
+        "Remove NULL suites: OpenSSL cipher string `!eNULL`; use the Mozilla intermediate cipher list.";
+    CipherAnon = "cipher.anon", Critical,
+        "An anonymous (unauthenticated) suite is accepted: anyone can impersonate the server.",
+        "Remove anonymous suites: OpenSSL cipher string `!aNULL`; use the Mozilla intermediate cipher list.";
+    CipherExport = "cipher.export", Critical,
+        "An EXPORT-grade suite is accepted (FREAK/Logjam).",
+        "Remove EXPORT suites: OpenSSL cipher string `!EXPORT`; use the Mozilla intermediate cipher list.";
+    CipherRc4 = "cipher.rc4", High,
+        "An RC4 suite is accepted (RFC 7465 prohibits RC4).",
+        "Remove RC4: OpenSSL cipher string `!RC4`; use the Mozilla intermediate cipher list.";
+    Cipher3des = "cipher.3des", Medium,
+        "A 3DES or DES suite is accepted (64-bit block, SWEET32).",
+        "Remove 3DES and DES: OpenSSL cipher string `!3DES:!DES`; use the Mozilla intermediate cipher list.";
+    CipherNoForwardSecrecy = "cipher.no_forward_secrecy", Medium,
+        "A suite with static RSA key exchange is accepted: recorded traffic can be decrypted once the key leaks.",
+        "Offer only ECDHE/DHE suites: OpenSSL cipher string `ECDHE+AESGCM:ECDHE+CHACHA20`; the Mozilla intermediate list.";
+    CipherCbcOnly = "cipher.cbc_only", Medium,
+        "No AEAD suite (GCM, ChaCha20-Poly1305, CCM) is accepted; only CBC suites.",
+        "Enable AES-GCM and ChaCha20-Poly1305 suites (TLS 1.2) and TLS 1.3.";
+    CipherWeakPreferred = "cipher.weak_preferred", Medium,
+        "The server's most preferred suite is weak (no forward secrecy, CBC, or a broken cipher).",
+        "Order the cipher list strongest first (ECDHE AEAD) and set `ssl_prefer_server_ciphers` as the Mozilla profile says.";
+    CipherNoServerPreference = "cipher.no_server_preference", Info,
+        "The server follows the client's cipher order.",
+        "Fine when every accepted suite is strong (Mozilla intermediate); otherwise set a server cipher order.";
+    CertExpired = "cert.expired", Critical,
+        "The certificate has expired.",
+        "Renew the certificate and reload the server (cert-manager: check the Certificate's status and the issuer).";
+    CertNotYetValid = "cert.not_yet_valid", Critical,
+        "The certificate is not valid yet (notBefore in the future, or a skewed clock).",
+        "Serve a certificate that is valid now; check the issuer's and the node's clocks.";
+    CertExpiringSoon = "cert.expiring_soon", Medium,
+        "The certificate expires within the warning window (high within the critical window).",
+        "Renew the certificate before it expires; with cert-manager check renewBefore and the Certificate's Ready condition.";
+    CertHostnameMismatch = "cert.hostname_mismatch", High,
+        "The certificate's subjectAltNames do not cover the name the client connects with.",
+        "Issue the certificate with the service name in its SANs (e.g. `svc.ns.svc` and `svc.ns.svc.cluster.local`).";
+    CertNoSan = "cert.no_san", High,
+        "The certificate has no subjectAltName; current clients ignore the Common Name.",
+        "Reissue the certificate with the host names as subjectAltName DNS entries.";
+    CertSelfSigned = "cert.self_signed", High,
+        "The leaf certificate is self-signed.",
+        "Issue the certificate from a CA (cert-manager ClusterIssuer), or distribute the certificate as a trust anchor.";
+    CertUntrusted = "cert.untrusted", High,
+        "The chain does not lead to a trusted root; clients fail with the alert named in the message (usually unknown_ca).",
+        "Serve a chain from a CA that clients trust, or add the internal CA to the audit's trust (spec.trust.caBundle).";
+    CertWeakKey = "cert.weak_key", High,
+        "The certificate key is too small (RSA below 2048 bits, EC below 256 bits).",
+        "Reissue with RSA 2048+ or ECDSA P-256 (cert-manager: `privateKey.algorithm: ECDSA`, `size: 256`).";
+    CertWeakSignature = "cert.weak_signature", High,
+        "A certificate in the chain is signed with SHA-1 or MD5.",
+        "Reissue the certificate with a SHA-256 (or stronger) signature.";
+    CertLongValidity = "cert.long_validity", Low,
+        "The leaf is valid for longer than 398 days; public CAs and browsers reject such certificates.",
+        "Issue certificates for 398 days or less and automate renewal.";
+    ChainIncomplete = "chain.incomplete", High,
+        "The server does not send the intermediate certificate(s) needed to reach a trust anchor.",
+        "Serve the full chain: leaf followed by intermediates (nginx `ssl_certificate fullchain.pem;`, a kubernetes.io/tls Secret's tls.crt with the intermediates appended).";
+    ChainWrongOrder = "chain.wrong_order", Low,
+        "The served certificates are not in leaf-to-root order.",
+        "Serve the leaf first, then each issuer in order (fullchain.pem).";
+    ChainExpiringIntermediate = "chain.expiring_intermediate", Medium,
+        "An intermediate certificate expires before the leaf.",
+        "Serve the CA's current intermediate, or reissue the leaf from an intermediate that outlives it.";
+    SniDefaultCertMismatch = "sni.default_cert_mismatch", Low,
+        "Without SNI the server presents a certificate that does not cover the name; clients that send no SNI fail.",
+        "Make the default server (nginx `default_server`) present the right certificate, or make every client send SNI.";
+    SniRequired = "sni.required", Info,
+        "The server refuses handshakes without SNI.",
+        "Make sure every client sends SNI (most do); legacy clients and some health checkers do not.";
+    AlpnNoH2 = "alpn.no_h2", Info,
+        "The server does not negotiate HTTP/2 through ALPN.",
+        "Enable HTTP/2 (nginx `http2 on;`) if the endpoint serves HTTP.";
+    OcspNotStapled = "ocsp.not_stapled", Info,
+        "No OCSP response is stapled to the handshake.",
+        "Enable OCSP stapling (nginx `ssl_stapling on;`) if the CA runs an OCSP responder.";
+    OcspRevoked = "ocsp.revoked", Critical,
+        "The stapled OCSP response says the certificate is revoked.",
+        "Issue and serve a new certificate.";
+    OcspStale = "ocsp.stale", Medium,
+        "The stapled OCSP response is past its nextUpdate time.",
+        "Check the server's OCSP stapling refresh and its access to the CA's responder.";
+    MtlsRequired = "mtls.required", Info,
+        "The server requires a client certificate.",
+        "Give the audit a client certificate (spec.clientCertificate) to audit this endpoint fully.";
+    MtlsClientCertMissing = "mtls.client_cert_missing", High,
+        "The server requires a client certificate and none was supplied; the handshake fails.",
+        "Set spec.clientCertificate.secretRef (scan: --client-cert/--client-key) to a kubernetes.io/tls Secret the server trusts.";
+    MtlsClientCertRejected = "mtls.client_cert_rejected", High,
+        "The server rejected the supplied client certificate (the alert is named in the message).",
+        "Issue the client certificate from a CA the server trusts (its client CA list), and check that it is valid.";
+    MtlsClientCertExpiring = "mtls.client_cert_expiring", Medium,
+        "The client certificate used for the audit expires within the warning window, or has expired.",
+        "Renew the client certificate Secret.";
+    TlsNoFallbackScsv = "tls.no_fallback_scsv", Low,
+        "TLS_FALLBACK_SCSV is not honoured: a downgraded handshake to an older version succeeds.",
+        "Upgrade the TLS library (OpenSSL 1.0.1j+ honours it), or disable the older protocol versions.";
+    TlsInsecureRenegotiation = "tls.insecure_renegotiation", High,
+        "The server does not support secure renegotiation (RFC 5746) on TLS 1.2 or older.",
+        "Upgrade the TLS library; every maintained stack supports RFC 5746.";
+    TlsCompression = "tls.compression", High,
+        "TLS compression is enabled (CRIME).",
+        "Disable TLS compression (OpenSSL `SSL_OP_NO_COMPRESSION`; upgrade the server).";
+    TlsHeartbeat = "tls.heartbeat", Low,
+        "The heartbeat extension is enabled (the Heartbleed attack surface).",
+        "Build or configure the TLS library without heartbeats.";
+    HttpNoHsts = "http.no_hsts", Low,
+        "The HTTPS response has no Strict-Transport-Security header (or max-age below 6 months).",
+        "Send `Strict-Transport-Security: max-age=31536000` on HTTPS responses.";
+    BackendInconsistent = "backend.inconsistent", High,
+        "Replicas behind one Service serve different certificates or TLS settings.",
+        "Roll out the same certificate and TLS configuration to every replica (restart the stale pods after a rotation).";
+    IngressSecretMissing = "ingress.secret_missing", High,
+        "An Ingress spec.tls entry names a Secret that does not exist or holds no certificate.",
+        "Create the kubernetes.io/tls Secret (cert-manager: check the Certificate for this Ingress).";
+    IngressHostNotCovered = "ingress.host_not_covered", High,
+        "An Ingress TLS host is not covered by the certificate in its Secret.",
+        "Reissue the Secret's certificate with every spec.tls host in its SANs.";
+    IngressSecretMismatch = "ingress.secret_mismatch", Medium,
+        "The certificate the ingress controller serves differs from the one in the Ingress's Secret.",
+        "Check that the ingress controller picked up the Secret (events, controller logs); the served certificate is stale or a default.";
+    TargetRefused = "target.refused", High,
+        "The target was not audited: it resolves outside the cluster's networks, or to loopback or link-local.",
+        "Audit in-cluster targets only, or ask the operator's administrator to allow this network (--allow-target-cidr).";
+    ConfigInvalid = "config.invalid", High,
+        "The audit's configuration for this target could not be used (for example an unreadable trust bundle).",
+        "Fix the referenced Secret or ConfigMap; the message names it.";
+}
+
+impl Code {
+    /// The stable code string, e.g. `cert.expired`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        self.entry().code
+    }
+
+    /// Parses a stable code string.
+    #[must_use]
+    pub fn parse(code: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|c| c.as_str() == code)
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Code {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Code {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Self::parse(&text)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown finding code {text:?}")))
+    }
+}
+
+impl JsonSchema for Code {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "FindingCode".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let codes: Vec<&str> = Self::ALL.iter().map(|c| c.as_str()).collect();
+        schemars::json_schema!({ "type": "string", "enum": codes })
+    }
+}
+
+/// One problem found on an endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Finding {
+    /// Stable code (docs/findings.md).
+    pub code: Code,
+    /// Severity after policy (expiry thresholds) was applied.
+    pub severity: Severity,
+    /// What was found on this endpoint, with the facts (versions, names, dates, alert).
+    pub message: String,
+    /// The fix a user applies.
+    pub remediation: String,
+}
+
+impl Finding {
+    /// A finding with the catalog's default severity and remediation.
+    #[must_use]
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        let entry = code.entry();
+        Self {
+            code,
+            severity: entry.severity,
+            message: message.into(),
+            remediation: entry.remediation.to_owned(),
+        }
+    }
+
+    /// The same finding with another severity.
+    #[must_use]
+    pub fn with_severity(mut self, severity: Severity) -> Self {
+        self.severity = severity;
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_round_trips_through_its_string() {
+        for code in Code::ALL {
+            assert_eq!(Code::parse(code.as_str()), Some(*code));
+        }
+        assert_eq!(Code::ALL.len(), CATALOG.len());
+    }
+
+    #[test]
+    fn codes_are_unique_and_area_dotted() {
+        let mut seen = std::collections::BTreeSet::new();
+        for entry in CATALOG {
+            assert!(seen.insert(entry.code), "duplicate {}", entry.code);
+            assert!(entry.code.contains('.'), "{} has no area", entry.code);
+        }
+    }
+
+    #[test]
+    fn unknown_code_is_refused_with_its_name() {
+        let err = serde_json::from_str::<Code>("\"cert.expird\"").unwrap_err();
+        assert!(err.to_string().contains("cert.expird"));
+    }
+}

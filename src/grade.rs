@@ -1,0 +1,1 @@
+//! Findings and facts → grade and Mozilla profile (pure).

@@ -1,0 +1,2 @@
+//! The `tlsaudit` binary.
+fn main() {}

@@ -1,0 +1,125 @@
+//! Bounded network I/O shared by every probe: connect with a deadline, count connections, read with
+//! byte and time limits. Input: a socket address and limits. Output: a connected stream or a
+//! classified [`NetError`] that the evaluator turns into a reachability finding.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+
+/// Why a connection or read failed, classified for findings.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NetError {
+    /// The peer actively refused the TCP connection.
+    #[error("connection refused")]
+    Refused,
+    /// Connect or read did not complete within the deadline.
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+    /// The peer reset or closed the connection.
+    #[error("connection reset by peer")]
+    Reset,
+    /// The peer sent more than the byte budget allows.
+    #[error("peer sent more than {0} bytes")]
+    TooLarge(usize),
+    /// Any other socket error.
+    #[error("socket error: {0}")]
+    Io(String),
+}
+
+impl NetError {
+    fn from_io(err: &std::io::Error, timeout: Duration) -> Self {
+        use std::io::ErrorKind;
+        match err.kind() {
+            ErrorKind::ConnectionRefused => Self::Refused,
+            ErrorKind::TimedOut => Self::Timeout(timeout),
+            ErrorKind::ConnectionReset
+            | ErrorKind::ConnectionAborted
+            | ErrorKind::BrokenPipe
+            | ErrorKind::UnexpectedEof => Self::Reset,
+            _ => Self::Io(err.to_string()),
+        }
+    }
+}
+
+/// Dials one endpoint with fixed limits and counts every TCP connection it opens.
+#[derive(Debug, Clone)]
+pub struct Dialer {
+    /// The address every connection goes to.
+    pub addr: SocketAddr,
+    /// Deadline for a TCP connect and for each whole exchange (send hello, read reply).
+    pub timeout: Duration,
+    /// Most bytes read from the peer in one exchange.
+    pub max_bytes: usize,
+    connections: Arc<AtomicU32>,
+}
+
+impl Dialer {
+    /// A dialer for `addr` with the given deadline and per-exchange byte budget.
+    #[must_use]
+    pub fn new(addr: SocketAddr, timeout: Duration, max_bytes: usize) -> Self {
+        Self { addr, timeout, max_bytes, connections: Arc::new(AtomicU32::new(0)) }
+    }
+
+    /// Number of TCP connections opened so far by this dialer and its clones.
+    #[must_use]
+    pub fn connections(&self) -> u32 {
+        self.connections.load(Ordering::Relaxed)
+    }
+
+    /// Opens a TCP connection within the deadline.
+    pub async fn connect(&self) -> Result<TcpStream, NetError> {
+        self.connections.fetch_add(1, Ordering::Relaxed);
+        match tokio::time::timeout(self.timeout, TcpStream::connect(self.addr)).await {
+            Err(_) => Err(NetError::Timeout(self.timeout)),
+            Ok(Err(err)) => Err(NetError::from_io(&err, self.timeout)),
+            Ok(Ok(stream)) => {
+                // Small probe writes must leave at once, not wait for Nagle.
+                let _ = stream.set_nodelay(true);
+                Ok(stream)
+            }
+        }
+    }
+
+    /// Classifies an I/O error seen on a stream of this dialer.
+    #[must_use]
+    pub fn classify(&self, err: &std::io::Error) -> NetError {
+        NetError::from_io(err, self.timeout)
+    }
+}
+
+impl Dialer {
+    /// Reads into `buf` until `done(buf)` says the reply is complete, the peer closes, the byte budget
+    /// ([`Dialer::max_bytes`]) is spent or [`Dialer::timeout`] passes. Returns whether `done` was
+    /// satisfied; never allocates past the budget.
+    pub async fn read_until<F>(
+        &self,
+        stream: &mut TcpStream,
+        buf: &mut Vec<u8>,
+        mut done: F,
+    ) -> Result<bool, NetError>
+    where
+        F: FnMut(&[u8]) -> bool,
+    {
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let mut chunk = [0u8; 4096];
+        loop {
+            if done(buf) {
+                return Ok(true);
+            }
+            if buf.len() >= self.max_bytes {
+                return Err(NetError::TooLarge(self.max_bytes));
+            }
+            let want = chunk.len().min(self.max_bytes - buf.len());
+            match tokio::time::timeout_at(deadline, stream.read(&mut chunk[..want])).await {
+                Err(_) => return Err(NetError::Timeout(self.timeout)),
+                Ok(Ok(0)) => return Ok(done(buf)),
+                Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
+                Ok(Err(err)) => return Err(self.classify(&err)),
+            }
+        }
+    }
+}

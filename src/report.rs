@@ -1,0 +1,1 @@
+//! Rendering of a scan for humans and as JSON.

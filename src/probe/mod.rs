@@ -67,3 +67,13 @@ pub async fn probe(target: &Target, options: &ProbeOptions) -> Facts {
     let _ = (target, options);
     Facts::default()
 }
+
+impl ClientIdentity {
+    /// Loads a client identity from a PEM chain and a PEM private key.
+    pub fn from_pem(chain_pem: &[u8], key_pem: &[u8]) -> Result<Self, crate::cert::PemError> {
+        Ok(Self {
+            chain: crate::cert::certificates_from_pem(chain_pem)?,
+            key: crate::cert::private_key_from_pem(key_pem)?,
+        })
+    }
+}

@@ -1,0 +1,580 @@
+//! The `TlsAudit` custom resource (`tlsaudit.dev/v1alpha1`): spec and status as Rust types, the
+//! single source of truth of the CRD. Input: nothing. Output: the types the controller reads and
+//! writes, and the CRD YAML that `tlsaudit crd` prints (crds/tlsaudit.yaml is that output).
+//!
+//! Validation lives in the schema so that `kubectl apply` rejects a bad spec: port ranges and enums
+//! as OpenAPI, cross-field checks (interval ≥ 1m, criticalDays ≤ warningDays, one CA source) as CEL.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, LabelSelector, Time};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::facts::TlsVersion;
+use crate::findings::{Code, Severity};
+use crate::grade::Grade;
+use crate::policy::Profile;
+
+/// API group of the resource.
+pub const GROUP: &str = "tlsaudit.dev";
+/// Field manager of the controller's server-side applies.
+pub const FIELD_MANAGER: &str = "tlsaudit-controller";
+/// Annotation whose change makes the controller audit at once (its value is free text, e.g. a
+/// timestamp): `kubectl annotate tla NAME tlsaudit.dev/audit-now="$(date +%s)" --overwrite`.
+pub const AUDIT_NOW_ANNOTATION: &str = "tlsaudit.dev/audit-now";
+
+/// Audits the TLS endpoints of Services, Ingresses and explicit hosts in one namespace.
+#[derive(CustomResource, Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "tlsaudit.dev",
+    version = "v1alpha1",
+    kind = "TlsAudit",
+    doc = "Audits the TLS endpoints of Services, Ingresses and explicit hosts in one namespace: \
+           protocols, ciphers, certificates and chains, SNI, ALPN, OCSP and mTLS.",
+    plural = "tlsaudits",
+    singular = "tlsaudit",
+    namespaced,
+    shortname = "tla",
+    category = "all",
+    status = "TlsAuditStatus",
+    derive = "PartialEq",
+    derive = "Default",
+    printcolumn = r#"{"name":"Endpoints","type":"integer","jsonPath":".status.summary.endpoints"}"#,
+    printcolumn = r#"{"name":"Grade","type":"string","jsonPath":".status.summary.grade"}"#,
+    printcolumn = r#"{"name":"Critical","type":"integer","jsonPath":".status.summary.findings.critical"}"#,
+    printcolumn = r#"{"name":"Expiring","type":"integer","jsonPath":".status.summary.earliestExpiryDays",
+                      "description":"Days until the earliest leaf certificate expires"}"#,
+    printcolumn = r#"{"name":"Last Audit","type":"date","jsonPath":".status.lastAuditTime"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct TlsAuditSpec {
+    /// Services of this namespace to audit; omit to audit none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub services: Option<ServiceTargets>,
+    /// Ingresses of this namespace: every spec.tls host is dialled at the ingress controller with
+    /// SNI = host, and the TLS Secret's certificate is checked too. Omit to audit none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingresses: Option<IngressTargets>,
+    /// Explicit targets, e.g. a legacy device. Addresses outside the operator's allowed networks
+    /// (loopback, link-local, and by default anything that is not a private network) are refused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub endpoints: Vec<ExplicitEndpoint>,
+    /// SNI and verification name for Services; default `<service>.<namespace>.svc`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_name: Option<String>,
+    /// Trust anchors the served chains are verified against.
+    #[serde(default)]
+    pub trust: Trust,
+    /// Client certificate offered to servers that ask for one (mTLS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_certificate: Option<ClientCertificate>,
+    /// How findings are judged.
+    #[serde(default)]
+    pub policy: AuditPolicy,
+    /// Re-audit period (Go duration such as `30m` or `1h30m`, at least 1m, jittered); default the
+    /// operator's `--default-interval` (1h). Changes to the audit or its targets trigger an audit at
+    /// once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        regex(pattern = r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$"),
+        length(max = 64),
+        extend("x-kubernetes-validations" = [{
+            "rule": "duration(self) >= duration('1m')",
+            "message": "interval must be at least 1m"
+        }])
+    )]
+    pub interval: Option<String>,
+    /// Stop auditing (the last status stays).
+    #[serde(default)]
+    pub suspend: bool,
+}
+
+/// Which Services to audit.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceTargets {
+    /// Label selector; empty or absent selects every Service of the namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector: Option<LabelSelector>,
+    /// Ports by name or number. Default: ports that look like TLS (appProtocol https or tls, name
+    /// https, tls, *-tls or *-https, port 443 or 8443).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64), extend("x-kubernetes-validations" = [{
+        "rule": "self.all(p, type(p) == int ? (p >= 1 && p <= 65535) : size(p) > 0)",
+        "message": "ports must be port names or numbers from 1 to 65535"
+    }]))]
+    pub ports: Vec<IntOrString>,
+    /// Probe every ready address of the Service's EndpointSlices instead of the ClusterIP (finds
+    /// replicas that serve different certificates).
+    #[serde(default)]
+    pub per_endpoint: bool,
+}
+
+/// Which Ingresses to audit.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IngressTargets {
+    /// Label selector; empty or absent selects every Ingress of the namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector: Option<LabelSelector>,
+    /// Dial the ingress controller through this Service (its ready EndpointSlice addresses, else
+    /// its ClusterIP) instead of the Ingress's status.loadBalancer address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub controller_service: Option<ControllerService>,
+}
+
+/// The Service in front of an ingress controller.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ControllerService {
+    /// Service name.
+    pub name: String,
+    /// Service namespace; default the audit's namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Service port (name or number) that serves HTTPS; default 443.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-validations" = [{
+        "rule": "type(self) == int ? (self >= 1 && self <= 65535) : size(self) > 0",
+        "message": "port must be a port name or a number from 1 to 65535"
+    }]))]
+    pub port: Option<IntOrString>,
+}
+
+/// One explicit target.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExplicitEndpoint {
+    /// Host name or IP address.
+    #[schemars(length(min = 1, max = 253))]
+    pub host: String,
+    /// TCP port.
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: u16,
+    /// SNI and verification name; default `host`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_name: Option<String>,
+}
+
+/// Trust anchors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Trust {
+    /// PEM CA certificates from a Secret or ConfigMap of this namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_bundle: Option<CaBundle>,
+    /// Trust the built-in web PKI roots (Mozilla's list).
+    #[serde(default = "yes")]
+    pub system_roots: bool,
+    /// Trust the cluster CA (ConfigMap kube-root-ca.crt of this namespace, when present).
+    #[serde(default = "yes", rename = "clusterCA")]
+    pub cluster_ca: bool,
+}
+
+impl Default for Trust {
+    fn default() -> Self {
+        Self {
+            ca_bundle: None,
+            system_roots: true,
+            cluster_ca: true,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Where a CA bundle is read from: exactly one of `secretRef` and `configMapRef`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [{
+    "rule": "has(self.secretRef) != has(self.configMapRef)",
+    "message": "caBundle needs exactly one of secretRef or configMapRef"
+}]))]
+pub struct CaBundle {
+    /// A Secret key holding PEM certificates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<KeyRef>,
+    /// A ConfigMap key holding PEM certificates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_map_ref: Option<KeyRef>,
+}
+
+/// A key of a Secret or ConfigMap in the audit's namespace.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyRef {
+    /// Object name.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+    /// Key in the object's data.
+    #[serde(default = "default_ca_key")]
+    pub key: String,
+    /// Must be empty or the audit's own namespace: the operator never reads another namespace's
+    /// Secrets for an audit (a reference elsewhere is refused with a status condition).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+fn default_ca_key() -> String {
+    "ca.crt".to_owned()
+}
+
+/// The client certificate for mTLS.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientCertificate {
+    /// A kubernetes.io/tls Secret (tls.crt chain, tls.key) in the audit's namespace.
+    pub secret_ref: SecretRef,
+}
+
+/// A Secret in the audit's namespace.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretRef {
+    /// Secret name.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+    /// Must be empty or the audit's own namespace (see `KeyRef.namespace`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+/// How findings are judged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditPolicy {
+    /// Mozilla server-side TLS profile the endpoints are expected to meet.
+    #[serde(default)]
+    pub profile: Profile,
+    /// Certificate expiry thresholds.
+    #[serde(default)]
+    pub expiry: Expiry,
+    /// An endpoint complies when its grade is at least this and it has no critical finding.
+    #[serde(default = "default_minimum_grade")]
+    pub minimum_grade: Grade,
+    /// Finding codes to silence (docs/findings.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore: Vec<Code>,
+}
+
+impl Default for AuditPolicy {
+    fn default() -> Self {
+        Self {
+            profile: Profile::default(),
+            expiry: Expiry::default(),
+            minimum_grade: default_minimum_grade(),
+            ignore: Vec::new(),
+        }
+    }
+}
+
+fn default_minimum_grade() -> Grade {
+    Grade::B
+}
+
+/// Expiry thresholds in days before notAfter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [{
+    "rule": "self.criticalDays <= self.warningDays",
+    "message": "criticalDays must not exceed warningDays"
+}]))]
+pub struct Expiry {
+    /// `cert.expiring_soon` (medium) within this many days.
+    #[serde(default = "default_warning_days")]
+    #[schemars(range(max = 3650))]
+    pub warning_days: u32,
+    /// `cert.expiring_soon` becomes high within this many days.
+    #[serde(default = "default_critical_days")]
+    #[schemars(range(max = 3650))]
+    pub critical_days: u32,
+}
+
+impl Default for Expiry {
+    fn default() -> Self {
+        Self {
+            warning_days: default_warning_days(),
+            critical_days: default_critical_days(),
+        }
+    }
+}
+
+fn default_warning_days() -> u32 {
+    28
+}
+
+fn default_critical_days() -> u32 {
+    14
+}
+
+impl AuditPolicy {
+    /// The engine's policy for this spec.
+    #[must_use]
+    pub fn engine_policy(&self) -> crate::policy::Policy {
+        crate::policy::Policy {
+            warning_days: self.expiry.warning_days,
+            critical_days: self.expiry.critical_days,
+            profile: self.profile,
+            ignore: self.ignore.clone(),
+        }
+    }
+}
+
+/// What the last audit found. Written by the controller only.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TlsAuditStatus {
+    /// The spec generation the status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// `Ready`: the audit ran with its whole configuration; `Compliant`: every endpoint meets the
+    /// policy.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+    /// When the last audit completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_audit_time: Option<Time>,
+    /// When the next periodic audit is due.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_audit_time: Option<Time>,
+    /// Totals over every audited endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<AuditSummary>,
+    /// The worst endpoints (by severity, then grade), at most the operator's
+    /// `--status-max-endpoints`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub endpoints: Vec<EndpointStatus>,
+    /// Endpoints audited but left out of `endpoints` to keep the status small.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub omitted_endpoints: u32,
+}
+
+#[expect(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's skip_serializing_if passes a reference"
+)]
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// Totals of one audit.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditSummary {
+    /// Endpoints audited.
+    pub endpoints: u32,
+    /// Endpoints that meet the policy.
+    pub compliant: u32,
+    /// Worst grade over the endpoints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grade: Option<Grade>,
+    /// Earliest leaf notAfter over the endpoints (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub earliest_expiry: Option<String>,
+    /// Whole days from the audit to `earliestExpiry` (negative once expired).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub earliest_expiry_days: Option<i64>,
+    /// Findings per severity over every endpoint (ignored codes excluded).
+    pub findings: SeverityCounts,
+}
+
+/// Finding counts by severity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SeverityCounts {
+    /// Critical findings.
+    pub critical: u32,
+    /// High findings.
+    pub high: u32,
+    /// Medium findings.
+    pub medium: u32,
+    /// Low findings.
+    pub low: u32,
+}
+
+impl SeverityCounts {
+    /// Counts one finding of `severity` (info is not counted).
+    pub fn add(&mut self, severity: Severity) {
+        match severity {
+            Severity::Critical => self.critical += 1,
+            Severity::High => self.high += 1,
+            Severity::Medium => self.medium += 1,
+            Severity::Low => self.low += 1,
+            Severity::Info => {}
+        }
+    }
+}
+
+/// One endpoint's result, slimmed for the status (the full report is `tlsaudit scan --json`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointStatus {
+    /// What the audit named: `service/NAME`, `ingress/NAME` or `endpoint/HOST`.
+    pub target: String,
+    /// Address dialled, `ip:port`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// Host name of the target.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// SNI and verification name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_name: Option<String>,
+    /// Grade A+ … F, T (trust), M (name mismatch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grade: Option<Grade>,
+    /// Strictest Mozilla profile met.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Profile>,
+    /// Accepted protocol versions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub versions: Vec<TlsVersion>,
+    /// Cipher suite a current client negotiated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cipher: Option<String>,
+    /// The served leaf certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leaf: Option<LeafStatus>,
+    /// Findings, most severe first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<FindingStatus>,
+}
+
+/// The served leaf certificate, as far as the status needs it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LeafStatus {
+    /// Subject DN.
+    pub subject: String,
+    /// Issuer DN.
+    pub issuer: String,
+    /// DNS and IP subjectAltNames.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sans: Vec<String>,
+    /// notAfter (RFC 3339).
+    pub not_after: String,
+    /// Whole days from the audit to notAfter (negative once expired).
+    pub days_left: i64,
+    /// Key type and size, e.g. `EC 256`.
+    pub key_type: String,
+    /// Signature algorithm.
+    pub signature: String,
+    /// SHA-256 fingerprint of the DER certificate, hex.
+    pub sha256: String,
+}
+
+/// One finding in the status (remediations are in docs/findings.md and `tlsaudit scan`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FindingStatus {
+    /// Stable code.
+    pub code: Code,
+    /// Severity after policy.
+    pub severity: Severity,
+    /// What was found.
+    pub message: String,
+}
+
+/// Labels of an object, for selector matching.
+pub type Labels = BTreeMap<String, String>;
+
+/// The CRD, with the schema formats the apiserver does not know (`uint16`, `uint32`, from Rust's
+/// unsigned types) removed: their ranges are already in `minimum`/`maximum`.
+pub fn crd() -> Result<CustomResourceDefinition, serde_json::Error> {
+    use kube::CustomResourceExt;
+    let mut value = serde_json::to_value(TlsAudit::crd())?;
+    strip_unknown_formats(&mut value);
+    serde_json::from_value(value)
+}
+
+fn strip_unknown_formats(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            if map
+                .get("format")
+                .and_then(serde_json::Value::as_str)
+                .is_some_and(|f| f.starts_with("uint"))
+            {
+                map.remove("format");
+            }
+            map.values_mut().for_each(strip_unknown_formats);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(strip_unknown_formats),
+        _ => {}
+    }
+}
+
+/// Why the CRD could not be rendered.
+#[derive(Debug, thiserror::Error)]
+pub enum CrdError {
+    /// JSON round trip of the generated CRD.
+    #[error("failed to render the CRD as JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// YAML rendering.
+    #[error("failed to render the CRD as YAML: {0}")]
+    Yaml(#[from] serde_yaml::Error),
+}
+
+/// The CRD as YAML, as `tlsaudit crd` prints it and crds/tlsaudit.yaml holds it.
+pub fn crd_yaml() -> Result<String, CrdError> {
+    let body = serde_yaml::to_string(&crd()?)?;
+    Ok(format!(
+        "# Generated by `tlsaudit crd` from src/crd.rs; do not edit.\n---\n{body}"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_spec_gets_the_documented_defaults() {
+        let spec: TlsAuditSpec = serde_json::from_str("{}").unwrap();
+        assert_eq!(spec.interval, None);
+        assert!(spec.trust.system_roots && spec.trust.cluster_ca);
+        assert_eq!(
+            spec.policy.expiry,
+            Expiry {
+                warning_days: 28,
+                critical_days: 14
+            }
+        );
+        assert_eq!(spec.policy.minimum_grade, Grade::B);
+        assert_eq!(spec.policy.profile, Profile::Intermediate);
+    }
+
+    #[test]
+    fn service_ports_accept_names_and_numbers() {
+        let targets: ServiceTargets =
+            serde_json::from_str(r#"{"ports": ["https", 8443], "perEndpoint": true}"#).unwrap();
+        assert_eq!(
+            targets.ports,
+            vec![IntOrString::String("https".into()), IntOrString::Int(8443)]
+        );
+        assert!(targets.per_endpoint);
+    }
+
+    #[test]
+    fn crd_schema_carries_the_cel_rules_and_the_condition_list_map() {
+        let yaml = crd_yaml().unwrap();
+        for needle in [
+            "duration(self) >= duration('1m')",
+            "self.criticalDays <= self.warningDays",
+            "has(self.secretRef) != has(self.configMapRef)",
+            "x-kubernetes-list-type: map",
+            "cert.expired",
+            "shortNames:\n    - tla",
+        ] {
+            assert!(yaml.contains(needle), "CRD lacks {needle:?}:\n{yaml}");
+        }
+    }
+}

@@ -12,11 +12,14 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::panic))]
 
 pub mod cert;
+pub mod controller;
 pub mod crd;
 pub mod evaluate;
 pub mod facts;
 pub mod findings;
 pub mod grade;
+pub mod http;
+pub mod metrics;
 pub mod policy;
 pub mod probe;
 pub mod report;

@@ -1,0 +1,326 @@
+//! Shared, bounded probing for every audit. Input: a target and its probe options. Output: the
+//! endpoint's facts. At most `concurrency` probes run at once across all audits (a semaphore), and
+//! one address + SNI + client identity + trust is probed once per short cache window even when
+//! several audits (or replicas' groups) name it: concurrent callers share the in-flight probe, later
+//! ones reuse its result until the window ends.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use futures::FutureExt;
+use futures::future::{BoxFuture, Shared};
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+
+use crate::facts::Facts;
+use crate::metrics::Metrics;
+use crate::probe::{ProbeOptions, Target};
+
+/// A digest that identifies configuration (trust anchors, client identity) without holding it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Fingerprint([u8; 32]);
+
+impl Fingerprint {
+    /// The digest of `parts`, each length-prefixed so that boundaries count.
+    #[must_use]
+    pub fn of<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> Self {
+        let mut hasher = Sha256::new();
+        for part in parts {
+            hasher.update((part.len() as u64).to_be_bytes());
+            hasher.update(part);
+        }
+        Self(hasher.finalize().into())
+    }
+}
+
+/// What makes two probes the same probe.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ProbeKey {
+    /// `ip:port` dialled, or `host:port` when dialled by name.
+    pub address: String,
+    /// SNI / verification name.
+    pub server_name: Option<String>,
+    /// Client identity offered, if any.
+    pub identity: Option<Fingerprint>,
+    /// Trust anchors the chain is judged against.
+    pub trust: Fingerprint,
+}
+
+impl ProbeKey {
+    /// The key of probing `target` with identity and trust fingerprints.
+    #[must_use]
+    pub fn new(target: &Target, identity: Option<Fingerprint>, trust: Fingerprint) -> Self {
+        let address = target.address.map_or_else(
+            || format!("{}:{}", target.host, target.port),
+            |a| a.to_string(),
+        );
+        Self {
+            address,
+            server_name: target.server_name.clone(),
+            identity,
+            trust,
+        }
+    }
+}
+
+type ProbeFuture = Shared<BoxFuture<'static, Arc<Facts>>>;
+
+/// The function that probes; the engine's `probe::probe` in the operator, a fake in unit tests.
+pub type ProbeFn = Arc<dyn Fn(Target, ProbeOptions) -> BoxFuture<'static, Facts> + Send + Sync>;
+
+struct Entry {
+    started: Instant,
+    facts: ProbeFuture,
+}
+
+/// The shared prober of the operator.
+pub struct Prober {
+    probe: ProbeFn,
+    permits: Arc<Semaphore>,
+    window: Duration,
+    cache: Mutex<HashMap<ProbeKey, Entry>>,
+    metrics: Option<Arc<Metrics>>,
+}
+
+impl std::fmt::Debug for Prober {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prober")
+            .field("available_permits", &self.permits.available_permits())
+            .field("window", &self.window)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Prober {
+    /// A prober running at most `concurrency` probes at once, reusing results for `window`.
+    #[must_use]
+    pub fn new(
+        probe: ProbeFn,
+        concurrency: usize,
+        window: Duration,
+        metrics: Option<Arc<Metrics>>,
+    ) -> Self {
+        Self {
+            probe,
+            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            window,
+            cache: Mutex::new(HashMap::new()),
+            metrics,
+        }
+    }
+
+    /// The engine's prober.
+    #[must_use]
+    pub fn engine(concurrency: usize, window: Duration, metrics: Option<Arc<Metrics>>) -> Self {
+        let probe: ProbeFn = Arc::new(|target, options| {
+            async move { crate::probe::probe(&target, &options).await }.boxed()
+        });
+        Self::new(probe, concurrency, window, metrics)
+    }
+
+    /// The facts of `target`, probed now or shared with a probe of the same key in the window.
+    pub async fn facts(
+        &self,
+        key: ProbeKey,
+        target: &Target,
+        options: &ProbeOptions,
+    ) -> Arc<Facts> {
+        let shared = {
+            let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+            let now = Instant::now();
+            // Expired entries go on every lookup, so the map stays as small as one window's probes.
+            cache.retain(|_, e| {
+                now.duration_since(e.started) < self.window || e.facts.peek().is_none()
+            });
+            match cache.get(&key) {
+                Some(entry)
+                    if now.duration_since(entry.started) < self.window
+                        || entry.facts.peek().is_none() =>
+                {
+                    entry.facts.clone()
+                }
+                _ => {
+                    let fut = self.start(target.clone(), options.clone());
+                    cache.insert(
+                        key,
+                        Entry {
+                            started: now,
+                            facts: fut.clone(),
+                        },
+                    );
+                    fut
+                }
+            }
+        };
+        shared.await
+    }
+
+    fn start(&self, target: Target, options: ProbeOptions) -> ProbeFuture {
+        let probe = Arc::clone(&self.probe);
+        let permits = Arc::clone(&self.permits);
+        let metrics = self.metrics.clone();
+        async move {
+            // A closed semaphore never happens (we never close it); probing unbounded would be worse
+            // than waiting, so fall through without a permit only in that impossible case.
+            let _permit = permits.acquire_owned().await.ok();
+            let started = Instant::now();
+            let facts = probe(target, options).await;
+            if let Some(metrics) = metrics {
+                metrics.observe_probe(started.elapsed(), facts.reachable);
+            }
+            Arc::new(facts)
+        }
+        .boxed()
+        .shared()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    fn counting(delay: Duration) -> (ProbeFn, Arc<AtomicUsize>, Arc<AtomicUsize>) {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let running = Arc::new(AtomicUsize::new(0));
+        let max_running = Arc::new(AtomicUsize::new(0));
+        let (c, r, m) = (
+            Arc::clone(&calls),
+            Arc::clone(&running),
+            Arc::clone(&max_running),
+        );
+        let probe: ProbeFn = Arc::new(move |_, _| {
+            let (c, r, m) = (Arc::clone(&c), Arc::clone(&r), Arc::clone(&m));
+            async move {
+                c.fetch_add(1, Ordering::SeqCst);
+                let now = r.fetch_add(1, Ordering::SeqCst) + 1;
+                m.fetch_max(now, Ordering::SeqCst);
+                tokio::time::sleep(delay).await;
+                r.fetch_sub(1, Ordering::SeqCst);
+                Facts {
+                    reachable: true,
+                    connections: 1,
+                    ..Facts::default()
+                }
+            }
+            .boxed()
+        });
+        (probe, calls, max_running)
+    }
+
+    fn target(port: u16, sni: &str) -> Target {
+        Target {
+            host: "web.shop.svc".into(),
+            port,
+            address: Some(format!("10.0.0.1:{port}").parse().unwrap()),
+            server_name: Some(sni.into()),
+        }
+    }
+
+    #[tokio::test]
+    async fn concurrent_audits_of_one_endpoint_share_one_probe() {
+        let (probe, calls, _) = counting(Duration::from_millis(50));
+        let prober = Prober::new(probe, 4, Duration::from_secs(30), None);
+        let t = target(443, "web.shop.svc");
+        let key = ProbeKey::new(&t, None, Fingerprint::default());
+        let options = ProbeOptions::default();
+        let (a, b, c) = tokio::join!(
+            prober.facts(key.clone(), &t, &options),
+            prober.facts(key.clone(), &t, &options),
+            prober.facts(key.clone(), &t, &options),
+        );
+        assert!(a.reachable && b.reachable && c.reachable);
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        // Within the window a later audit reuses the result.
+        prober.facts(key, &t, &options).await;
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn another_sni_identity_or_trust_is_another_probe() {
+        let (probe, calls, _) = counting(Duration::from_millis(1));
+        let prober = Prober::new(probe, 4, Duration::from_secs(30), None);
+        let options = ProbeOptions::default();
+        let t1 = target(443, "a.example");
+        let t2 = target(443, "b.example");
+        prober
+            .facts(
+                ProbeKey::new(&t1, None, Fingerprint::default()),
+                &t1,
+                &options,
+            )
+            .await;
+        prober
+            .facts(
+                ProbeKey::new(&t2, None, Fingerprint::default()),
+                &t2,
+                &options,
+            )
+            .await;
+        let id = Some(Fingerprint::of([b"client".as_slice()]));
+        prober
+            .facts(
+                ProbeKey::new(&t1, id, Fingerprint::default()),
+                &t1,
+                &options,
+            )
+            .await;
+        prober
+            .facts(
+                ProbeKey::new(&t1, None, Fingerprint::of([b"ca".as_slice()])),
+                &t1,
+                &options,
+            )
+            .await;
+        assert_eq!(calls.load(Ordering::SeqCst), 4);
+    }
+
+    #[tokio::test]
+    async fn a_zero_window_probes_again_after_completion() {
+        let (probe, calls, _) = counting(Duration::from_millis(1));
+        let prober = Prober::new(probe, 4, Duration::ZERO, None);
+        let t = target(443, "web");
+        let options = ProbeOptions::default();
+        prober
+            .facts(
+                ProbeKey::new(&t, None, Fingerprint::default()),
+                &t,
+                &options,
+            )
+            .await;
+        prober
+            .facts(
+                ProbeKey::new(&t, None, Fingerprint::default()),
+                &t,
+                &options,
+            )
+            .await;
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn no_more_than_the_concurrency_limit_probe_at_once() {
+        let (probe, calls, max_running) = counting(Duration::from_millis(20));
+        let prober = Arc::new(Prober::new(probe, 3, Duration::from_secs(30), None));
+        let options = ProbeOptions::default();
+        let jobs = (1..=12u16).map(|port| {
+            let prober = Arc::clone(&prober);
+            let options = options.clone();
+            async move {
+                let t = target(port, "web");
+                prober
+                    .facts(
+                        ProbeKey::new(&t, None, Fingerprint::default()),
+                        &t,
+                        &options,
+                    )
+                    .await
+            }
+        });
+        futures::future::join_all(jobs).await;
+        assert_eq!(calls.load(Ordering::SeqCst), 12);
+        assert_eq!(max_running.load(Ordering::SeqCst), 3);
+    }
+}

@@ -1,0 +1,626 @@
+//! Endpoint reports → the bounded `TlsAudit` status: summary, worst-N endpoints, Ready and
+//! Compliant conditions. Also the last evaluation touches that the engine cannot know about:
+//! findings the controller adds (ingress at rest, replica drift) with `policy.ignore` applied and the
+//! grade recomputed. Pure: time is a parameter.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+
+use crate::crd::{
+    AuditSummary, EndpointStatus, FindingStatus, LeafStatus, SeverityCounts, TlsAuditStatus,
+};
+use crate::facts::Facts;
+use crate::findings::{Finding, Severity};
+use crate::grade::{self, Grade};
+use crate::policy::Policy;
+use crate::probe::Target;
+use crate::report::EndpointReport;
+
+/// Condition type: the audit ran with its whole configuration.
+pub const READY: &str = "Ready";
+/// Condition type: every endpoint meets the policy.
+pub const COMPLIANT: &str = "Compliant";
+
+/// One audited endpoint: what the audit called it and its report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Audited {
+    /// `service/NAME`, `ingress/NAME` or `endpoint/HOST`.
+    pub target: String,
+    /// The endpoint's report.
+    pub report: EndpointReport,
+}
+
+/// A part of the audit's configuration that could not be used (Ready=False).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// CamelCase reason, e.g. `SecretNotFound`.
+    pub reason: &'static str,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+/// A report for an endpoint that was not probed (refused, or no address): only `finding`.
+#[must_use]
+pub fn unprobed_report(target: &Target, finding: Finding, now: jiff::Timestamp) -> EndpointReport {
+    let facts = Facts::default();
+    let findings = vec![finding];
+    EndpointReport {
+        host: target.host.clone(),
+        port: target.port,
+        address: target.address.map(|a| a.to_string()),
+        server_name: target.server_name.clone(),
+        scanned_at: now.to_string(),
+        grade: grade::grade(&facts, &findings),
+        profile: None,
+        findings,
+        facts,
+    }
+}
+
+/// Adds controller-side findings to a report: ignored codes dropped, most severe first, grade
+/// recomputed.
+pub fn add_findings(report: &mut EndpointReport, extra: Vec<Finding>, policy: &Policy) {
+    if extra.is_empty() {
+        return;
+    }
+    report.findings.extend(
+        extra
+            .into_iter()
+            .filter(|f| !policy.ignore.contains(&f.code)),
+    );
+    report
+        .findings
+        .sort_by(|a, b| b.severity.cmp(&a.severity).then(a.code.cmp(&b.code)));
+    report.grade = grade::grade(&report.facts, &report.findings);
+}
+
+/// How bad a grade is, for "worst" and "at least": A+ best, then A … E, M, T, F worst.
+#[must_use]
+pub fn grade_rank(grade: Grade) -> u8 {
+    match grade {
+        Grade::APlus => 0,
+        Grade::A => 1,
+        Grade::B => 2,
+        Grade::C => 3,
+        Grade::D => 4,
+        Grade::E => 5,
+        Grade::M => 6,
+        Grade::T => 7,
+        Grade::F => 8,
+    }
+}
+
+/// Whether an endpoint meets the policy: grade at least `minimum` and no critical finding.
+#[must_use]
+pub fn complies(report: &EndpointReport, minimum: Grade) -> bool {
+    grade_rank(report.grade) <= grade_rank(minimum) && report.worst() != Some(Severity::Critical)
+}
+
+fn days_until(unix: i64, now: jiff::Timestamp) -> i64 {
+    (unix - now.as_second()).div_euclid(86_400)
+}
+
+/// The slim status form of one endpoint.
+#[must_use]
+pub fn endpoint_status(audited: &Audited, now: jiff::Timestamp) -> EndpointStatus {
+    let report = &audited.report;
+    let facts = &report.facts;
+    EndpointStatus {
+        target: audited.target.clone(),
+        address: report.address.clone(),
+        host: report.host.clone(),
+        port: report.port,
+        server_name: report.server_name.clone(),
+        grade: Some(report.grade),
+        profile: report.profile,
+        versions: facts.protocols.accepted(),
+        cipher: facts.negotiated.as_ref().map(|n| n.cipher.clone()),
+        leaf: facts.chain.first().map(|leaf| LeafStatus {
+            subject: leaf.subject.clone(),
+            issuer: leaf.issuer.clone(),
+            sans: leaf.sans.clone(),
+            not_after: leaf.not_after.clone(),
+            days_left: days_until(leaf.not_after_unix, now),
+            key_type: format!("{} {}", leaf.key_type, leaf.key_bits),
+            signature: leaf.signature.clone(),
+            sha256: leaf.sha256.clone(),
+        }),
+        findings: report
+            .findings
+            .iter()
+            .map(|f| FindingStatus {
+                code: f.code,
+                severity: f.severity,
+                message: f.message.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// Everything the status needs beyond the reports.
+#[derive(Debug, Clone)]
+pub struct StatusInput<'a> {
+    /// `metadata.generation` of the audited spec.
+    pub generation: Option<i64>,
+    /// The policy's minimum grade.
+    pub minimum_grade: Grade,
+    /// Configuration problems (Ready=False when any).
+    pub problems: &'a [Problem],
+    /// When the audit completed.
+    pub now: jiff::Timestamp,
+    /// When the next periodic audit is due.
+    pub next: jiff::Timestamp,
+    /// The status before this audit (for condition transition times).
+    pub previous: Option<&'a TlsAuditStatus>,
+    /// Most endpoints listed.
+    pub max_endpoints: usize,
+}
+
+/// Builds the status of one audit.
+#[must_use]
+pub fn build(audited: &[Audited], input: &StatusInput<'_>) -> TlsAuditStatus {
+    let now = input.now;
+    let mut summary = AuditSummary {
+        endpoints: count(audited.len()),
+        ..AuditSummary::default()
+    };
+    let mut findings = SeverityCounts::default();
+    let mut earliest: Option<(i64, String)> = None;
+    for a in audited {
+        let r = &a.report;
+        if complies(r, input.minimum_grade) {
+            summary.compliant += 1;
+        }
+        for f in &r.findings {
+            findings.add(f.severity);
+        }
+        if summary
+            .grade
+            .is_none_or(|g| grade_rank(r.grade) > grade_rank(g))
+        {
+            summary.grade = Some(r.grade);
+        }
+        if let Some(leaf) = r.facts.chain.first()
+            && earliest
+                .as_ref()
+                .is_none_or(|(t, _)| leaf.not_after_unix < *t)
+        {
+            earliest = Some((leaf.not_after_unix, leaf.not_after.clone()));
+        }
+    }
+    summary.findings = findings;
+    if let Some((unix, text)) = earliest {
+        summary.earliest_expiry = Some(text);
+        summary.earliest_expiry_days = Some(days_until(unix, now));
+    }
+
+    let mut order: Vec<&Audited> = audited.iter().collect();
+    order.sort_by(|a, b| {
+        b.report
+            .worst()
+            .cmp(&a.report.worst())
+            .then(grade_rank(b.report.grade).cmp(&grade_rank(a.report.grade)))
+            .then(a.target.cmp(&b.target))
+            .then(a.report.address.cmp(&b.report.address))
+            .then(a.report.server_name.cmp(&b.report.server_name))
+    });
+    let endpoints: Vec<EndpointStatus> = order
+        .iter()
+        .take(input.max_endpoints)
+        .map(|a| endpoint_status(a, now))
+        .collect();
+    let omitted = count(audited.len().saturating_sub(endpoints.len()));
+
+    let previous = input
+        .previous
+        .map(|s| s.conditions.as_slice())
+        .unwrap_or_default();
+    let conditions = vec![
+        condition(previous, READY, ready(audited.len(), input.problems), input),
+        condition(
+            previous,
+            COMPLIANT,
+            compliant(&summary, &order, input.minimum_grade),
+            input,
+        ),
+    ];
+    TlsAuditStatus {
+        observed_generation: input.generation,
+        conditions,
+        last_audit_time: Some(Time(now)),
+        next_audit_time: Some(Time(input.next)),
+        summary: Some(summary),
+        endpoints,
+        omitted_endpoints: omitted,
+    }
+}
+
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+type Verdict = (&'static str, &'static str, String);
+
+fn ready(endpoints: usize, problems: &[Problem]) -> Verdict {
+    match problems {
+        [] => (
+            "True",
+            "Audited",
+            format!("audited {endpoints} endpoint(s)"),
+        ),
+        [only] => ("False", only.reason, only.message.clone()),
+        [first, ..] => (
+            "False",
+            first.reason,
+            problems
+                .iter()
+                .map(|p| p.message.as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+    }
+}
+
+fn compliant(summary: &AuditSummary, worst_first: &[&Audited], minimum: Grade) -> Verdict {
+    if summary.endpoints == 0 {
+        return (
+            "Unknown",
+            "NoEndpoints",
+            "the audit selects no endpoint".to_owned(),
+        );
+    }
+    let failing = summary.endpoints - summary.compliant;
+    if failing == 0 {
+        return (
+            "True",
+            "Compliant",
+            format!(
+                "all {} endpoint(s) have grade {minimum} or better and no critical finding",
+                summary.endpoints
+            ),
+        );
+    }
+    let worst = worst_first.first().map(|a| {
+        let r = &a.report;
+        let codes: Vec<&str> = r.findings.iter().take(3).map(|f| f.code.as_str()).collect();
+        format!(
+            "; worst: {} {} grade {} ({})",
+            a.target,
+            r.address.as_deref().unwrap_or(&r.host),
+            r.grade,
+            codes.join(", ")
+        )
+    });
+    (
+        "False",
+        "NonCompliant",
+        format!(
+            "{failing} of {} endpoint(s) are below grade {minimum} or have a critical finding{}",
+            summary.endpoints,
+            worst.unwrap_or_default()
+        ),
+    )
+}
+
+fn condition(
+    previous: &[Condition],
+    type_: &str,
+    verdict: Verdict,
+    input: &StatusInput<'_>,
+) -> Condition {
+    let (status, reason, message) = verdict;
+    // The transition time moves only when the status flips (Kubernetes API conventions).
+    let since = previous
+        .iter()
+        .find(|c| c.type_ == type_ && c.status == status)
+        .map_or(Time(input.now), |c| c.last_transition_time.clone());
+    Condition {
+        type_: type_.to_owned(),
+        status: status.to_owned(),
+        reason: reason.to_owned(),
+        message,
+        observed_generation: input.generation,
+        last_transition_time: since,
+    }
+}
+
+/// A Ready=False status for an audit whose spec cannot be used at all; the previous results stay.
+#[must_use]
+pub fn invalid(
+    previous: Option<&TlsAuditStatus>,
+    generation: Option<i64>,
+    problem: &Problem,
+    now: jiff::Timestamp,
+) -> TlsAuditStatus {
+    let mut status = previous.cloned().unwrap_or_default();
+    let input = StatusInput {
+        generation,
+        minimum_grade: Grade::B,
+        problems: std::slice::from_ref(problem),
+        now,
+        next: now,
+        previous,
+        max_endpoints: 0,
+    };
+    let ready = condition(
+        &status.conditions,
+        READY,
+        ("False", problem.reason, problem.message.clone()),
+        &input,
+    );
+    status.conditions.retain(|c| c.type_ != READY);
+    status.conditions.insert(0, ready);
+    status.observed_generation = generation;
+    status
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::{CertFacts, TlsVersion};
+    use crate::findings::Code;
+
+    fn now() -> jiff::Timestamp {
+        "2026-03-01T00:00:00Z".parse().unwrap()
+    }
+
+    fn audited(
+        target: &str,
+        address: &str,
+        grade: Grade,
+        codes: &[Code],
+        not_after_days: Option<i64>,
+    ) -> Audited {
+        let mut facts = Facts {
+            reachable: true,
+            ..Facts::default()
+        };
+        facts.protocols.set(TlsVersion::Tls13, true);
+        if let Some(days) = not_after_days {
+            let unix = now().as_second() + days * 86_400 + 3600;
+            facts.chain.push(CertFacts {
+                subject: "CN=x".into(),
+                issuer: "CN=ca".into(),
+                common_name: Some("x".into()),
+                sans: vec!["x.shop.svc".into()],
+                serial: "01".into(),
+                sha256: "ab".repeat(32),
+                not_before: String::new(),
+                not_after: format!("t+{days}d"),
+                not_before_unix: 0,
+                not_after_unix: unix,
+                key_type: "EC".into(),
+                key_bits: 256,
+                curve: None,
+                signature: "ecdsa-with-SHA256".into(),
+                is_ca: false,
+                self_signed: false,
+            });
+        }
+        Audited {
+            target: target.into(),
+            report: EndpointReport {
+                host: "x.shop.svc".into(),
+                port: 443,
+                address: Some(address.into()),
+                server_name: Some("x.shop.svc".into()),
+                scanned_at: now().to_string(),
+                grade,
+                profile: None,
+                findings: codes.iter().map(|c| Finding::new(*c, "m")).collect(),
+                facts,
+            },
+        }
+    }
+
+    fn input<'a>(
+        problems: &'a [Problem],
+        previous: Option<&'a TlsAuditStatus>,
+        max: usize,
+    ) -> StatusInput<'a> {
+        StatusInput {
+            generation: Some(3),
+            minimum_grade: Grade::B,
+            problems,
+            now: now(),
+            next: now() + jiff::SignedDuration::from_hours(1),
+            previous,
+            max_endpoints: max,
+        }
+    }
+
+    #[test]
+    fn the_summary_counts_findings_grades_and_the_earliest_expiry() {
+        let list = [
+            audited(
+                "service/a",
+                "10.0.0.1:443",
+                Grade::A,
+                &[Code::AlpnNoH2],
+                Some(90),
+            ),
+            audited(
+                "service/b",
+                "10.0.0.2:443",
+                Grade::F,
+                &[Code::CertExpired, Code::ProtocolTls10],
+                Some(-3),
+            ),
+            audited(
+                "service/c",
+                "10.0.0.3:443",
+                Grade::T,
+                &[Code::CertUntrusted, Code::Cipher3des],
+                Some(20),
+            ),
+        ];
+        let status = build(&list, &input(&[], None, 50));
+        let summary = status.summary.unwrap();
+        assert_eq!(summary.endpoints, 3);
+        assert_eq!(summary.compliant, 1);
+        assert_eq!(summary.grade, Some(Grade::F));
+        assert_eq!(
+            summary.findings,
+            SeverityCounts {
+                critical: 1,
+                high: 2,
+                medium: 1,
+                low: 0
+            }
+        );
+        assert_eq!(summary.earliest_expiry.as_deref(), Some("t+-3d"));
+        assert_eq!(summary.earliest_expiry_days, Some(-3));
+        assert_eq!(status.observed_generation, Some(3));
+    }
+
+    #[test]
+    fn the_status_lists_the_worst_endpoints_first_and_counts_the_rest() {
+        let list = [
+            audited("service/a", "10.0.0.1:443", Grade::A, &[], Some(90)),
+            audited(
+                "service/b",
+                "10.0.0.2:443",
+                Grade::F,
+                &[Code::CertExpired],
+                Some(-3),
+            ),
+            audited(
+                "service/c",
+                "10.0.0.3:443",
+                Grade::T,
+                &[Code::CertUntrusted],
+                Some(20),
+            ),
+        ];
+        let status = build(&list, &input(&[], None, 2));
+        let targets: Vec<&str> = status.endpoints.iter().map(|e| e.target.as_str()).collect();
+        assert_eq!(targets, vec!["service/b", "service/c"]);
+        assert_eq!(status.omitted_endpoints, 1);
+        let leaf = status.endpoints[1].leaf.as_ref().unwrap();
+        assert_eq!((leaf.days_left, leaf.key_type.as_str()), (20, "EC 256"));
+        assert_eq!(status.endpoints[0].findings[0].code, Code::CertExpired);
+        assert_eq!(status.endpoints[0].versions, vec![TlsVersion::Tls13]);
+    }
+
+    #[test]
+    fn conditions_say_ready_and_non_compliant_with_the_worst_endpoint() {
+        let list = [audited(
+            "service/b",
+            "10.0.0.2:443",
+            Grade::F,
+            &[Code::CertExpired],
+            Some(-3),
+        )];
+        let status = build(&list, &input(&[], None, 50));
+        let ready = &status.conditions[0];
+        assert_eq!(
+            (
+                ready.type_.as_str(),
+                ready.status.as_str(),
+                ready.reason.as_str()
+            ),
+            (READY, "True", "Audited")
+        );
+        let compliant = &status.conditions[1];
+        assert_eq!(
+            (compliant.status.as_str(), compliant.reason.as_str()),
+            ("False", "NonCompliant")
+        );
+        assert!(
+            compliant
+                .message
+                .contains("service/b 10.0.0.2:443 grade F (cert.expired)"),
+            "{}",
+            compliant.message
+        );
+    }
+
+    #[test]
+    fn a_problem_makes_ready_false_and_keeps_every_result() {
+        let problems = [Problem {
+            reason: "SecretNotFound",
+            message: "Secret client-tls not found in namespace shop".into(),
+        }];
+        let list = [audited(
+            "service/a",
+            "10.0.0.1:443",
+            Grade::A,
+            &[],
+            Some(90),
+        )];
+        let status = build(&list, &input(&problems, None, 50));
+        assert_eq!(status.conditions[0].status, "False");
+        assert_eq!(status.conditions[0].reason, "SecretNotFound");
+        assert!(status.conditions[0].message.contains("client-tls"));
+        assert_eq!(status.endpoints.len(), 1);
+        assert_eq!(status.conditions[1].status, "True");
+    }
+
+    #[test]
+    fn transition_times_move_only_when_the_status_flips() {
+        let list = [audited(
+            "service/a",
+            "10.0.0.1:443",
+            Grade::A,
+            &[],
+            Some(90),
+        )];
+        let mut first = build(&list, &input(&[], None, 50));
+        let earlier: jiff::Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        for c in &mut first.conditions {
+            c.last_transition_time = Time(earlier);
+        }
+        let problems = [Problem {
+            reason: "SecretNotFound",
+            message: "m".into(),
+        }];
+        let second = build(&list, &input(&problems, Some(&first), 50));
+        assert_eq!(second.conditions[0].last_transition_time, Time(now()));
+        assert_eq!(second.conditions[1].last_transition_time, Time(earlier));
+    }
+
+    #[test]
+    fn controller_findings_respect_ignore_and_regrade() {
+        let mut a = audited(
+            "service/a",
+            "10.0.0.1:443",
+            Grade::A,
+            &[Code::AlpnNoH2],
+            Some(90),
+        );
+        let policy = Policy {
+            ignore: vec![Code::IngressSecretMismatch],
+            ..Policy::default()
+        };
+        add_findings(
+            &mut a.report,
+            vec![
+                Finding::new(Code::IngressSecretMismatch, "x"),
+                Finding::new(Code::BackendInconsistent, "y"),
+            ],
+            &policy,
+        );
+        let codes: Vec<Code> = a.report.findings.iter().map(|f| f.code).collect();
+        assert_eq!(codes, vec![Code::BackendInconsistent, Code::AlpnNoH2]);
+    }
+
+    #[test]
+    fn an_invalid_spec_keeps_the_previous_results() {
+        let list = [audited(
+            "service/a",
+            "10.0.0.1:443",
+            Grade::A,
+            &[],
+            Some(90),
+        )];
+        let before = build(&list, &input(&[], None, 50));
+        let problem = Problem {
+            reason: "InvalidSpec",
+            message: "bad selector".into(),
+        };
+        let after = invalid(Some(&before), Some(4), &problem, now());
+        assert_eq!(after.endpoints, before.endpoints);
+        assert_eq!(after.conditions[0].reason, "InvalidSpec");
+        assert_eq!(after.conditions.len(), 2);
+        assert_eq!(after.observed_generation, Some(4));
+    }
+}

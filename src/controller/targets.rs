@@ -1,0 +1,740 @@
+//! Target resolution: a `TlsAudit` spec plus the cluster objects it selects (Services,
+//! EndpointSlices, Ingresses, from the informer caches) → the list of endpoints to probe. Pure: the
+//! caller hands in the objects of the audit's namespace; explicit host names are resolved and
+//! checked against the allowed networks elsewhere (`networks`), because that needs DNS.
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::{Service, ServicePort};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube::ResourceExt;
+use kube::core::{Selector, SelectorExt};
+
+use crate::crd::{ControllerService, TlsAuditSpec};
+use crate::probe::Target;
+
+/// The label that ties an EndpointSlice to its Service.
+pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
+
+/// One endpoint an audit will probe (or refuse), with what the audit called it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Planned {
+    /// What the audit named: `service/NAME`, `ingress/NAME` or `endpoint/HOST`.
+    pub target: String,
+    /// What to dial, with which SNI.
+    pub probe: Target,
+    /// Replicas of one Service port share a group; their served certificates must agree.
+    pub group: Option<String>,
+    /// For Ingress hosts: the TLS Secret named by the Ingress (checked at rest).
+    pub ingress_secret: Option<String>,
+    /// Why the endpoint is not probed (becomes a finding).
+    pub unreachable: Option<Unprobed>,
+}
+
+/// Why a planned endpoint gets a finding instead of a probe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unprobed {
+    /// An explicit endpoint outside the allowed networks (`target.refused`).
+    Refused(String),
+    /// There is no address to dial (`connect.failed`).
+    NoAddress(String),
+}
+
+/// A selector of the spec that the apiserver accepted but that cannot be evaluated.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("failed to use the {what} selector: {reason}")]
+pub struct SelectorError {
+    what: &'static str,
+    reason: String,
+}
+
+/// Converts an optional label selector; absent or empty selects everything.
+pub fn selector(
+    what: &'static str,
+    selector: Option<&LabelSelector>,
+) -> Result<Selector, SelectorError> {
+    match selector {
+        None => Ok(Selector::default()),
+        Some(s) => Selector::try_from(s.clone()).map_err(|e| SelectorError {
+            what,
+            reason: e.to_string(),
+        }),
+    }
+}
+
+/// Whether a Service port looks like TLS when the spec names no ports.
+#[must_use]
+pub fn looks_like_tls(port: &ServicePort) -> bool {
+    let app = port
+        .app_protocol
+        .as_deref()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let name = port
+        .name
+        .as_deref()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    matches!(app.as_str(), "https" | "tls")
+        || matches!(name.as_str(), "https" | "tls")
+        || name.ends_with("-tls")
+        || name.ends_with("-https")
+        || port.port == 443
+        || port.port == 8443
+}
+
+fn is_tcp(port: &ServicePort) -> bool {
+    port.protocol.as_deref().is_none_or(|p| p == "TCP")
+}
+
+/// The ports of `svc` an audit probes: those named or numbered in `wanted`, else TLS-looking ones.
+#[must_use]
+pub fn selected_ports<'a>(svc: &'a Service, wanted: &[IntOrString]) -> Vec<&'a ServicePort> {
+    let ports = svc
+        .spec
+        .as_ref()
+        .and_then(|s| s.ports.as_deref())
+        .unwrap_or_default();
+    ports
+        .iter()
+        .filter(|p| is_tcp(p))
+        .filter(|p| {
+            if wanted.is_empty() {
+                looks_like_tls(p)
+            } else {
+                wanted.iter().any(|w| port_matches(p, w))
+            }
+        })
+        .collect()
+}
+
+fn port_matches(port: &ServicePort, wanted: &IntOrString) -> bool {
+    match wanted {
+        IntOrString::Int(n) => port.port == *n,
+        IntOrString::String(name) => {
+            port.name.as_deref() == Some(name.as_str()) || name.parse::<i32>() == Ok(port.port)
+        }
+    }
+}
+
+/// Ready addresses of `service`'s EndpointSlices for the Service port named `port_name`, with the
+/// slice's target port, sorted and deduplicated (a Pod may sit in two slices during a move).
+#[must_use]
+pub fn ready_addresses(
+    service: &str,
+    port_name: Option<&str>,
+    slices: &[Arc<EndpointSlice>],
+) -> Vec<SocketAddr> {
+    let mut out = BTreeSet::new();
+    let wanted_name = port_name.unwrap_or_default();
+    for slice in slices
+        .iter()
+        .filter(|s| s.labels().get(SERVICE_NAME_LABEL).map(String::as_str) == Some(service))
+    {
+        if slice.address_type == "FQDN" {
+            continue;
+        }
+        let Some(port) = slice.ports.as_deref().unwrap_or_default().iter().find(|p| {
+            p.name.as_deref().unwrap_or_default() == wanted_name
+                && p.protocol.as_deref().is_none_or(|proto| proto == "TCP")
+        }) else {
+            continue;
+        };
+        let Some(number) = port.port.and_then(|n| u16::try_from(n).ok()) else {
+            continue;
+        };
+        for endpoint in slice.endpoints.as_deref().unwrap_or_default() {
+            // A nil ready condition means ready (EndpointSlice API contract).
+            let ready = endpoint
+                .conditions
+                .as_ref()
+                .and_then(|c| c.ready)
+                .unwrap_or(true);
+            if !ready {
+                continue;
+            }
+            for address in &endpoint.addresses {
+                if let Ok(ip) = address.parse::<IpAddr>() {
+                    out.insert(SocketAddr::new(ip, number));
+                }
+            }
+        }
+    }
+    out.into_iter().collect()
+}
+
+fn cluster_ip(svc: &Service) -> Option<IpAddr> {
+    let spec = svc.spec.as_ref()?;
+    spec.cluster_ip
+        .as_deref()
+        .filter(|ip| *ip != "None")
+        .and_then(|ip| ip.parse().ok())
+}
+
+/// The DNS name of a Service, the default SNI and verification name.
+#[must_use]
+pub fn service_host(name: &str, namespace: &str) -> String {
+    format!("{name}.{namespace}.svc")
+}
+
+/// Endpoints of the Services an audit selects. `services` and `slices` are the namespace's.
+pub fn service_targets(
+    namespace: &str,
+    spec: &TlsAuditSpec,
+    services: &[Arc<Service>],
+    slices: &[Arc<EndpointSlice>],
+) -> Result<Vec<Planned>, SelectorError> {
+    let Some(wanted) = spec.services.as_ref() else {
+        return Ok(Vec::new());
+    };
+    let selector = selector("services", wanted.selector.as_ref())?;
+    let mut planned = Vec::new();
+    let mut services: Vec<_> = services
+        .iter()
+        .filter(|s| selector.matches(s.labels()))
+        .collect();
+    services.sort_by_key(|s| s.name_any());
+    for svc in services {
+        if svc.spec.as_ref().and_then(|s| s.type_.as_deref()) == Some("ExternalName") {
+            continue;
+        }
+        let name = svc.name_any();
+        let host = service_host(&name, namespace);
+        let server_name = spec.server_name.clone().unwrap_or_else(|| host.clone());
+        for port in selected_ports(svc, &wanted.ports) {
+            let Ok(number) = u16::try_from(port.port) else {
+                continue;
+            };
+            let target = format!("service/{name}");
+            let group = format!(
+                "{target}:{}",
+                port.name.clone().unwrap_or_else(|| number.to_string())
+            );
+            let addresses = match (wanted.per_endpoint, cluster_ip(svc)) {
+                (false, Some(ip)) => vec![SocketAddr::new(ip, number)],
+                _ => ready_addresses(&name, port.name.as_deref(), slices),
+            };
+            if addresses.is_empty() {
+                planned.push(Planned {
+                    target,
+                    probe: Target {
+                        host: host.clone(),
+                        port: number,
+                        address: None,
+                        server_name: Some(server_name.clone()),
+                    },
+                    group: None,
+                    ingress_secret: None,
+                    unreachable: Some(Unprobed::NoAddress(format!(
+                        "Service {name} port {number} has no ready endpoint address"
+                    ))),
+                });
+                continue;
+            }
+            let grouped = wanted.per_endpoint && addresses.len() > 1;
+            for address in addresses {
+                planned.push(Planned {
+                    target: target.clone(),
+                    probe: Target {
+                        host: host.clone(),
+                        port: number,
+                        address: Some(address),
+                        server_name: Some(server_name.clone()),
+                    },
+                    group: grouped.then(|| group.clone()),
+                    ingress_secret: None,
+                    unreachable: None,
+                });
+            }
+        }
+    }
+    Ok(planned)
+}
+
+/// Where an ingress controller is dialled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IngressDial {
+    /// An address (from the controller Service, or the Ingress's load-balancer IP).
+    Address(SocketAddr),
+    /// A load-balancer host name, dialled by name.
+    Host(String),
+}
+
+/// The address of a configured ingress-controller Service: its first ready EndpointSlice address
+/// for the port, else its ClusterIP. `services`/`slices` are those of the Service's namespace.
+#[must_use]
+pub fn controller_address(
+    controller: &ControllerService,
+    services: &[Arc<Service>],
+    slices: &[Arc<EndpointSlice>],
+) -> Option<SocketAddr> {
+    let svc = services.iter().find(|s| s.name_any() == controller.name)?;
+    let wanted = controller.port.clone().unwrap_or(IntOrString::Int(443));
+    let port = selected_ports(svc, std::slice::from_ref(&wanted))
+        .into_iter()
+        .next()?;
+    ready_addresses(&controller.name, port.name.as_deref(), slices)
+        .into_iter()
+        .next()
+        .or_else(|| {
+            let number = u16::try_from(port.port).ok()?;
+            cluster_ip(svc).map(|ip| SocketAddr::new(ip, number))
+        })
+}
+
+/// Every TLS host of the Ingresses an audit selects, dialled at `dial` when given (a controller
+/// Service), else at each Ingress's own load-balancer address.
+pub fn ingress_targets(
+    spec: &TlsAuditSpec,
+    ingresses: &[Arc<Ingress>],
+    dial: Option<SocketAddr>,
+) -> Result<Vec<Planned>, SelectorError> {
+    let Some(wanted) = spec.ingresses.as_ref() else {
+        return Ok(Vec::new());
+    };
+    let selector = selector("ingresses", wanted.selector.as_ref())?;
+    let mut ingresses: Vec<_> = ingresses
+        .iter()
+        .filter(|i| selector.matches(i.labels()))
+        .collect();
+    ingresses.sort_by_key(|i| i.name_any());
+    let mut planned = Vec::new();
+    for ingress in ingresses {
+        let name = ingress.name_any();
+        let route = match dial {
+            Some(addr) => Some(IngressDial::Address(addr)),
+            None => load_balancer(ingress),
+        };
+        let tls = ingress
+            .spec
+            .as_ref()
+            .and_then(|s| s.tls.as_deref())
+            .unwrap_or_default();
+        for entry in tls {
+            for host in entry.hosts.as_deref().unwrap_or_default() {
+                // A wildcard is not a name a client sends; there is nothing to dial.
+                if host.starts_with("*.") {
+                    continue;
+                }
+                let (address, dial_host, unreachable) = match &route {
+                    Some(IngressDial::Address(addr)) => (Some(*addr), host.clone(), None),
+                    Some(IngressDial::Host(lb)) => (None, lb.clone(), None),
+                    None => (
+                        None,
+                        host.clone(),
+                        Some(Unprobed::NoAddress(format!(
+                            "Ingress {name} has no status.loadBalancer address yet; set \
+                             spec.ingresses.controllerService to dial the ingress controller"
+                        ))),
+                    ),
+                };
+                planned.push(Planned {
+                    target: format!("ingress/{name}"),
+                    probe: Target {
+                        host: dial_host,
+                        port: 443,
+                        address,
+                        server_name: Some(host.clone()),
+                    },
+                    group: None,
+                    ingress_secret: entry.secret_name.clone(),
+                    unreachable,
+                });
+            }
+        }
+    }
+    Ok(planned)
+}
+
+fn load_balancer(ingress: &Ingress) -> Option<IngressDial> {
+    let lb = ingress
+        .status
+        .as_ref()?
+        .load_balancer
+        .as_ref()?
+        .ingress
+        .as_ref()?
+        .first()?;
+    if let Some(ip) = lb.ip.as_deref().and_then(|ip| ip.parse::<IpAddr>().ok()) {
+        return Some(IngressDial::Address(SocketAddr::new(ip, 443)));
+    }
+    lb.hostname.clone().map(IngressDial::Host)
+}
+
+/// The explicit endpoints of the spec, not yet resolved or checked.
+#[must_use]
+pub fn explicit_targets(spec: &TlsAuditSpec) -> Vec<Planned> {
+    spec.endpoints
+        .iter()
+        .map(|e| Planned {
+            target: format!("endpoint/{}", e.host),
+            probe: Target {
+                host: e.host.clone(),
+                port: e.port,
+                address: None,
+                server_name: Some(e.server_name.clone().unwrap_or_else(|| e.host.clone())),
+            },
+            group: None,
+            ingress_secret: None,
+            unreachable: None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::core::v1::{LoadBalancerStatus, ServiceSpec, ServiceStatus};
+    use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointPort};
+    use k8s_openapi::api::networking::v1::{
+        IngressLoadBalancerIngress, IngressLoadBalancerStatus, IngressSpec, IngressStatus,
+        IngressTLS,
+    };
+    use kube::api::ObjectMeta;
+
+    use super::*;
+    use crate::crd::{IngressTargets, ServiceTargets};
+
+    fn meta(name: &str, labels: &[(&str, &str)]) -> ObjectMeta {
+        ObjectMeta {
+            name: Some(name.into()),
+            namespace: Some("shop".into()),
+            labels: Some(
+                labels
+                    .iter()
+                    .map(|(k, v)| ((*k).into(), (*v).into()))
+                    .collect(),
+            ),
+            ..ObjectMeta::default()
+        }
+    }
+
+    fn port(name: Option<&str>, number: i32) -> ServicePort {
+        ServicePort {
+            name: name.map(Into::into),
+            port: number,
+            ..ServicePort::default()
+        }
+    }
+
+    fn service(name: &str, labels: &[(&str, &str)], ports: Vec<ServicePort>) -> Arc<Service> {
+        Arc::new(Service {
+            metadata: meta(name, labels),
+            spec: Some(ServiceSpec {
+                cluster_ip: Some("10.96.0.10".into()),
+                ports: Some(ports),
+                ..ServiceSpec::default()
+            }),
+            status: Some(ServiceStatus {
+                load_balancer: Some(LoadBalancerStatus::default()),
+                ..ServiceStatus::default()
+            }),
+        })
+    }
+
+    fn slice(
+        service: &str,
+        port_name: Option<&str>,
+        port: i32,
+        endpoints: &[(&str, Option<bool>)],
+    ) -> Arc<EndpointSlice> {
+        Arc::new(EndpointSlice {
+            metadata: meta(&format!("{service}-abc"), &[(SERVICE_NAME_LABEL, service)]),
+            address_type: "IPv4".into(),
+            endpoints: Some(
+                endpoints
+                    .iter()
+                    .map(|(ip, ready)| Endpoint {
+                        addresses: vec![(*ip).into()],
+                        conditions: Some(EndpointConditions {
+                            ready: *ready,
+                            ..EndpointConditions::default()
+                        }),
+                        ..Endpoint::default()
+                    })
+                    .collect(),
+            ),
+            ports: Some(vec![EndpointPort {
+                name: port_name.map(Into::into),
+                port: Some(port),
+                ..EndpointPort::default()
+            }]),
+        })
+    }
+
+    fn spec_with_services(targets: ServiceTargets) -> TlsAuditSpec {
+        TlsAuditSpec {
+            services: Some(targets),
+            ..TlsAuditSpec::default()
+        }
+    }
+
+    #[test]
+    fn tls_looking_ports_are_chosen_when_none_are_named() {
+        let mut https_app = port(Some("web"), 8080);
+        https_app.app_protocol = Some("https".into());
+        let svc = service(
+            "web",
+            &[],
+            vec![
+                port(Some("http"), 80),
+                port(Some("https"), 9000),
+                port(Some("metrics-tls"), 9100),
+                port(Some("admin-https"), 9200),
+                port(Some("tls"), 9300),
+                port(None, 443),
+                port(Some("alt"), 8443),
+                https_app,
+                port(Some("grpc"), 9090),
+            ],
+        );
+        let chosen: Vec<i32> = selected_ports(&svc, &[]).iter().map(|p| p.port).collect();
+        assert_eq!(chosen, vec![9000, 9100, 9200, 9300, 443, 8443, 8080]);
+    }
+
+    #[test]
+    fn named_and_numbered_ports_select_exactly_those() {
+        let svc = service(
+            "web",
+            &[],
+            vec![
+                port(Some("http"), 80),
+                port(Some("https"), 443),
+                port(Some("admin"), 9443),
+            ],
+        );
+        let chosen: Vec<i32> = selected_ports(
+            &svc,
+            &[IntOrString::String("admin".into()), IntOrString::Int(80)],
+        )
+        .iter()
+        .map(|p| p.port)
+        .collect();
+        assert_eq!(chosen, vec![80, 9443]);
+    }
+
+    #[test]
+    fn a_service_without_per_endpoint_is_dialled_at_its_cluster_ip_with_the_service_name() {
+        let spec = spec_with_services(ServiceTargets::default());
+        let planned = service_targets(
+            "shop",
+            &spec,
+            &[service("web", &[], vec![port(Some("https"), 443)])],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(planned.len(), 1);
+        assert_eq!(planned[0].target, "service/web");
+        assert_eq!(
+            planned[0].probe.address,
+            Some("10.96.0.10:443".parse().unwrap())
+        );
+        assert_eq!(
+            planned[0].probe.server_name.as_deref(),
+            Some("web.shop.svc")
+        );
+        assert_eq!(planned[0].group, None);
+    }
+
+    #[test]
+    fn per_endpoint_dials_every_ready_slice_address_at_the_target_port() {
+        let spec = spec_with_services(ServiceTargets {
+            per_endpoint: true,
+            ..ServiceTargets::default()
+        });
+        let services = [service("web", &[], vec![port(Some("https"), 443)])];
+        let slices = [
+            slice(
+                "web",
+                Some("https"),
+                8443,
+                &[
+                    ("10.0.0.2", Some(true)),
+                    ("10.0.0.1", None),
+                    ("10.0.0.3", Some(false)),
+                ],
+            ),
+            slice("other", Some("https"), 8443, &[("10.0.0.9", Some(true))]),
+        ];
+        let planned = service_targets("shop", &spec, &services, &slices).unwrap();
+        let addrs: Vec<String> = planned
+            .iter()
+            .map(|p| p.probe.address.unwrap().to_string())
+            .collect();
+        assert_eq!(addrs, vec!["10.0.0.1:8443", "10.0.0.2:8443"]);
+        assert!(
+            planned
+                .iter()
+                .all(|p| p.group.as_deref() == Some("service/web:https"))
+        );
+    }
+
+    #[test]
+    fn a_service_with_no_ready_address_is_reported_not_dropped() {
+        let spec = spec_with_services(ServiceTargets {
+            per_endpoint: true,
+            ..ServiceTargets::default()
+        });
+        let planned = service_targets(
+            "shop",
+            &spec,
+            &[service("web", &[], vec![port(Some("https"), 443)])],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(planned.len(), 1);
+        assert!(
+            matches!(&planned[0].unreachable, Some(Unprobed::NoAddress(m)) if m.contains("web"))
+        );
+    }
+
+    #[test]
+    fn the_label_selector_and_the_server_name_override_apply() {
+        let targets = ServiceTargets {
+            selector: Some(LabelSelector {
+                match_labels: Some([("tier".to_owned(), "edge".to_owned())].into()),
+                ..LabelSelector::default()
+            }),
+            ..ServiceTargets::default()
+        };
+        let mut spec = spec_with_services(targets);
+        spec.server_name = Some("shop.example.com".into());
+        let services = [
+            service("edge", &[("tier", "edge")], vec![port(Some("https"), 443)]),
+            service("db", &[("tier", "data")], vec![port(Some("https"), 443)]),
+        ];
+        let planned = service_targets("shop", &spec, &services, &[]).unwrap();
+        assert_eq!(planned.len(), 1);
+        assert_eq!(planned[0].target, "service/edge");
+        assert_eq!(
+            planned[0].probe.server_name.as_deref(),
+            Some("shop.example.com")
+        );
+    }
+
+    fn ingress(
+        name: &str,
+        hosts: &[&str],
+        secret: Option<&str>,
+        lb_ip: Option<&str>,
+    ) -> Arc<Ingress> {
+        Arc::new(Ingress {
+            metadata: meta(name, &[]),
+            spec: Some(IngressSpec {
+                tls: Some(vec![IngressTLS {
+                    hosts: Some(hosts.iter().map(|h| (*h).into()).collect()),
+                    secret_name: secret.map(Into::into),
+                }]),
+                ..IngressSpec::default()
+            }),
+            status: lb_ip.map(|ip| IngressStatus {
+                load_balancer: Some(IngressLoadBalancerStatus {
+                    ingress: Some(vec![IngressLoadBalancerIngress {
+                        ip: Some(ip.into()),
+                        ..IngressLoadBalancerIngress::default()
+                    }]),
+                }),
+            }),
+        })
+    }
+
+    #[test]
+    fn ingress_hosts_are_dialled_at_the_load_balancer_with_sni_of_the_host() {
+        let spec = TlsAuditSpec {
+            ingresses: Some(IngressTargets::default()),
+            ..TlsAuditSpec::default()
+        };
+        let ingresses = [ingress(
+            "shop",
+            &["shop.example.com", "*.example.com", "api.example.com"],
+            Some("shop-tls"),
+            Some("10.1.2.3"),
+        )];
+        let planned = ingress_targets(&spec, &ingresses, None).unwrap();
+        let sni: Vec<_> = planned
+            .iter()
+            .map(|p| p.probe.server_name.clone().unwrap())
+            .collect();
+        assert_eq!(sni, vec!["shop.example.com", "api.example.com"]);
+        assert!(
+            planned
+                .iter()
+                .all(|p| p.probe.address == Some("10.1.2.3:443".parse().unwrap()))
+        );
+        assert!(
+            planned
+                .iter()
+                .all(|p| p.ingress_secret.as_deref() == Some("shop-tls"))
+        );
+    }
+
+    #[test]
+    fn a_controller_service_replaces_the_load_balancer_address() {
+        let spec = TlsAuditSpec {
+            ingresses: Some(IngressTargets::default()),
+            ..TlsAuditSpec::default()
+        };
+        let controller = ControllerService {
+            name: "ingress-nginx".into(),
+            namespace: None,
+            port: None,
+        };
+        let services = [service(
+            "ingress-nginx",
+            &[],
+            vec![port(Some("https"), 443)],
+        )];
+        let slices = [slice(
+            "ingress-nginx",
+            Some("https"),
+            8443,
+            &[("10.0.0.7", Some(true))],
+        )];
+        let dial = controller_address(&controller, &services, &slices);
+        assert_eq!(dial, Some("10.0.0.7:8443".parse().unwrap()));
+        let planned = ingress_targets(
+            &spec,
+            &[ingress("shop", &["shop.example.com"], None, None)],
+            dial,
+        )
+        .unwrap();
+        assert_eq!(planned[0].probe.address, dial);
+        assert_eq!(planned[0].unreachable, None);
+    }
+
+    #[test]
+    fn an_ingress_without_an_address_is_reported() {
+        let spec = TlsAuditSpec {
+            ingresses: Some(IngressTargets::default()),
+            ..TlsAuditSpec::default()
+        };
+        let planned = ingress_targets(
+            &spec,
+            &[ingress("shop", &["shop.example.com"], None, None)],
+            None,
+        )
+        .unwrap();
+        assert!(
+            matches!(&planned[0].unreachable, Some(Unprobed::NoAddress(m)) if m.contains("controllerService"))
+        );
+    }
+
+    #[test]
+    fn explicit_endpoints_default_their_server_name_to_the_host() {
+        let spec: TlsAuditSpec = serde_json::from_value(serde_json::json!({
+            "endpoints": [{"host": "printer.infra.svc", "port": 443}, {"host": "10.0.0.1", "port": 8443, "serverName": "x.internal"}]
+        }))
+        .unwrap();
+        let planned = explicit_targets(&spec);
+        assert_eq!(planned[0].target, "endpoint/printer.infra.svc");
+        assert_eq!(
+            planned[0].probe.server_name.as_deref(),
+            Some("printer.infra.svc")
+        );
+        assert_eq!(planned[1].probe.server_name.as_deref(), Some("x.internal"));
+    }
+}

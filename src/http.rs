@@ -1,0 +1,176 @@
+//! The operator's HTTP endpoint: `/metrics` (Prometheus text), `/healthz` (the process serves) and
+//! `/readyz` (the operator reached the apiserver and is leading or standing by). Input: a bound
+//! listener and the shared [`Health`] and [`Metrics`]. Output: HTTP/1 responses until shutdown.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+
+use crate::metrics::Metrics;
+
+/// Liveness and readiness, flipped by the controller.
+#[derive(Debug, Default)]
+pub struct Health {
+    ready: AtomicBool,
+}
+
+impl Health {
+    /// Marks the operator ready (or not).
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::Relaxed);
+    }
+
+    /// Whether the operator is ready.
+    #[must_use]
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed)
+    }
+}
+
+/// Why the HTTP endpoint could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    /// The listen address could not be bound.
+    #[error("failed to bind the metrics address {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The socket error.
+        source: std::io::Error,
+    },
+}
+
+/// Binds the listen address (use port 0 for a free port; `local_addr` tells which).
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener, HttpError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| HttpError::Bind { addr, source })
+}
+
+fn respond(
+    status: StatusCode,
+    content_type: &str,
+    body: impl Into<Bytes>,
+) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(body.into()));
+    *response.status_mut() = status;
+    if let Ok(value) = content_type.parse() {
+        response
+            .headers_mut()
+            .insert(hyper::header::CONTENT_TYPE, value);
+    }
+    response
+}
+
+fn route(req: &Request<Incoming>, health: &Health, metrics: &Metrics) -> Response<Full<Bytes>> {
+    const TEXT: &str = "text/plain; charset=utf-8";
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return respond(StatusCode::METHOD_NOT_ALLOWED, TEXT, "method not allowed\n");
+    }
+    match req.uri().path() {
+        "/metrics" => match metrics.render() {
+            Ok(text) => respond(
+                StatusCode::OK,
+                "text/plain; version=0.0.4; charset=utf-8",
+                text,
+            ),
+            Err(err) => respond(StatusCode::INTERNAL_SERVER_ERROR, TEXT, format!("{err}\n")),
+        },
+        "/healthz" => respond(StatusCode::OK, TEXT, "ok\n"),
+        "/readyz" if health.is_ready() => respond(StatusCode::OK, TEXT, "ready\n"),
+        "/readyz" => respond(StatusCode::SERVICE_UNAVAILABLE, TEXT, "not ready\n"),
+        _ => respond(StatusCode::NOT_FOUND, TEXT, "not found\n"),
+    }
+}
+
+/// Serves until `shutdown` completes; connections in progress finish on their own tasks.
+pub async fn serve(
+    listener: TcpListener,
+    health: Arc<Health>,
+    metrics: Arc<Metrics>,
+    shutdown: impl Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            () = &mut shutdown => return,
+            accepted = listener.accept() => accepted,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(err) => {
+                tracing::warn!(error = %err, "metrics listener failed to accept");
+                continue;
+            }
+        };
+        let (health, metrics) = (Arc::clone(&health), Arc::clone(&metrics));
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let response = route(&req, &health, &metrics);
+                async move { Ok::<_, Infallible>(response) }
+            });
+            if let Err(err) = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(error = %err, "metrics connection ended with an error");
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    async fn get(addr: SocketAddr, path: &str) -> String {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream
+            .write_all(
+                format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+            )
+            .await
+            .unwrap();
+        let mut out = String::new();
+        stream.read_to_string(&mut out).await.unwrap();
+        out
+    }
+
+    #[tokio::test]
+    async fn health_readiness_and_metrics_are_served() {
+        let listener = bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let health = Arc::new(Health::default());
+        let metrics = Arc::new(Metrics::new().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(listener, Arc::clone(&health), metrics, async {
+            let _ = stopped.await;
+        }));
+        assert!(get(addr, "/healthz").await.starts_with("HTTP/1.1 200"));
+        assert!(get(addr, "/readyz").await.starts_with("HTTP/1.1 503"));
+        health.set_ready(true);
+        assert!(get(addr, "/readyz").await.starts_with("HTTP/1.1 200"));
+        let metrics = get(addr, "/metrics").await;
+        assert!(metrics.starts_with("HTTP/1.1 200"));
+        assert!(
+            metrics.contains("tlsaudit_build_info{version="),
+            "{metrics}"
+        );
+        assert!(get(addr, "/nope").await.starts_with("HTTP/1.1 404"));
+        stop.send(()).unwrap();
+        server.await.unwrap();
+    }
+}

@@ -17,3 +17,4 @@ pub mod grade;
 pub mod policy;
 pub mod probe;
 pub mod report;
+pub mod scan;

@@ -29,7 +29,13 @@ pub enum TlsVersion {
 
 impl TlsVersion {
     /// All versions, oldest first.
-    pub const ALL: [TlsVersion; 5] = [Self::Ssl3, Self::Tls10, Self::Tls11, Self::Tls12, Self::Tls13];
+    pub const ALL: [TlsVersion; 5] = [
+        Self::Ssl3,
+        Self::Tls10,
+        Self::Tls11,
+        Self::Tls12,
+        Self::Tls13,
+    ];
 
     /// The two-byte version on the wire.
     #[must_use]
@@ -106,7 +112,10 @@ impl Protocols {
     /// Accepted versions, oldest first.
     #[must_use]
     pub fn accepted(&self) -> Vec<TlsVersion> {
-        TlsVersion::ALL.into_iter().filter(|v| self.get(*v) == Some(true)).collect()
+        TlsVersion::ALL
+            .into_iter()
+            .filter(|v| self.get(*v) == Some(true))
+            .collect()
     }
 }
 

@@ -39,8 +39,13 @@ impl Severity {
     }
 
     /// All severities, most severe first.
-    pub const ALL: [Severity; 5] =
-        [Self::Critical, Self::High, Self::Medium, Self::Low, Self::Info];
+    pub const ALL: [Severity; 5] = [
+        Self::Critical,
+        Self::High,
+        Self::Medium,
+        Self::Low,
+        Self::Info,
+    ];
 }
 
 impl fmt::Display for Severity {
@@ -347,10 +352,18 @@ pub fn markdown() -> String {
     );
     for e in CATALOG {
         let anchor = e.code.replace('.', "");
-        let _ = writeln!(out, "| [`{}`](#{anchor}) | {} | {} |", e.code, e.severity, e.meaning);
+        let _ = writeln!(
+            out,
+            "| [`{}`](#{anchor}) | {} | {} |",
+            e.code, e.severity, e.meaning
+        );
     }
     for e in CATALOG {
-        let _ = write!(out, "\n## {}\n\n**Severity:** {}\n\n{}\n\n**Fix:** {}\n", e.code, e.severity, e.meaning, e.remediation);
+        let _ = write!(
+            out,
+            "\n## {}\n\n**Severity:** {}\n\n{}\n\n**Fix:** {}\n",
+            e.code, e.severity, e.meaning, e.remediation
+        );
     }
     out
 }
@@ -380,7 +393,10 @@ mod tests {
     fn docs_findings_md_is_the_generated_catalog() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/findings.md");
         let on_disk = std::fs::read_to_string(path).unwrap_or_default();
-        assert!(on_disk == markdown(), "docs/findings.md is stale: run `cargo run -- findings > docs/findings.md`");
+        assert!(
+            on_disk == markdown(),
+            "docs/findings.md is stale: run `cargo run -- findings > docs/findings.md`"
+        );
     }
 
     #[test]

@@ -13,7 +13,9 @@ use crate::policy::Profile;
 use crate::probe::suites::{self, Suite};
 
 /// The endpoint's grade, best first. `T`: trust problem; `M`: name mismatch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 pub enum Grade {
     /// A+: A with HSTS of at least 6 months.
     #[serde(rename = "A+")]
@@ -103,7 +105,10 @@ fn finding_cap(finding: &Finding) -> Grade {
 
 /// Findings that make the grade `T` (clients do not trust the certificate).
 fn is_trust_problem(code: Code) -> bool {
-    matches!(code, Code::CertUntrusted | Code::CertSelfSigned | Code::CertExpired | Code::CertNotYetValid)
+    matches!(
+        code,
+        Code::CertUntrusted | Code::CertSelfSigned | Code::CertExpired | Code::CertNotYetValid
+    )
 }
 
 /// The grade of an endpoint: the worst cap of its findings; `T` for trust problems, `M` for a name
@@ -121,12 +126,22 @@ pub fn grade(facts: &Facts, findings: &[Finding]) -> Grade {
     if findings.iter().any(|f| is_trust_problem(f.code)) {
         return Grade::T;
     }
-    if findings.iter().any(|f| f.code == Code::CertHostnameMismatch) {
+    if findings
+        .iter()
+        .any(|f| f.code == Code::CertHostnameMismatch)
+    {
         return Grade::M;
     }
-    let hsts = facts.features.hsts_max_age.is_some_and(|age| age >= HSTS_MIN_SECONDS);
+    let hsts = facts
+        .features
+        .hsts_max_age
+        .is_some_and(|age| age >= HSTS_MIN_SECONDS);
     let clean = findings.iter().all(|f| f.severity <= Severity::Low);
-    if letter == Grade::A && hsts && clean { Grade::APlus } else { letter }
+    if letter == Grade::A && hsts && clean {
+        Grade::APlus
+    } else {
+        letter
+    }
 }
 
 /// Mozilla intermediate's TLS 1.2 suites: ECDHE/DHE with AES-GCM or ChaCha20-Poly1305.
@@ -157,12 +172,18 @@ pub fn best_profile(facts: &Facts) -> Option<Profile> {
     if accepted == [TlsVersion::Tls13] {
         return Some(Profile::Modern);
     }
-    let strong_key = facts.chain.first().is_none_or(|leaf| match leaf.key_type.as_str() {
-        "RSA" => leaf.key_bits >= 2048,
-        "EC" => leaf.key_bits >= 256,
-        _ => true,
-    });
-    if accepted.iter().all(|v| *v >= TlsVersion::Tls12) && suites.iter().all(|s| intermediate_suite(s)) && strong_key {
+    let strong_key = facts
+        .chain
+        .first()
+        .is_none_or(|leaf| match leaf.key_type.as_str() {
+            "RSA" => leaf.key_bits >= 2048,
+            "EC" => leaf.key_bits >= 256,
+            _ => true,
+        });
+    if accepted.iter().all(|v| *v >= TlsVersion::Tls12)
+        && suites.iter().all(|s| intermediate_suite(s))
+        && strong_key
+    {
         return Some(Profile::Intermediate);
     }
     let no_ssl3 = p.ssl3 != Some(true);

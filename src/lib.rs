@@ -9,6 +9,8 @@
 //! - [`report`] renders a scan for humans and as JSON;
 //! - [`crd`], [`controller`], [`metrics`] and [`http`] make it a Kubernetes operator.
 
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::panic))]
+
 pub mod cert;
 pub mod evaluate;
 pub mod facts;

@@ -72,7 +72,11 @@ struct Style {
 
 impl Style {
     fn paint(&self, code: &str, text: &str) -> String {
-        if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_owned() }
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
     }
 
     fn severity(&self, severity: Severity) -> String {
@@ -85,6 +89,44 @@ impl Style {
         };
         self.paint(code, &format!("{:<8}", severity.as_str().to_uppercase()))
     }
+}
+
+fn line(out: &mut String, label: &str, text: &str) {
+    use std::fmt::Write;
+    let _ = writeln!(out, "  {label:<12} {text}");
+}
+
+fn certificates(out: &mut String, f: &crate::facts::Facts) {
+    for (i, cert) in f.chain.iter().enumerate() {
+        let label = if i == 0 { "certificate" } else { "chain" };
+        let sans = if cert.sans.is_empty() {
+            "-".to_owned()
+        } else {
+            cert.sans.join(", ")
+        };
+        let key = format!("{} {}", cert.key_type, cert.key_bits);
+        line(
+            out,
+            label,
+            &format!("{}  (issuer {})", cert.subject, cert.issuer),
+        );
+        line(
+            out,
+            "",
+            &format!(
+                "SANs {sans}; {key}; {}; notAfter {}",
+                cert.signature, cert.not_after
+            ),
+        );
+    }
+    let trust = if f.trust.verified {
+        "trusted".to_owned()
+    } else if f.chain.is_empty() {
+        "no certificate seen".to_owned()
+    } else {
+        format!("NOT trusted: {}", f.trust.error.as_deref().unwrap_or("-"))
+    };
+    line(out, "trust", &trust);
 }
 
 fn yes_no(value: Option<bool>, yes: &str, no: &str) -> String {
@@ -102,8 +144,16 @@ pub fn to_text(report: &EndpointReport, color: bool) -> String {
     let style = Style { color };
     let f = &report.facts;
     let mut out = String::new();
-    let dialled = report.address.as_deref().map(|a| format!(" ({a})")).unwrap_or_default();
-    let sni = report.server_name.as_deref().map(|s| format!("  SNI {s}")).unwrap_or_default();
+    let dialled = report
+        .address
+        .as_deref()
+        .map(|a| format!(" ({a})"))
+        .unwrap_or_default();
+    let sni = report
+        .server_name
+        .as_deref()
+        .map(|s| format!("  SNI {s}"))
+        .unwrap_or_default();
     let profile = report.profile.map_or("none", Profile::as_str);
     let _ = writeln!(
         out,
@@ -111,9 +161,6 @@ pub fn to_text(report: &EndpointReport, color: bool) -> String {
         style.paint("1", &format!("{}:{}", report.host, report.port)),
         style.paint("1", report.grade.as_str())
     );
-    let line = |out: &mut String, label: &str, text: &str| {
-        let _ = writeln!(out, "  {label:<12} {text}");
-    };
     let versions: Vec<String> = crate::facts::TlsVersion::ALL
         .iter()
         .map(|v| format!("{} {}", v.name(), yes_no(f.protocols.get(*v), "yes", "no")))
@@ -126,30 +173,27 @@ pub fn to_text(report: &EndpointReport, color: bool) -> String {
             None => "",
         };
         let names: Vec<&str> = list.suites.iter().map(|s| s.name.as_str()).collect();
-        line(&mut out, list.version.name(), &format!("{}{order}", names.join(", ")));
+        line(
+            &mut out,
+            list.version.name(),
+            &format!("{}{order}", names.join(", ")),
+        );
     }
     if let Some(n) = &f.negotiated {
         let group = n.group.as_deref().unwrap_or("-");
         let alpn = n.alpn.as_deref().unwrap_or("none");
-        line(&mut out, "negotiated", &format!("{} {} {group}, ALPN {alpn}", n.version.name(), n.cipher));
+        line(
+            &mut out,
+            "negotiated",
+            &format!("{} {} {group}, ALPN {alpn}", n.version.name(), n.cipher),
+        );
     }
-    for (i, cert) in f.chain.iter().enumerate() {
-        let label = if i == 0 { "certificate" } else { "chain" };
-        let sans = if cert.sans.is_empty() { "-".to_owned() } else { cert.sans.join(", ") };
-        let key = format!("{} {}", cert.key_type, cert.key_bits);
-        line(&mut out, label, &format!("{}  (issuer {})", cert.subject, cert.issuer));
-        line(&mut out, "", &format!("SANs {sans}; {key}; {}; notAfter {}", cert.signature, cert.not_after));
-    }
-    let trust = if f.trust.verified {
-        "trusted".to_owned()
-    } else if f.chain.is_empty() {
-        "no certificate seen".to_owned()
-    } else {
-        format!("NOT trusted: {}", f.trust.error.as_deref().unwrap_or("-"))
-    };
-    line(&mut out, "trust", &trust);
+    certificates(&mut out, f);
     let ocsp = if f.ocsp.stapled {
-        format!("stapled ({})", f.ocsp.status.as_deref().unwrap_or("unparsed"))
+        format!(
+            "stapled ({})",
+            f.ocsp.status.as_deref().unwrap_or("unparsed")
+        )
     } else {
         "not stapled".to_owned()
     };
@@ -165,9 +209,25 @@ pub fn to_text(report: &EndpointReport, color: bool) -> String {
     }
     let _ = writeln!(out, "  findings ({}):", report.findings.len());
     for finding in &report.findings {
-        let _ = writeln!(out, "    {} {:<28} {}", style.severity(finding.severity), finding.code.as_str(), finding.message);
-        let _ = writeln!(out, "    {:<8} {:<28} {}", "", "", style.paint("2", &format!("fix: {}", finding.remediation)));
+        let _ = writeln!(
+            out,
+            "    {} {:<28} {}",
+            style.severity(finding.severity),
+            finding.code.as_str(),
+            finding.message
+        );
+        let _ = writeln!(
+            out,
+            "    {:<8} {:<28} {}",
+            "",
+            "",
+            style.paint("2", &format!("fix: {}", finding.remediation))
+        );
     }
-    let _ = writeln!(out, "  scanned in {} ms with {} connections", f.duration_ms, f.connections);
+    let _ = writeln!(
+        out,
+        "  scanned in {} ms with {} connections",
+        f.duration_ms, f.connections
+    );
     out
 }

@@ -73,13 +73,19 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let (number, unit) = text
         .find(|c: char| !c.is_ascii_digit() && c != '.')
         .map_or((text, "s"), |i| text.split_at(i));
-    let value: f64 = number.parse().map_err(|_| format!("invalid duration {text:?}"))?;
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("invalid duration {text:?}"))?;
     let seconds = match unit {
         "ms" => value / 1000.0,
         "s" => value,
         "m" => value * 60.0,
         "h" => value * 3600.0,
-        _ => return Err(format!("invalid duration unit in {text:?} (use ms, s, m, h)")),
+        _ => {
+            return Err(format!(
+                "invalid duration unit in {text:?} (use ms, s, m, h)"
+            ));
+        }
     };
     Duration::try_from_secs_f64(seconds).map_err(|e| format!("invalid duration {text:?}: {e}"))
 }
@@ -104,9 +110,16 @@ fn parse_code(text: &str) -> Result<Code, String> {
 
 /// Splits `host:port`, `[v6]:port`, or a bare host (port 443).
 pub fn split_target(text: &str) -> Result<(String, u16), String> {
-    let parse_port = |p: &str| p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| format!("invalid port in {text:?}"));
+    let parse_port = |p: &str| {
+        p.parse::<u16>()
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| format!("invalid port in {text:?}"))
+    };
     if let Some(rest) = text.strip_prefix('[') {
-        let (host, after) = rest.split_once(']').ok_or_else(|| format!("missing ']' in {text:?}"))?;
+        let (host, after) = rest
+            .split_once(']')
+            .ok_or_else(|| format!("missing ']' in {text:?}"))?;
         return match after.strip_prefix(':') {
             Some(port) => Ok((host.to_owned(), parse_port(port)?)),
             None if after.is_empty() => Ok((host.to_owned(), 443)),
@@ -145,7 +158,10 @@ pub enum ScanError {
 }
 
 fn read(path: &PathBuf) -> Result<Vec<u8>, ScanError> {
-    std::fs::read(path).map_err(|source| ScanError::ReadFile { path: path.clone(), source })
+    std::fs::read(path).map_err(|source| ScanError::ReadFile {
+        path: path.clone(),
+        source,
+    })
 }
 
 /// Builds the probe inputs from the options.
@@ -155,7 +171,10 @@ pub fn prepare(args: &ScanArgs) -> Result<(Target, ProbeOptions, Policy), ScanEr
     let bundle_refs: Vec<&[u8]> = bundles.iter().map(Vec::as_slice).collect();
     let roots = crate::cert::root_store(!args.no_system_roots, &bundle_refs)?;
     let client_identity = match (&args.client_cert, &args.client_key) {
-        (Some(cert), Some(key)) => Some(Arc::new(ClientIdentity::from_pem(&read(cert)?, &read(key)?)?)),
+        (Some(cert), Some(key)) => Some(Arc::new(ClientIdentity::from_pem(
+            &read(cert)?,
+            &read(key)?,
+        )?)),
         _ => None,
     };
     let target = Target {
@@ -188,7 +207,10 @@ pub async fn run(args: &ScanArgs) -> Result<u8, ScanError> {
     if args.json {
         println!("{}", report::to_json(&report)?);
     } else {
-        print!("{}", report::to_text(&report, std::io::stdout().is_terminal()));
+        print!(
+            "{}",
+            report::to_text(&report, std::io::stdout().is_terminal())
+        );
     }
     Ok(exit_code(&report, args.fail_on))
 }
@@ -211,7 +233,10 @@ mod tests {
 
     #[test]
     fn targets_split_into_host_and_port() {
-        assert_eq!(split_target("example.com:8443"), Ok(("example.com".into(), 8443)));
+        assert_eq!(
+            split_target("example.com:8443"),
+            Ok(("example.com".into(), 8443))
+        );
         assert_eq!(split_target("example.com"), Ok(("example.com".into(), 443)));
         assert_eq!(split_target("[::1]:8443"), Ok(("::1".into(), 8443)));
         assert_eq!(split_target("::1"), Ok(("::1".into(), 443)));

@@ -24,10 +24,12 @@ pub fn sha256_hex(der: &[u8]) -> String {
 
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
 }
 
 fn rfc3339(unix: i64) -> String {
@@ -59,8 +61,10 @@ pub fn cert_facts(der: &[u8]) -> Result<CertFacts, ParseError> {
         key_type,
         key_bits,
         curve,
-        signature: oid2sn(&cert.signature_algorithm.algorithm, oid_registry())
-            .map_or_else(|_| cert.signature_algorithm.algorithm.to_id_string(), str::to_owned),
+        signature: oid2sn(&cert.signature_algorithm.algorithm, oid_registry()).map_or_else(
+            |_| cert.signature_algorithm.algorithm.to_id_string(),
+            str::to_owned,
+        ),
         is_ca: cert.is_ca(),
         self_signed: is_self_issued(&cert),
     })
@@ -76,7 +80,9 @@ fn is_self_issued(cert: &X509Certificate<'_>) -> bool {
     for ext in cert.extensions() {
         match ext.parsed_extension() {
             ParsedExtension::SubjectKeyIdentifier(id) => ski = Some(id.0),
-            ParsedExtension::AuthorityKeyIdentifier(a) => aki = a.key_identifier.as_ref().map(|k| k.0),
+            ParsedExtension::AuthorityKeyIdentifier(a) => {
+                aki = a.key_identifier.as_ref().map(|k| k.0);
+            }
             _ => {}
         }
     }
@@ -87,7 +93,9 @@ fn is_self_issued(cert: &X509Certificate<'_>) -> bool {
 }
 
 fn sans(cert: &X509Certificate<'_>) -> Vec<String> {
-    let Ok(Some(ext)) = cert.subject_alternative_name() else { return Vec::new() };
+    let Ok(Some(ext)) = cert.subject_alternative_name() else {
+        return Vec::new();
+    };
     ext.value
         .general_names
         .iter()
@@ -138,17 +146,20 @@ fn key_facts(cert: &X509Certificate<'_>) -> (String, u32, Option<String>) {
 pub fn covers(sans: &[String], name: &str) -> bool {
     let name = name.trim_end_matches('.').to_ascii_lowercase();
     if let Ok(ip) = name.parse::<IpAddr>() {
-        return sans.iter().any(|san| san.parse::<IpAddr>().ok() == Some(ip));
+        return sans
+            .iter()
+            .any(|san| san.parse::<IpAddr>().ok() == Some(ip));
     }
-    sans.iter().any(|san| dns_matches(&san.to_ascii_lowercase(), &name))
+    sans.iter()
+        .any(|san| dns_matches(&san.to_ascii_lowercase(), &name))
 }
 
 fn dns_matches(pattern: &str, name: &str) -> bool {
     let pattern = pattern.trim_end_matches('.');
     match pattern.strip_prefix("*.") {
-        Some(suffix) => name
-            .split_once('.')
-            .is_some_and(|(first, rest)| !first.is_empty() && rest == suffix && suffix.contains('.')),
+        Some(suffix) => name.split_once('.').is_some_and(|(first, rest)| {
+            !first.is_empty() && rest == suffix && suffix.contains('.')
+        }),
         None => pattern == name,
     }
 }
@@ -158,12 +169,19 @@ fn dns_matches(pattern: &str, name: &str) -> bool {
 #[must_use]
 pub fn names_der(der: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
     let (_, cert) = X509Certificate::from_der(der).ok()?;
-    Some((sequence_contents(cert.subject().as_raw())?, sequence_contents(cert.issuer().as_raw())?))
+    Some((
+        sequence_contents(cert.subject().as_raw())?,
+        sequence_contents(cert.issuer().as_raw())?,
+    ))
 }
 
 fn sequence_contents(tlv: &[u8]) -> Option<Vec<u8>> {
     let (&len, rest) = tlv.get(1..)?.split_first()?;
-    let skip = if len < 0x80 { 0 } else { usize::from(len & 0x7f) };
+    let skip = if len < 0x80 {
+        0
+    } else {
+        usize::from(len & 0x7f)
+    };
     rest.get(skip..).map(<[u8]>::to_vec)
 }
 

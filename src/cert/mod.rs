@@ -51,7 +51,9 @@ pub fn root_store(system_roots: bool, bundles: &[&[u8]]) -> Result<RootCertStore
     }
     for pem in bundles {
         for cert in certificates_from_pem(pem)? {
-            store.add(cert).map_err(|e| PemError::Certificates(e.to_string()))?;
+            store
+                .add(cert)
+                .map_err(|e| PemError::Certificates(e.to_string()))?;
         }
     }
     Ok(store)
@@ -81,7 +83,10 @@ pub fn verify_chain(
     now: UnixTime,
 ) -> TrustFacts {
     let Some((leaf, intermediates)) = chain.split_first() else {
-        return TrustFacts { error: Some("no certificate served".into()), ..TrustFacts::default() };
+        return TrustFacts {
+            error: Some("no certificate served".into()),
+            ..TrustFacts::default()
+        };
     };
     if roots.is_empty() {
         return TrustFacts {
@@ -92,16 +97,30 @@ pub fn verify_chain(
         };
     }
     let Ok(server_name) = ServerName::try_from(name.to_owned()) else {
-        return TrustFacts { error: Some(format!("invalid server name {name:?}")), ..TrustFacts::default() };
+        return TrustFacts {
+            error: Some(format!("invalid server name {name:?}")),
+            ..TrustFacts::default()
+        };
     };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = match WebPkiServerVerifier::builder_with_provider(roots.clone(), provider).build() {
-        Ok(v) => v,
-        Err(e) => return TrustFacts { error: Some(e.to_string()), ..TrustFacts::default() },
-    };
-    let check = |at: UnixTime| verifier.verify_server_cert(leaf, intermediates, &server_name, &[], at);
+    let verifier =
+        match WebPkiServerVerifier::builder_with_provider(roots.clone(), provider).build() {
+            Ok(v) => v,
+            Err(e) => {
+                return TrustFacts {
+                    error: Some(e.to_string()),
+                    ..TrustFacts::default()
+                };
+            }
+        };
+    let check =
+        |at: UnixTime| verifier.verify_server_cert(leaf, intermediates, &server_name, &[], at);
     match check(now) {
-        Ok(_) => TrustFacts { verified: true, path_found: Some(true), ..TrustFacts::default() },
+        Ok(_) => TrustFacts {
+            verified: true,
+            path_found: Some(true),
+            ..TrustFacts::default()
+        },
         Err(err) => {
             let path_found = match &err {
                 rustls::Error::InvalidCertificate(ce) if is_name_error(ce) => Some(true),
@@ -128,7 +147,10 @@ pub fn verify_chain(
 }
 
 fn is_name_error(err: &CertificateError) -> bool {
-    matches!(err, CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. })
+    matches!(
+        err,
+        CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. }
+    )
 }
 
 fn is_time_error(err: &CertificateError) -> bool {
@@ -146,7 +168,9 @@ fn inside_validity(leaf: &CertificateDer<'_>, now: UnixTime) -> Option<UnixTime>
     let facts = cert_facts(leaf).ok()?;
     let now = i64::try_from(now.as_secs()).ok()?;
     let at = now.clamp(facts.not_before_unix + 1, facts.not_after_unix - 1);
-    Some(UnixTime::since_unix_epoch(std::time::Duration::from_secs(u64::try_from(at).ok()?)))
+    Some(UnixTime::since_unix_epoch(std::time::Duration::from_secs(
+        u64::try_from(at).ok()?,
+    )))
 }
 
 /// The alert a client sends for this verification error.
@@ -161,13 +185,20 @@ fn alert_of(err: &rustls::Error) -> &'static str {
 /// Subject-name DERs of the trust anchors, for the chain-completeness check.
 #[must_use]
 pub fn anchor_subjects(roots: &RootCertStore) -> Vec<Vec<u8>> {
-    roots.roots.iter().map(|anchor| anchor.subject.as_ref().to_vec()).collect()
+    roots
+        .roots
+        .iter()
+        .map(|anchor| anchor.subject.as_ref().to_vec())
+        .collect()
 }
 
 /// The shape of a served chain against the trust anchors: whether it is in leaf-to-root order, and
 /// the issuer name of its last certificate when that issuer is neither served nor an anchor.
 #[must_use]
-pub fn chain_shape(chain: &[CertificateDer<'_>], anchor_subjects: &[Vec<u8>]) -> (bool, Option<String>) {
+pub fn chain_shape(
+    chain: &[CertificateDer<'_>],
+    anchor_subjects: &[Vec<u8>],
+) -> (bool, Option<String>) {
     let names: Vec<(Vec<u8>, Vec<u8>)> = chain.iter().filter_map(|der| names_der(der)).collect();
     if names.len() != chain.len() || names.is_empty() {
         return (true, None);
@@ -182,12 +213,16 @@ pub fn chain_shape(chain: &[CertificateDer<'_>], anchor_subjects: &[Vec<u8>]) ->
         if subject == issuer || anchor_subjects.iter().any(|a| a == issuer) {
             return (ordered, None);
         }
-        match names.iter().enumerate().position(|(i, (s, _))| !seen[i] && s == issuer) {
-            Some(next) => current = next,
-            None => {
-                let issuer_text = cert_facts(&chain[current]).map(|f| f.issuer).unwrap_or_default();
-                return (ordered, Some(issuer_text));
-            }
-        }
+        let next = names
+            .iter()
+            .enumerate()
+            .position(|(i, (s, _))| !seen[i] && s == issuer);
+        let Some(next) = next else {
+            let issuer_text = cert_facts(&chain[current])
+                .map(|f| f.issuer)
+                .unwrap_or_default();
+            return (ordered, Some(issuer_text));
+        };
+        current = next;
     }
 }

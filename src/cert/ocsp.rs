@@ -21,7 +21,9 @@ fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
         if count == 0 || count > 4 || rest.len() < count {
             return None;
         }
-        let len = rest[..count].iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+        let len = rest[..count]
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
         (len, &rest[count..])
     };
     (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
@@ -53,7 +55,9 @@ fn generalized_time(body: &[u8]) -> Option<i64> {
         0,
     )
     .ok()?;
-    dt.to_zoned(jiff::tz::TimeZone::UTC).ok().map(|z| z.timestamp().as_second())
+    dt.to_zoned(jiff::tz::TimeZone::UTC)
+        .ok()
+        .map(|z| z.timestamp().as_second())
 }
 
 /// Parses an OCSPResponse as stapled in a TLS handshake.
@@ -91,7 +95,10 @@ pub fn parse(der: &[u8]) -> Option<Staple> {
     let next_update = expect(rest, 0xa0)
         .and_then(|(explicit, _)| expect(explicit, 0x18))
         .and_then(|(time, _)| generalized_time(time));
-    Some(Staple { status, next_update })
+    Some(Staple {
+        status,
+        next_update,
+    })
 }
 
 #[cfg(test)]

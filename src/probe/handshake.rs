@@ -6,8 +6,8 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::ResolvesClientCert;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::sign::CertifiedKey;
@@ -138,18 +138,28 @@ fn config(offer: &Offer, recorded: &Shared) -> Result<ClientConfig, rustls::Erro
     let provider = provider();
     let key = match &offer.identity {
         Some(identity) => {
-            let signing = provider.key_provider.load_private_key(identity.key.clone_key())?;
+            let signing = provider
+                .key_provider
+                .load_private_key(identity.key.clone_key())?;
             Some(Arc::new(CertifiedKey::new(identity.chain.clone(), signing)))
         }
         None => None,
     };
-    let schemes = provider.signature_verification_algorithms.supported_schemes();
-    let verifier = RecordingVerifier { recorded: recorded.clone(), schemes };
+    let schemes = provider
+        .signature_verification_algorithms
+        .supported_schemes();
+    let verifier = RecordingVerifier {
+        recorded: recorded.clone(),
+        schemes,
+    };
     let mut config = ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(rustls::ALL_VERSIONS)?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(verifier))
-        .with_client_cert_resolver(Arc::new(RecordingResolver { recorded: recorded.clone(), key }));
+        .with_client_cert_resolver(Arc::new(RecordingResolver {
+            recorded: recorded.clone(),
+            key,
+        }));
     config.alpn_protocols.clone_from(&offer.alpn);
     config.enable_sni = offer.sni.is_some();
     Ok(config)
@@ -159,7 +169,9 @@ fn config(offer: &Offer, recorded: &Shared) -> Result<ClientConfig, rustls::Erro
 pub async fn handshake(dialer: &Dialer, offer: &Offer, verify_name: &str) -> Outcome {
     let recorded: Shared = Arc::default();
     let mut outcome = Outcome::default();
-    let failure = run(dialer, offer, verify_name, &recorded, &mut outcome).await.err();
+    let failure = run(dialer, offer, verify_name, &recorded, &mut outcome)
+        .await
+        .err();
     outcome.failure = failure;
     with(&recorded, |r| {
         outcome.chain = std::mem::take(&mut r.chain);
@@ -176,7 +188,8 @@ async fn run(
     recorded: &Shared,
     outcome: &mut Outcome,
 ) -> Result<(), Failure> {
-    let config = config(offer, recorded).map_err(|e| failure(FailureKind::Handshake, None, e.to_string()))?;
+    let config = config(offer, recorded)
+        .map_err(|e| failure(FailureKind::Handshake, None, e.to_string()))?;
     // With SNI off rustls still needs a name; it is not sent.
     let name = offer.sni.as_deref().unwrap_or(verify_name);
     let server_name = ServerName::try_from(name.to_owned())
@@ -184,11 +197,12 @@ async fn run(
         .map_err(|e| failure(FailureKind::Handshake, None, e.to_string()))?;
     let tcp = dialer.connect().await.map_err(|e| net_failure(&e))?;
     let connector = TlsConnector::from(Arc::new(config));
-    let mut tls = match tokio::time::timeout(dialer.timeout, connector.connect(server_name, tcp)).await {
-        Err(_) => return Err(net_failure(&NetError::Timeout(dialer.timeout))),
-        Ok(Err(err)) => return Err(io_failure(dialer, &err)),
-        Ok(Ok(tls)) => tls,
-    };
+    let mut tls =
+        match tokio::time::timeout(dialer.timeout, connector.connect(server_name, tcp)).await {
+            Err(_) => return Err(net_failure(&NetError::Timeout(dialer.timeout))),
+            Ok(Err(err)) => return Err(io_failure(dialer, &err)),
+            Ok(Ok(tls)) => tls,
+        };
     let (_, conn) = tls.get_ref();
     outcome.negotiated = negotiated(conn);
     let client_auth_requested = with(recorded, |r| r.client_auth_requested);
@@ -218,19 +232,29 @@ fn negotiated(conn: &rustls::ClientConnection) -> Option<Negotiated> {
     Some(Negotiated {
         version,
         cipher: super::suites::name(u16::from(suite)),
-        group: conn.negotiated_key_exchange_group().map(|g| format!("{:?}", g.name())),
-        alpn: conn.alpn_protocol().map(|p| String::from_utf8_lossy(p).into_owned()),
+        group: conn
+            .negotiated_key_exchange_group()
+            .map(|g| format!("{:?}", g.name())),
+        alpn: conn
+            .alpn_protocol()
+            .map(|p| String::from_utf8_lossy(p).into_owned()),
     })
 }
 
 /// Sends `GET /` and reads the response head; returns (HTTP facts, a failure such as a post-handshake
 /// alert). A peer that does not speak HTTP is not a failure.
-async fn http_head<S>(dialer: &Dialer, tls: &mut S, host: &str) -> (Option<Option<u64>>, Option<Failure>)
+async fn http_head<S>(
+    dialer: &Dialer,
+    tls: &mut S,
+    host: &str,
+) -> (Option<Option<u64>>, Option<Failure>)
 where
     S: AsyncReadExt + AsyncWriteExt + Unpin,
 {
     const MAX_HEAD: usize = 16 * 1024;
-    let request = format!("GET / HTTP/1.1\r\nHost: {host}\r\nUser-Agent: tlsaudit\r\nConnection: close\r\n\r\n");
+    let request = format!(
+        "GET / HTTP/1.1\r\nHost: {host}\r\nUser-Agent: tlsaudit\r\nConnection: close\r\n\r\n"
+    );
     if let Err(err) = tls.write_all(request.as_bytes()).await {
         return (None, Some(io_failure(dialer, &err)));
     }
@@ -259,18 +283,27 @@ where
 pub fn hsts_max_age(head: &str) -> Option<u64> {
     head.lines().find_map(|line| {
         let (name, value) = line.split_once(':')?;
-        if !name.trim().eq_ignore_ascii_case("strict-transport-security") {
+        if !name
+            .trim()
+            .eq_ignore_ascii_case("strict-transport-security")
+        {
             return None;
         }
         value.split(';').find_map(|directive| {
             let (key, v) = directive.split_once('=')?;
-            key.trim().eq_ignore_ascii_case("max-age").then(|| v.trim().trim_matches('"').parse().ok())?
+            key.trim()
+                .eq_ignore_ascii_case("max-age")
+                .then(|| v.trim().trim_matches('"').parse().ok())?
         })
     })
 }
 
 fn failure(kind: FailureKind, alert: Option<&str>, detail: String) -> Failure {
-    Failure { kind, alert: alert.map(str::to_owned), detail }
+    Failure {
+        kind,
+        alert: alert.map(str::to_owned),
+        detail,
+    }
 }
 
 /// Classifies a connect-level error.
@@ -287,16 +320,27 @@ pub fn net_failure(err: &NetError) -> Failure {
 }
 
 fn io_failure(dialer: &Dialer, err: &std::io::Error) -> Failure {
-    let Some(tls_err) = err.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) else {
+    let Some(tls_err) = err
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<rustls::Error>())
+    else {
         return net_failure(&dialer.classify(err));
     };
     match tls_err {
         rustls::Error::AlertReceived(alert) => {
             let name = alert_name(u8::from(*alert));
-            failure(FailureKind::Handshake, Some(name), format!("server sent alert {name}"))
+            failure(
+                FailureKind::Handshake,
+                Some(name),
+                format!("server sent alert {name}"),
+            )
         }
         rustls::Error::InvalidMessage(_) if !matches!(dialer.classify(err), NetError::Reset) => {
-            failure(FailureKind::NotTls, None, format!("not a TLS reply: {tls_err}"))
+            failure(
+                FailureKind::NotTls,
+                None,
+                format!("not a TLS reply: {tls_err}"),
+            )
         }
         other => failure(FailureKind::Handshake, None, other.to_string()),
     }
@@ -311,6 +355,9 @@ mod tests {
         let head = "HTTP/1.1 200 OK\r\nstrict-transport-security: max-age=31536000; includeSubDomains\r\n\r\n";
         assert_eq!(hsts_max_age(head), Some(31_536_000));
         assert_eq!(hsts_max_age("HTTP/1.1 200 OK\r\n\r\n"), None);
-        assert_eq!(hsts_max_age("HTTP/1.1 200 OK\r\nStrict-Transport-Security: max-age=\"60\"\r\n"), Some(60));
+        assert_eq!(
+            hsts_max_age("HTTP/1.1 200 OK\r\nStrict-Transport-Security: max-age=\"60\"\r\n"),
+            Some(60)
+        );
     }
 }

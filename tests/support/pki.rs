@@ -32,7 +32,12 @@ impl Issued {
         let issuer = Issuer::from_params(&self.params, &self.key);
         let (params, key) = spec.params();
         let cert = params.signed_by(&key, &issuer).expect("sign certificate");
-        Issued { der: cert.der().clone(), pem: cert.pem(), key, params }
+        Issued {
+            der: cert.der().clone(),
+            pem: cert.pem(),
+            key,
+            params,
+        }
     }
 }
 
@@ -65,7 +70,13 @@ impl Spec {
 
     /// A CA named `cn`, valid from 30 days ago to 5 years ahead.
     pub fn ca(cn: &str) -> Self {
-        Spec { cn: cn.to_owned(), sans: Vec::new(), from_days: -30, to_days: 5 * 365, ca: true }
+        Spec {
+            cn: cn.to_owned(),
+            sans: Vec::new(),
+            from_days: -30,
+            to_days: 5 * 365,
+            ca: true,
+        }
     }
 
     /// The same spec with another validity window.
@@ -77,7 +88,9 @@ impl Spec {
 
     fn params(&self) -> (CertificateParams, KeyPair) {
         let mut params = CertificateParams::new(self.sans.clone()).expect("certificate params");
-        params.distinguished_name.push(DnType::CommonName, self.cn.clone());
+        params
+            .distinguished_name
+            .push(DnType::CommonName, self.cn.clone());
         let now = OffsetDateTime::now_utc();
         params.not_before = now + Duration::days(self.from_days);
         params.not_after = now + Duration::days(self.to_days);
@@ -93,7 +106,12 @@ impl Spec {
     pub fn self_signed(&self) -> Issued {
         let (params, key) = self.params();
         let cert = params.self_signed(&key).expect("self-sign certificate");
-        Issued { der: cert.der().clone(), pem: cert.pem(), key, params }
+        Issued {
+            der: cert.der().clone(),
+            pem: cert.pem(),
+            key,
+            params,
+        }
     }
 }
 

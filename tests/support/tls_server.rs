@@ -64,7 +64,9 @@ pub fn config(
                 .expect("client verifier"),
         ),
     };
-    let mut config = builder.with_single_cert(chain, key).expect("server certificate");
+    let mut config = builder
+        .with_single_cert(chain, key)
+        .expect("server certificate");
     config.alpn_protocols = alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
     config
 }
@@ -86,12 +88,16 @@ pub fn sni_config(
     }
     let provider = provider();
     let certified = |chain, key: PrivateKeyDer<'static>| {
-        let signing = provider.key_provider.load_private_key(key).expect("load key");
+        let signing = provider
+            .key_provider
+            .load_private_key(key)
+            .expect("load key");
         CertifiedKey::new(chain, signing)
     };
     let mut sni = ResolvesServerCertUsingSni::new();
     for (name, chain, key) in by_name {
-        sni.add(name, certified(chain, key)).expect("add SNI certificate");
+        sni.add(name, certified(chain, key))
+            .expect("add SNI certificate");
     }
     let default = Arc::new(certified(default.0, default.1));
     ServerConfig::builder_with_provider(provider.clone())
@@ -103,15 +109,21 @@ pub fn sni_config(
 
 /// Serves TLS with `config`; answers any request with a 200 carrying `headers`.
 pub async fn start(config: ServerConfig, headers: &'static str) -> Server {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1");
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1");
     let addr = listener.local_addr().expect("local addr");
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let task = tokio::spawn(async move {
         loop {
-            let Ok((tcp, _)) = listener.accept().await else { return };
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
             let acceptor = acceptor.clone();
             tokio::spawn(async move {
-                let Ok(mut tls) = acceptor.accept(tcp).await else { return };
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
                 let mut buf = vec![0u8; 4096];
                 let mut seen = Vec::new();
                 while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -120,7 +132,9 @@ pub async fn start(config: ServerConfig, headers: &'static str) -> Server {
                         Ok(n) => seen.extend_from_slice(&buf[..n]),
                     }
                 }
-                let response = format!("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n{headers}Connection: close\r\n\r\nok");
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n{headers}Connection: close\r\n\r\nok"
+                );
                 let _ = tls.write_all(response.as_bytes()).await;
                 let _ = tls.shutdown().await;
             });
@@ -146,22 +160,30 @@ pub enum Plain {
 
 /// A plain TCP server on 127.0.0.1.
 pub async fn start_plain(kind: Plain) -> Server {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1");
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1");
     let addr = listener.local_addr().expect("local addr");
     let task = tokio::spawn(async move {
         let mut held = Vec::new();
         loop {
-            let Ok((mut tcp, _)) = listener.accept().await else { return };
+            let Ok((mut tcp, _)) = listener.accept().await else {
+                return;
+            };
             let mut buf = [0u8; 1024];
             match kind {
                 Plain::Silent => held.push(tcp),
                 Plain::Http => {
                     let _ = tcp.read(&mut buf).await;
-                    let _ = tcp.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n").await;
+                    let _ = tcp
+                        .write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                        .await;
                 }
                 Plain::Garbage => {
                     let _ = tcp.read(&mut buf).await;
-                    let _ = tcp.write_all(&[0x17, 0x99, 0x42, 0xff, 0x00, 0x13, 0x37, 0x01]).await;
+                    let _ = tcp
+                        .write_all(&[0x17, 0x99, 0x42, 0xff, 0x00, 0x13, 0x37, 0x01])
+                        .await;
                     held.push(tcp);
                 }
                 Plain::HugeRecord => {

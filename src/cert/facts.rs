@@ -175,6 +175,14 @@ pub fn names_der(der: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
     ))
 }
 
+/// Subject and SubjectPublicKeyInfo as webpki keeps them for a trust anchor (SEQUENCE contents), to
+/// recognise a served certificate that is itself a trust anchor (a pinned self-signed certificate).
+#[must_use]
+pub fn anchor_identity(der: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+    let (_, cert) = X509Certificate::from_der(der).ok()?;
+    Some((sequence_contents(cert.subject().as_raw())?, sequence_contents(cert.public_key().raw)?))
+}
+
 fn sequence_contents(tlv: &[u8]) -> Option<Vec<u8>> {
     let (&len, rest) = tlv.get(1..)?.split_first()?;
     let skip = if len < 0x80 {

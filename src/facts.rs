@@ -29,7 +29,13 @@ pub enum TlsVersion {
 
 impl TlsVersion {
     /// All versions, oldest first.
-    pub const ALL: [TlsVersion; 5] = [Self::Ssl3, Self::Tls10, Self::Tls11, Self::Tls12, Self::Tls13];
+    pub const ALL: [TlsVersion; 5] = [
+        Self::Ssl3,
+        Self::Tls10,
+        Self::Tls11,
+        Self::Tls12,
+        Self::Tls13,
+    ];
 
     /// The two-byte version on the wire.
     #[must_use]
@@ -106,7 +112,10 @@ impl Protocols {
     /// Accepted versions, oldest first.
     #[must_use]
     pub fn accepted(&self) -> Vec<TlsVersion> {
-        TlsVersion::ALL.into_iter().filter(|v| self.get(*v) == Some(true)).collect()
+        TlsVersion::ALL
+            .into_iter()
+            .filter(|v| self.get(*v) == Some(true))
+            .collect()
     }
 }
 
@@ -180,8 +189,13 @@ pub struct TrustFacts {
     pub error: Option<String>,
     /// The alert a client would send, e.g. `unknown_ca`, `certificate_expired`, `bad_certificate`.
     pub alert: Option<String>,
-    /// The chain verified apart from the name (so a mismatch is the only problem).
+    /// The chain verified apart from the name and validity dates.
     pub path_found: Option<bool>,
+    /// Each served certificate is followed by its issuer (leaf to root order).
+    pub ordered: Option<bool>,
+    /// Issuer name of the last served certificate when it is neither served nor a trust anchor
+    /// (an incomplete chain).
+    pub missing_issuer: Option<String>,
 }
 
 /// How the connection failed when no TLS handshake completed.
@@ -343,4 +357,46 @@ pub struct Facts {
     pub connections: u32,
     /// Wall time of the probe in milliseconds.
     pub duration_ms: u64,
+}
+
+/// The RFC 8446 / RFC 5246 name of a TLS alert description, e.g. 48 → `unknown_ca`.
+#[must_use]
+pub fn alert_name(description: u8) -> &'static str {
+    match description {
+        0 => "close_notify",
+        10 => "unexpected_message",
+        20 => "bad_record_mac",
+        21 => "decryption_failed",
+        22 => "record_overflow",
+        30 => "decompression_failure",
+        40 => "handshake_failure",
+        41 => "no_certificate",
+        42 => "bad_certificate",
+        43 => "unsupported_certificate",
+        44 => "certificate_revoked",
+        45 => "certificate_expired",
+        46 => "certificate_unknown",
+        47 => "illegal_parameter",
+        48 => "unknown_ca",
+        49 => "access_denied",
+        50 => "decode_error",
+        51 => "decrypt_error",
+        60 => "export_restriction",
+        70 => "protocol_version",
+        71 => "insufficient_security",
+        80 => "internal_error",
+        86 => "inappropriate_fallback",
+        90 => "user_canceled",
+        100 => "no_renegotiation",
+        109 => "missing_extension",
+        110 => "unsupported_extension",
+        111 => "certificate_unobtainable",
+        112 => "unrecognized_name",
+        113 => "bad_certificate_status_response",
+        114 => "bad_certificate_hash_value",
+        115 => "unknown_psk_identity",
+        116 => "certificate_required",
+        120 => "no_application_protocol",
+        _ => "unknown_alert",
+    }
 }

@@ -39,8 +39,13 @@ impl Severity {
     }
 
     /// All severities, most severe first.
-    pub const ALL: [Severity; 5] =
-        [Self::Critical, Self::High, Self::Medium, Self::Low, Self::Info];
+    pub const ALL: [Severity; 5] = [
+        Self::Critical,
+        Self::High,
+        Self::Medium,
+        Self::Low,
+        Self::Info,
+    ];
 }
 
 impl fmt::Display for Severity {
@@ -333,6 +338,36 @@ impl Finding {
     }
 }
 
+/// docs/findings.md: the catalog as a Markdown page (a test keeps the file equal to this).
+#[must_use]
+pub fn markdown() -> String {
+    use std::fmt::Write;
+    let mut out = String::from(
+        "# Finding codes\n\n\
+         Generated from `src/findings.rs` by `tlsaudit findings`; a test keeps this page equal to it.\n\
+         Codes are stable API: alerts, dashboards and `spec.policy.ignore` use them. The severity is the \n\
+         default; `cert.expiring_soon` and `mtls.client_cert_expiring` are high inside `criticalDays`, and \n\
+         `tls.handshake_failed` is high (not critical) when older hellos still get an answer.\n\n\
+         | code | severity | meaning |\n|---|---|---|\n",
+    );
+    for e in CATALOG {
+        let anchor = e.code.replace('.', "");
+        let _ = writeln!(
+            out,
+            "| [`{}`](#{anchor}) | {} | {} |",
+            e.code, e.severity, e.meaning
+        );
+    }
+    for e in CATALOG {
+        let _ = write!(
+            out,
+            "\n## {}\n\n**Severity:** {}\n\n{}\n\n**Fix:** {}\n",
+            e.code, e.severity, e.meaning, e.remediation
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -352,6 +387,16 @@ mod tests {
             assert!(seen.insert(entry.code), "duplicate {}", entry.code);
             assert!(entry.code.contains('.'), "{} has no area", entry.code);
         }
+    }
+
+    #[test]
+    fn docs_findings_md_is_the_generated_catalog() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/findings.md");
+        let on_disk = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            on_disk == markdown(),
+            "docs/findings.md is stale: run `cargo run -- findings > docs/findings.md`"
+        );
     }
 
     #[test]

@@ -6,12 +6,16 @@ use std::fmt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::facts::Facts;
-use crate::findings::Finding;
+use crate::evaluate::HSTS_MIN_SECONDS;
+use crate::facts::{Facts, TlsVersion};
+use crate::findings::{Code, Finding, Severity};
 use crate::policy::Profile;
+use crate::probe::suites::{self, Suite};
 
 /// The endpoint's grade, best first. `T`: trust problem; `M`: name mismatch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 pub enum Grade {
     /// A+: A with HSTS of at least 6 months.
     #[serde(rename = "A+")]
@@ -58,16 +62,130 @@ impl fmt::Display for Grade {
     }
 }
 
-/// The grade of an endpoint.
+/// The letter cap a finding imposes (documented in docs/grading.md).
 #[must_use]
-pub fn grade(facts: &Facts, findings: &[Finding]) -> Grade {
-    let _ = (facts, findings);
-    Grade::F
+pub fn cap(code: Code) -> Grade {
+    match code {
+        Code::ConnectRefused
+        | Code::ConnectTimeout
+        | Code::ConnectReset
+        | Code::ConnectFailed
+        | Code::TlsNotTls
+        | Code::TlsHandshakeFailed
+        | Code::ProtocolSslv3
+        | Code::CipherNull
+        | Code::CipherAnon
+        | Code::CipherExport
+        | Code::OcspRevoked => Grade::F,
+        Code::ProtocolLegacyOnly
+        | Code::CipherRc4
+        | Code::Cipher3des
+        | Code::TlsCompression
+        | Code::TlsInsecureRenegotiation => Grade::C,
+        Code::ProtocolTls10
+        | Code::ProtocolTls11
+        | Code::CipherNoForwardSecrecy
+        | Code::CipherCbcOnly
+        | Code::CipherWeakPreferred
+        | Code::CertWeakKey
+        | Code::CertWeakSignature
+        | Code::ChainIncomplete => Grade::B,
+        _ => Grade::A,
+    }
 }
 
-/// The strictest Mozilla profile the endpoint meets, if any.
+/// A handshake failure of a current client on an endpoint that still answers older hellos caps at C,
+/// not F: the server works for some clients.
+fn finding_cap(finding: &Finding) -> Grade {
+    match finding.code {
+        Code::TlsHandshakeFailed if finding.severity < Severity::Critical => Grade::C,
+        code => cap(code),
+    }
+}
+
+/// Findings that make the grade `T` (clients do not trust the certificate).
+fn is_trust_problem(code: Code) -> bool {
+    matches!(
+        code,
+        Code::CertUntrusted | Code::CertSelfSigned | Code::CertExpired | Code::CertNotYetValid
+    )
+}
+
+/// The grade of an endpoint: the worst cap of its findings; `T` for trust problems, `M` for a name
+/// mismatch (a failed connection stays `F`); `A+` for an `A` with HSTS of 180 days or more and no
+/// finding above low.
+#[must_use]
+pub fn grade(facts: &Facts, findings: &[Finding]) -> Grade {
+    if !facts.reachable {
+        return Grade::F;
+    }
+    let letter = findings.iter().map(finding_cap).max().unwrap_or(Grade::A);
+    if letter == Grade::F {
+        return Grade::F;
+    }
+    if findings.iter().any(|f| is_trust_problem(f.code)) {
+        return Grade::T;
+    }
+    if findings
+        .iter()
+        .any(|f| f.code == Code::CertHostnameMismatch)
+    {
+        return Grade::M;
+    }
+    let hsts = facts
+        .features
+        .hsts_max_age
+        .is_some_and(|age| age >= HSTS_MIN_SECONDS);
+    let clean = findings.iter().all(|f| f.severity <= Severity::Low);
+    if letter == Grade::A && hsts && clean {
+        Grade::APlus
+    } else {
+        letter
+    }
+}
+
+/// Mozilla intermediate's TLS 1.2 suites: ECDHE/DHE with AES-GCM or ChaCha20-Poly1305.
+fn intermediate_suite(suite: &Suite) -> bool {
+    suite.forward_secret() && suite.aead()
+}
+
+/// Mozilla old's suites: anything but NULL, anonymous, EXPORT, RC4 and single DES.
+fn old_suite(suite: &Suite) -> bool {
+    !(suite.is_null() || suite.is_anon() || suite.is_export() || suite.is_rc4())
+}
+
+/// The strictest Mozilla profile (server-side TLS guidelines v5.7) the endpoint meets, if any.
 #[must_use]
 pub fn best_profile(facts: &Facts) -> Option<Profile> {
-    let _ = facts;
-    None
+    let p = &facts.protocols;
+    let accepted = p.accepted();
+    if accepted.is_empty() {
+        return None;
+    }
+    let suites: Vec<&Suite> = facts
+        .ciphers
+        .iter()
+        .filter(|v| v.version != TlsVersion::Tls13)
+        .flat_map(|v| v.suites.iter())
+        .filter_map(|s| suites::lookup(s.id))
+        .collect();
+    if accepted == [TlsVersion::Tls13] {
+        return Some(Profile::Modern);
+    }
+    let strong_key = facts
+        .chain
+        .first()
+        .is_none_or(|leaf| match leaf.key_type.as_str() {
+            "RSA" => leaf.key_bits >= 2048,
+            "EC" => leaf.key_bits >= 256,
+            _ => true,
+        });
+    if accepted.iter().all(|v| *v >= TlsVersion::Tls12)
+        && suites.iter().all(|s| intermediate_suite(s))
+        && strong_key
+    {
+        return Some(Profile::Intermediate);
+    }
+    let no_ssl3 = p.ssl3 != Some(true);
+    (no_ssl3 && suites.iter().all(|s| old_suite(s))).then_some(Profile::Old)
 }

@@ -23,3 +23,4 @@ pub mod metrics;
 pub mod policy;
 pub mod probe;
 pub mod report;
+pub mod scan;

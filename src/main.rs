@@ -1,2 +1,59 @@
-//! The `tlsaudit` binary.
-fn main() {}
+//! The `tlsaudit` binary: parses the command line, installs the rustls crypto provider, starts
+//! tracing and dispatches to a subcommand.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Audits TLS endpoints from a terminal or as a Kubernetes operator.
+#[derive(Debug, Parser)]
+#[command(name = "tlsaudit", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Audit one HOST:PORT and print the findings.
+    Scan(tlsaudit::scan::ScanArgs),
+    /// Print the finding catalog as Markdown (docs/findings.md).
+    Findings,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("tlsaudit: failed to start the async runtime: {err}");
+            return ExitCode::from(tlsaudit::scan::EXIT_UNREACHABLE);
+        }
+    };
+    let result: anyhow::Result<u8> = runtime.block_on(async {
+        match cli.command {
+            Command::Scan(args) => Ok(tlsaudit::scan::run(&args).await?),
+            Command::Findings => {
+                print!("{}", tlsaudit::findings::markdown());
+                Ok(0)
+            }
+        }
+    });
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("tlsaudit: {err:#}");
+            ExitCode::from(tlsaudit::scan::EXIT_UNREACHABLE)
+        }
+    }
+}

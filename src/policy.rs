@@ -48,6 +48,11 @@ pub struct Policy {
 
 impl Default for Policy {
     fn default() -> Self {
-        Self { warning_days: 28, critical_days: 14, profile: Profile::Intermediate, ignore: Vec::new() }
+        Self {
+            warning_days: 28,
+            critical_days: 14,
+            profile: Profile::Intermediate,
+            ignore: Vec::new(),
+        }
     }
 }

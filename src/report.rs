@@ -60,3 +60,174 @@ impl EndpointReport {
         self.findings.iter().map(|f| f.severity).max()
     }
 }
+
+/// Renders a report as pretty JSON (the stable schema of `scan --json`).
+pub fn to_json(report: &EndpointReport) -> Result<String, serde_json::Error> {
+    serde_json::to_string_pretty(report)
+}
+
+struct Style {
+    color: bool,
+}
+
+impl Style {
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+
+    fn severity(&self, severity: Severity) -> String {
+        let code = match severity {
+            Severity::Critical => "1;31",
+            Severity::High => "31",
+            Severity::Medium => "33",
+            Severity::Low => "36",
+            Severity::Info => "2",
+        };
+        self.paint(code, &format!("{:<8}", severity.as_str().to_uppercase()))
+    }
+}
+
+fn line(out: &mut String, label: &str, text: &str) {
+    use std::fmt::Write;
+    let _ = writeln!(out, "  {label:<12} {text}");
+}
+
+fn certificates(out: &mut String, f: &crate::facts::Facts) {
+    for (i, cert) in f.chain.iter().enumerate() {
+        let label = if i == 0 { "certificate" } else { "chain" };
+        let sans = if cert.sans.is_empty() {
+            "-".to_owned()
+        } else {
+            cert.sans.join(", ")
+        };
+        let key = format!("{} {}", cert.key_type, cert.key_bits);
+        line(
+            out,
+            label,
+            &format!("{}  (issuer {})", cert.subject, cert.issuer),
+        );
+        line(
+            out,
+            "",
+            &format!(
+                "SANs {sans}; {key}; {}; notAfter {}",
+                cert.signature, cert.not_after
+            ),
+        );
+    }
+    let trust = if f.trust.verified {
+        "trusted".to_owned()
+    } else if f.chain.is_empty() {
+        "no certificate seen".to_owned()
+    } else {
+        format!("NOT trusted: {}", f.trust.error.as_deref().unwrap_or("-"))
+    };
+    line(out, "trust", &trust);
+}
+
+fn yes_no(value: Option<bool>, yes: &str, no: &str) -> String {
+    match value {
+        Some(true) => yes.to_owned(),
+        Some(false) => no.to_owned(),
+        None => "not tested".to_owned(),
+    }
+}
+
+/// Renders a report for a terminal; ANSI colour only when `color`.
+#[must_use]
+pub fn to_text(report: &EndpointReport, color: bool) -> String {
+    use std::fmt::Write;
+    let style = Style { color };
+    let f = &report.facts;
+    let mut out = String::new();
+    let dialled = report
+        .address
+        .as_deref()
+        .map(|a| format!(" ({a})"))
+        .unwrap_or_default();
+    let sni = report
+        .server_name
+        .as_deref()
+        .map(|s| format!("  SNI {s}"))
+        .unwrap_or_default();
+    let profile = report.profile.map_or("none", Profile::as_str);
+    let _ = writeln!(
+        out,
+        "{}{dialled}{sni}\n  grade {}   Mozilla profile met: {profile}",
+        style.paint("1", &format!("{}:{}", report.host, report.port)),
+        style.paint("1", report.grade.as_str())
+    );
+    let versions: Vec<String> = crate::facts::TlsVersion::ALL
+        .iter()
+        .map(|v| format!("{} {}", v.name(), yes_no(f.protocols.get(*v), "yes", "no")))
+        .collect();
+    line(&mut out, "protocols", &versions.join(", "));
+    for list in &f.ciphers {
+        let order = match list.server_order {
+            Some(true) => " (server order)",
+            Some(false) => " (client order)",
+            None => "",
+        };
+        let names: Vec<&str> = list.suites.iter().map(|s| s.name.as_str()).collect();
+        line(
+            &mut out,
+            list.version.name(),
+            &format!("{}{order}", names.join(", ")),
+        );
+    }
+    if let Some(n) = &f.negotiated {
+        let group = n.group.as_deref().unwrap_or("-");
+        let alpn = n.alpn.as_deref().unwrap_or("none");
+        line(
+            &mut out,
+            "negotiated",
+            &format!("{} {} {group}, ALPN {alpn}", n.version.name(), n.cipher),
+        );
+    }
+    certificates(&mut out, f);
+    let ocsp = if f.ocsp.stapled {
+        format!(
+            "stapled ({})",
+            f.ocsp.status.as_deref().unwrap_or("unparsed")
+        )
+    } else {
+        "not stapled".to_owned()
+    };
+    let client = match f.client_auth.demand {
+        crate::facts::ClientAuthDemand::None => "not requested",
+        crate::facts::ClientAuthDemand::Optional => "optional",
+        crate::facts::ClientAuthDemand::Required => "required",
+    };
+    line(&mut out, "ocsp", &ocsp);
+    line(&mut out, "client cert", client);
+    if let Some(failure) = &f.failure {
+        line(&mut out, "failure", &failure.detail);
+    }
+    let _ = writeln!(out, "  findings ({}):", report.findings.len());
+    for finding in &report.findings {
+        let _ = writeln!(
+            out,
+            "    {} {:<28} {}",
+            style.severity(finding.severity),
+            finding.code.as_str(),
+            finding.message
+        );
+        let _ = writeln!(
+            out,
+            "    {:<8} {:<28} {}",
+            "",
+            "",
+            style.paint("2", &format!("fix: {}", finding.remediation))
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  scanned in {} ms with {} connections",
+        f.duration_ms, f.connections
+    );
+    out
+}

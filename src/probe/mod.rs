@@ -2,16 +2,24 @@
 //! features) and validated rustls handshakes (chain, trust, SNI, ALPN, OCSP, client auth).
 //! Input: a [`Target`] and [`ProbeOptions`]. Output: [`Facts`]; never an error — failures are facts.
 
+pub mod handshake;
+pub mod legacy;
 pub mod net;
+pub mod suites;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use handshake::Offer;
+use net::Dialer;
 use rustls::RootCertStore;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 
-use crate::facts::Facts;
+use crate::facts::{
+    AlpnFacts, CertFacts, ClientAuthDemand, ClientAuthFacts, Facts, Failure, FailureKind,
+    FeatureFacts, OcspFacts, SniFacts,
+};
 
 /// One endpoint to probe.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -64,8 +72,266 @@ impl Default for ProbeOptions {
 
 /// Probes one endpoint and returns what was observed.
 pub async fn probe(target: &Target, options: &ProbeOptions) -> Facts {
-    let _ = (target, options);
-    Facts::default()
+    let started = std::time::Instant::now();
+    let mut facts = match resolve(target, options.timeout).await {
+        Ok(addr) => probe_address(target, addr, options).await,
+        Err(failure) => Facts {
+            failure: Some(failure),
+            ..Facts::default()
+        },
+    };
+    facts.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    facts
+}
+
+async fn resolve(target: &Target, timeout: Duration) -> Result<SocketAddr, Failure> {
+    if let Some(addr) = target.address {
+        return Ok(addr);
+    }
+    let unreachable = |detail: String| Failure {
+        kind: FailureKind::Unreachable,
+        alert: None,
+        detail,
+    };
+    let lookup = tokio::net::lookup_host((target.host.as_str(), target.port));
+    match tokio::time::timeout(timeout, lookup).await {
+        Err(_) => Err(unreachable(format!("resolving {} timed out", target.host))),
+        Ok(Err(err)) => Err(unreachable(format!(
+            "cannot resolve {}: {err}",
+            target.host
+        ))),
+        Ok(Ok(mut addrs)) => addrs
+            .next()
+            .ok_or_else(|| unreachable(format!("{} has no address", target.host))),
+    }
+}
+
+/// The name a client verifies: the SNI override, else the host.
+fn verify_name(target: &Target) -> &str {
+    target.server_name.as_deref().unwrap_or(&target.host)
+}
+
+/// SNI is sent for names, never for IP literals (RFC 6066).
+fn sni_of(target: &Target) -> Option<String> {
+    let name = verify_name(target);
+    name.parse::<std::net::IpAddr>()
+        .is_err()
+        .then(|| name.to_owned())
+}
+
+async fn probe_address(target: &Target, addr: SocketAddr, options: &ProbeOptions) -> Facts {
+    let dialer = Dialer::new(addr, options.timeout, options.max_bytes);
+    let name = verify_name(target).to_owned();
+    let sni = sni_of(target);
+    let main_offer = Offer {
+        sni: sni.clone(),
+        alpn: vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+        identity: options.client_identity.clone(),
+        http_host: options.http.then(|| name.clone()),
+    };
+    let bare_offer = Offer {
+        sni: None,
+        ..Offer::default()
+    };
+    let (raw, main, bare) = tokio::join!(
+        legacy::scan(&dialer, sni.as_deref()),
+        handshake::handshake(&dialer, &main_offer, &name),
+        async {
+            match &sni {
+                Some(_) => Some(handshake::handshake(&dialer, &bare_offer, &name).await),
+                None => None,
+            }
+        }
+    );
+    // With an identity offered we still need to know whether the server would accept none.
+    let anonymous = if main.client_auth_requested && options.client_identity.is_some() {
+        let offer = Offer {
+            sni: sni.clone(),
+            ..Offer::default()
+        };
+        Some(handshake::handshake(&dialer, &offer, &name).await)
+    } else {
+        None
+    };
+    let mut facts = combine(
+        &raw,
+        &main,
+        bare.as_ref(),
+        anonymous.as_ref(),
+        options,
+        &name,
+    );
+    facts.connections = dialer.connections();
+    facts
+}
+
+fn combine(
+    raw: &legacy::RawScan,
+    main: &handshake::Outcome,
+    bare: Option<&handshake::Outcome>,
+    anonymous: Option<&handshake::Outcome>,
+    options: &ProbeOptions,
+    name: &str,
+) -> Facts {
+    let mut facts = Facts {
+        protocols: raw.protocols.clone(),
+        ciphers: raw.ciphers.clone(),
+        negotiated: main.negotiated.clone(),
+        ..Facts::default()
+    };
+    if let Some(n) = &main.negotiated {
+        facts.protocols.set(n.version, true);
+    }
+    facts.reachable = main.negotiated.is_some() || !facts.protocols.accepted().is_empty();
+    facts.failure = main
+        .failure
+        .clone()
+        .or_else(|| (!facts.reachable).then(|| raw.failure.clone()).flatten());
+
+    // The chain a current client saw; else the one a legacy (≤ TLS 1.2) hello got in plaintext.
+    let chain: Vec<CertificateDer<'static>> = if main.chain.is_empty() {
+        raw.chain
+            .iter()
+            .map(|der| CertificateDer::from(der.clone()))
+            .collect()
+    } else {
+        main.chain.clone()
+    };
+    facts.chain = crate::cert::chain_facts(&chain).0;
+    if !chain.is_empty() {
+        facts.trust = crate::cert::verify_chain(&options.roots, &chain, name, UnixTime::now());
+        let (ordered, missing) =
+            crate::cert::chain_shape(&chain, &crate::cert::anchor_subjects(&options.roots));
+        facts.trust.ordered = Some(ordered);
+        facts.trust.missing_issuer = missing;
+    }
+
+    let staple = if main.ocsp.is_empty() {
+        raw.ocsp_staple.clone().unwrap_or_default()
+    } else {
+        main.ocsp.clone()
+    };
+    facts.ocsp = ocsp_facts(&staple);
+
+    facts.alpn = AlpnFacts {
+        selected: main.negotiated.as_ref().and_then(|n| n.alpn.clone()),
+        h2: main
+            .negotiated
+            .as_ref()
+            .map(|n| n.alpn.as_deref() == Some("h2")),
+    };
+    facts.sni = sni_facts(bare, &facts.chain, name);
+    facts.client_auth = client_auth_facts(raw, main, anonymous, options);
+    facts.features = FeatureFacts {
+        fallback_scsv: raw.fallback_scsv,
+        secure_renegotiation: raw.secure_renegotiation,
+        compression: raw.compression,
+        heartbeat: raw.heartbeat,
+        hsts_max_age: main.http.flatten(),
+        http: main.negotiated.as_ref().map(|_| main.http.is_some()),
+    };
+    facts
+}
+
+fn ocsp_facts(staple: &[u8]) -> OcspFacts {
+    if staple.is_empty() {
+        return OcspFacts::default();
+    }
+    let parsed = crate::cert::ocsp::parse(staple);
+    let next = parsed.as_ref().and_then(|p| p.next_update);
+    OcspFacts {
+        stapled: true,
+        status: parsed.map(|p| p.status.to_owned()),
+        next_update: next
+            .and_then(|n| jiff::Timestamp::from_second(n).ok())
+            .map(|t| t.to_string()),
+        next_update_unix: next,
+    }
+}
+
+fn sni_facts(bare: Option<&handshake::Outcome>, chain: &[CertFacts], name: &str) -> SniFacts {
+    let Some(bare) = bare else {
+        return SniFacts::default();
+    };
+    let default_leaf = bare
+        .chain
+        .first()
+        .and_then(|der| crate::cert::cert_facts(der).ok());
+    let completed = bare.negotiated.is_some() || default_leaf.is_some();
+    SniFacts {
+        handshake_without_sni: Some(completed),
+        default_cert_matches: default_leaf.as_ref().map(|leaf| {
+            chain
+                .first()
+                .is_some_and(|served| served.sha256 == leaf.sha256)
+                || crate::cert::covers(&leaf.sans, name)
+        }),
+        default_leaf_sha256: default_leaf.map(|leaf| leaf.sha256),
+        alert: bare.failure.as_ref().and_then(|f| f.alert.clone()),
+    }
+}
+
+/// Alerts a server sends when a client certificate is missing or not accepted.
+fn is_client_cert_alert(failure: Option<&Failure>) -> bool {
+    failure
+        .and_then(|f| f.alert.as_deref())
+        .is_some_and(|alert| {
+            matches!(
+                alert,
+                "certificate_required"
+                    | "handshake_failure"
+                    | "bad_certificate"
+                    | "unknown_ca"
+                    | "certificate_unknown"
+                    | "access_denied"
+                    | "decrypt_error"
+                    | "certificate_expired"
+                    | "unsupported_certificate"
+                    | "certificate_revoked"
+            )
+        })
+}
+
+fn client_auth_facts(
+    raw: &legacy::RawScan,
+    main: &handshake::Outcome,
+    anonymous: Option<&handshake::Outcome>,
+    options: &ProbeOptions,
+) -> ClientAuthFacts {
+    let requested = main.client_auth_requested || raw.certificate_request;
+    let identity = options.client_identity.as_ref();
+    let client_cert = identity
+        .and_then(|id| id.chain.first())
+        .and_then(|der| crate::cert::cert_facts(der).ok());
+    if !requested {
+        return ClientAuthFacts {
+            client_cert,
+            ..ClientAuthFacts::default()
+        };
+    }
+    // The handshake made without an identity tells whether one is required.
+    let without = if identity.is_some() {
+        anonymous
+    } else {
+        Some(main)
+    };
+    let demand = match without {
+        Some(outcome) if is_client_cert_alert(outcome.failure.as_ref()) => {
+            ClientAuthDemand::Required
+        }
+        Some(outcome) if outcome.failure.is_none() => ClientAuthDemand::Optional,
+        _ => ClientAuthDemand::Required,
+    };
+    let with_identity = identity.map(|_| main);
+    ClientAuthFacts {
+        demand,
+        identity_accepted: with_identity.map(|o| o.failure.is_none()),
+        alert: with_identity
+            .or(without)
+            .and_then(|o| o.failure.as_ref())
+            .and_then(|f| f.alert.clone()),
+        client_cert,
+    }
 }
 
 impl ClientIdentity {

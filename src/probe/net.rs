@@ -61,7 +61,12 @@ impl Dialer {
     /// A dialer for `addr` with the given deadline and per-exchange byte budget.
     #[must_use]
     pub fn new(addr: SocketAddr, timeout: Duration, max_bytes: usize) -> Self {
-        Self { addr, timeout, max_bytes, connections: Arc::new(AtomicU32::new(0)) }
+        Self {
+            addr,
+            timeout,
+            max_bytes,
+            connections: Arc::new(AtomicU32::new(0)),
+        }
     }
 
     /// Number of TCP connections opened so far by this dialer and its clones.

@@ -1,0 +1,255 @@
+//! The `tlsaudit scan HOST:PORT` command: options → one probe → report on stdout → exit code.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::findings::{Code, Severity};
+use crate::policy::{Policy, Profile};
+use crate::probe::{ClientIdentity, ProbeOptions, Target};
+use crate::report::{self, EndpointReport};
+
+/// Exit code: no finding at or above `--fail-on`.
+pub const EXIT_CLEAN: u8 = 0;
+/// Exit code: findings at or above `--fail-on`.
+pub const EXIT_FINDINGS: u8 = 1;
+/// Exit code: bad usage, or no TLS handshake at all.
+pub const EXIT_UNREACHABLE: u8 = 2;
+
+/// `tlsaudit scan` options.
+#[derive(Debug, clap::Args)]
+pub struct ScanArgs {
+    /// HOST:PORT to audit (`[::1]:443` for IPv6; port defaults to 443).
+    pub target: String,
+    /// SNI and verification name (default: HOST when it is a name).
+    #[arg(long)]
+    pub sni: Option<String>,
+    /// Dial this IP address instead of resolving HOST.
+    #[arg(long)]
+    pub address: Option<std::net::IpAddr>,
+    /// PEM bundle of extra trust anchors (repeatable).
+    #[arg(long = "ca", value_name = "FILE")]
+    pub ca: Vec<PathBuf>,
+    /// Do not trust the built-in web PKI roots.
+    #[arg(long)]
+    pub no_system_roots: bool,
+    /// Client certificate chain (PEM) for mTLS.
+    #[arg(long, requires = "client_key", value_name = "FILE")]
+    pub client_cert: Option<PathBuf>,
+    /// Client private key (PEM) for mTLS.
+    #[arg(long, requires = "client_cert", value_name = "FILE")]
+    pub client_key: Option<PathBuf>,
+    /// Deadline for each connect and exchange, e.g. `5s`, `800ms`.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Exit 1 when a finding is at or above this severity.
+    #[arg(long, default_value = "high", value_parser = parse_severity)]
+    pub fail_on: Severity,
+    /// Do not send `GET /` (HSTS check).
+    #[arg(long)]
+    pub no_http: bool,
+    /// Days before expiry that warn.
+    #[arg(long, default_value_t = 28)]
+    pub warning_days: u32,
+    /// Days before expiry that are critical.
+    #[arg(long, default_value_t = 14)]
+    pub critical_days: u32,
+    /// Mozilla profile expected: modern, intermediate or old.
+    #[arg(long, default_value = "intermediate", value_parser = parse_profile)]
+    pub profile: Profile,
+    /// Finding code to silence (repeatable).
+    #[arg(long, value_parser = parse_code)]
+    pub ignore: Vec<Code>,
+}
+
+/// Parses `5s`, `250ms`, `2m` or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .map_or((text, "s"), |i| text.split_at(i));
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("invalid duration {text:?}"))?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => {
+            return Err(format!(
+                "invalid duration unit in {text:?} (use ms, s, m, h)"
+            ));
+        }
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|e| format!("invalid duration {text:?}: {e}"))
+}
+
+fn parse_severity(text: &str) -> Result<Severity, String> {
+    Severity::ALL
+        .into_iter()
+        .find(|s| s.as_str() == text)
+        .ok_or_else(|| format!("unknown severity {text:?} (critical, high, medium, low, info)"))
+}
+
+fn parse_profile(text: &str) -> Result<Profile, String> {
+    [Profile::Modern, Profile::Intermediate, Profile::Old]
+        .into_iter()
+        .find(|p| p.as_str() == text)
+        .ok_or_else(|| format!("unknown profile {text:?} (modern, intermediate, old)"))
+}
+
+fn parse_code(text: &str) -> Result<Code, String> {
+    Code::parse(text).ok_or_else(|| format!("unknown finding code {text:?} (see docs/findings.md)"))
+}
+
+/// Splits `host:port`, `[v6]:port`, or a bare host (port 443).
+pub fn split_target(text: &str) -> Result<(String, u16), String> {
+    let parse_port = |p: &str| {
+        p.parse::<u16>()
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| format!("invalid port in {text:?}"))
+    };
+    if let Some(rest) = text.strip_prefix('[') {
+        let (host, after) = rest
+            .split_once(']')
+            .ok_or_else(|| format!("missing ']' in {text:?}"))?;
+        return match after.strip_prefix(':') {
+            Some(port) => Ok((host.to_owned(), parse_port(port)?)),
+            None if after.is_empty() => Ok((host.to_owned(), 443)),
+            None => Err(format!("invalid target {text:?}")),
+        };
+    }
+    match text.rsplit_once(':') {
+        Some((host, _)) if host.contains(':') => Ok((text.to_owned(), 443)),
+        Some((host, port)) if !host.is_empty() => Ok((host.to_owned(), parse_port(port)?)),
+        Some(_) => Err(format!("missing host in {text:?}")),
+        None if !text.is_empty() => Ok((text.to_owned(), 443)),
+        None => Err("empty target".to_owned()),
+    }
+}
+
+/// Why the scan could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    /// The target text is malformed.
+    #[error("invalid target: {0}")]
+    Target(String),
+    /// A file could not be read.
+    #[error("failed to read {path}: {source}")]
+    ReadFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// PEM content unusable.
+    #[error(transparent)]
+    Pem(#[from] crate::cert::PemError),
+    /// JSON rendering failed.
+    #[error("failed to render JSON: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+fn read(path: &PathBuf) -> Result<Vec<u8>, ScanError> {
+    std::fs::read(path).map_err(|source| ScanError::ReadFile {
+        path: path.clone(),
+        source,
+    })
+}
+
+/// Builds the probe inputs from the options.
+pub fn prepare(args: &ScanArgs) -> Result<(Target, ProbeOptions, Policy), ScanError> {
+    let (host, port) = split_target(&args.target).map_err(ScanError::Target)?;
+    let bundles: Vec<Vec<u8>> = args.ca.iter().map(read).collect::<Result<_, _>>()?;
+    let bundle_refs: Vec<&[u8]> = bundles.iter().map(Vec::as_slice).collect();
+    let roots = crate::cert::root_store(!args.no_system_roots, &bundle_refs)?;
+    let client_identity = match (&args.client_cert, &args.client_key) {
+        (Some(cert), Some(key)) => Some(Arc::new(ClientIdentity::from_pem(
+            &read(cert)?,
+            &read(key)?,
+        )?)),
+        _ => None,
+    };
+    let target = Target {
+        address: args.address.map(|ip| SocketAddr::new(ip, port)),
+        server_name: args.sni.clone(),
+        host,
+        port,
+    };
+    let options = ProbeOptions {
+        timeout: args.timeout,
+        roots: Arc::new(roots),
+        client_identity,
+        http: !args.no_http,
+        ..ProbeOptions::default()
+    };
+    let policy = Policy {
+        warning_days: args.warning_days,
+        critical_days: args.critical_days.min(args.warning_days),
+        profile: args.profile,
+        ignore: args.ignore.clone(),
+    };
+    Ok((target, options, policy))
+}
+
+/// Runs the scan, prints the report and returns the exit code.
+pub async fn run(args: &ScanArgs) -> Result<u8, ScanError> {
+    let (target, options, policy) = prepare(args)?;
+    let facts = crate::probe::probe(&target, &options).await;
+    let report = EndpointReport::assemble(&target, facts, &policy, jiff::Timestamp::now());
+    if args.json {
+        println!("{}", report::to_json(&report)?);
+    } else {
+        print!(
+            "{}",
+            report::to_text(&report, std::io::stdout().is_terminal())
+        );
+    }
+    Ok(exit_code(&report, args.fail_on))
+}
+
+/// 2 when no handshake happened at all, 1 when a finding is at or above `fail_on`, else 0.
+#[must_use]
+pub fn exit_code(report: &EndpointReport, fail_on: Severity) -> u8 {
+    if !report.facts.reachable {
+        EXIT_UNREACHABLE
+    } else if report.worst().is_some_and(|w| w >= fail_on) {
+        EXIT_FINDINGS
+    } else {
+        EXIT_CLEAN
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_split_into_host_and_port() {
+        assert_eq!(
+            split_target("example.com:8443"),
+            Ok(("example.com".into(), 8443))
+        );
+        assert_eq!(split_target("example.com"), Ok(("example.com".into(), 443)));
+        assert_eq!(split_target("[::1]:8443"), Ok(("::1".into(), 8443)));
+        assert_eq!(split_target("::1"), Ok(("::1".into(), 443)));
+        assert!(split_target("example.com:0").is_err());
+        assert!(split_target(":443").is_err());
+        assert!(split_target("host:http").is_err());
+    }
+
+    #[test]
+    fn durations_accept_units() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
+        assert!(parse_duration("5 parsecs").is_err());
+    }
+}

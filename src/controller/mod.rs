@@ -39,7 +39,7 @@ use tokio::task::JoinHandle;
 
 use self::lease::{Elector, Timings};
 use self::networks::{Cidr, TargetNetworks};
-use self::probes::Prober;
+use self::probes::{ProbeFn, Prober};
 use self::reconcile::{Context, Settings, Stores};
 use crate::crd::TlsAudit;
 use crate::http::{self, Health};
@@ -197,6 +197,17 @@ impl Operator {
     /// Binds the metrics address, checks the apiserver, and starts auditing (after winning the
     /// Lease when leader election is on).
     pub async fn start(args: &ControllerArgs, client: Client) -> Result<Self, Error> {
+        Self::start_with_probe(args, client, None).await
+    }
+
+    /// [`Operator::start`] with another probe function than the engine's. The end-to-end tests
+    /// use this to route the fake Pod IPs of their EndpointSlices to loopback servers: the
+    /// apiserver refuses loopback addresses in EndpointSlices, and tests may dial only loopback.
+    pub async fn start_with_probe(
+        args: &ControllerArgs,
+        client: Client,
+        probe: Option<ProbeFn>,
+    ) -> Result<Self, Error> {
         client.apiserver_version().await.map_err(Error::Apiserver)?;
         let metrics = Arc::new(Metrics::new()?);
         let health = Arc::new(Health::default());
@@ -236,6 +247,7 @@ impl Operator {
             identity,
             metrics,
             health,
+            probe,
         };
         let task = tokio::spawn(supervise(parts, elector, stopped));
         Ok(Self {
@@ -283,6 +295,7 @@ struct Parts {
     identity: String,
     metrics: Arc<Metrics>,
     health: Arc<Health>,
+    probe: Option<ProbeFn>,
 }
 
 /// Runs the controller directly, or campaigns for the Lease and runs it while leading.
@@ -456,7 +469,8 @@ fn context(parts: &Parts, stores: Stores) -> Arc<Context> {
             networks: TargetNetworks::new(args.allow_target_cidr.clone()),
         },
         stores,
-        prober: Prober::engine(
+        prober: Prober::new(
+            parts.probe.clone().unwrap_or_else(probes::engine),
             usize::from(args.concurrency),
             args.probe_cache_ttl,
             Some(Arc::clone(&parts.metrics)),

@@ -69,6 +69,12 @@ type ProbeFuture = Shared<BoxFuture<'static, Arc<Facts>>>;
 /// The function that probes; the engine's `probe::probe` in the operator, a fake in unit tests.
 pub type ProbeFn = Arc<dyn Fn(Target, ProbeOptions) -> BoxFuture<'static, Facts> + Send + Sync>;
 
+/// The engine's probe function.
+#[must_use]
+pub fn engine() -> ProbeFn {
+    Arc::new(|target, options| async move { crate::probe::probe(&target, &options).await }.boxed())
+}
+
 struct Entry {
     started: Instant,
     facts: ProbeFuture,
@@ -108,15 +114,6 @@ impl Prober {
             cache: Mutex::new(HashMap::new()),
             metrics,
         }
-    }
-
-    /// The engine's prober.
-    #[must_use]
-    pub fn engine(concurrency: usize, window: Duration, metrics: Option<Arc<Metrics>>) -> Self {
-        let probe: ProbeFn = Arc::new(|target, options| {
-            async move { crate::probe::probe(&target, &options).await }.boxed()
-        });
-        Self::new(probe, concurrency, window, metrics)
     }
 
     /// The facts of `target`, probed now or shared with a probe of the same key in the window.

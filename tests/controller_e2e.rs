@@ -154,8 +154,8 @@ async fn replicas_serving_an_expired_and_a_healthy_certificate_are_reported_inco
         .leaf
         .as_ref()
         .expect("expired leaf recorded");
-    // Whole days, floored like the evaluator's: 5 days and a few seconds ago is day -6.
-    assert_eq!(leaf.days_left, -6);
+    // Whole days as the finding message counts them: expired 5 days (and a few seconds) ago.
+    assert_eq!(leaf.days_left, -5);
     assert_eq!(
         status.summary.as_ref().map(|s| s.findings.critical),
         Some(1)

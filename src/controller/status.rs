@@ -95,8 +95,10 @@ pub fn complies(report: &EndpointReport, minimum: Grade) -> bool {
     grade_rank(report.grade) <= grade_rank(minimum) && report.worst() != Some(Severity::Critical)
 }
 
+/// Whole days from `now` to `unix`, truncated toward zero: "9 days left", "expired 3 days ago" (-3),
+/// as the finding messages count them.
 fn days_until(unix: i64, now: jiff::Timestamp) -> i64 {
-    (unix - now.as_second()).div_euclid(86_400)
+    (unix - now.as_second()) / 86_400
 }
 
 /// The slim status form of one endpoint.
@@ -376,7 +378,7 @@ mod tests {
         };
         facts.protocols.set(TlsVersion::Tls13, true);
         if let Some(days) = not_after_days {
-            let unix = now().as_second() + days * 86_400 + 3600;
+            let unix = now().as_second() + days * 86_400 + days.signum() * 3600;
             facts.chain.push(CertFacts {
                 subject: "CN=x".into(),
                 issuer: "CN=ca".into(),

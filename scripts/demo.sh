@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# The README's first command: the operator end to end on this machine, in about a minute once built.
+#
+#   1. builds tlsaudit and the demo TLS servers (examples/demo_servers.rs), and the pinned
+#      kube-apiserver/etcd/kubectl when missing (scripts/toolchain.sh; the first build takes long)
+#   2. enters a private network namespace (as root: unshare --net; otherwise a user namespace), so
+#      the demo's "Pod IP" 198.18.0.2 and everything listening exist only inside it and no traffic
+#      leaves the machine
+#   3. starts a control plane there (scripts/control-plane.sh, its own state directory)
+#   4. starts TLS servers with typical faults on 198.18.0.2: healthy, a stale replica, expired,
+#      missing intermediate, wrong name, mTLS required, TLS 1.0 only (openssl s_server)
+#   5. creates namespace tlsaudit-demo with a Service + EndpointSlice per server and the demo CA
+#   6. runs the operator (`tlsaudit controller`), applies examples/tlsaudit.yaml, waits for the audit
+#   7. prints `kubectl get tlsaudits`, every endpoint's findings, the Events and a few metrics;
+#      on a terminal it then opens a shell inside the demo (kubectl works there) until you exit
+#
+# Usage: scripts/demo.sh
+# Environment: TLSAUDIT_DEMO_STATE (state directory, default ${TMPDIR:-/tmp}/tlsaudit-demo-UID),
+#              TLSAUDIT_DEMO_SHELL=0 (never open the shell).
+# Everything stops when the script ends, also on failure.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+NS=tlsaudit-demo
+BASE=18440                 # ports BASE..BASE+7 inside the demo's network namespace
+POD_IP=198.18.0.2          # RFC 2544 benchmarking range: exists only inside the namespace
+METRICS=127.0.0.1:18080
+STATE=${TLSAUDIT_DEMO_STATE:-${TMPDIR:-/tmp}/tlsaudit-demo-$(id -u)}
+
+die() { echo "demo: FAILED: $*" >&2; exit 1; }
+log() { echo "demo: $*" >&2; }
+need() { command -v "$1" >/dev/null || die "$1 is not installed (Debian: apt-get install $2)"; }
+
+tool() { bash "$ROOT/scripts/toolchain.sh" path "$1"; }
+
+outside() {
+  need cargo "cargo (or rustup: https://rustup.rs)"; need openssl openssl; need ip iproute2
+  need unshare util-linux; need curl curl
+  log "building tlsaudit and the demo servers"
+  cargo build --quiet --bin tlsaudit --example demo_servers
+  local name missing=0
+  for name in kube-apiserver etcd kubectl; do [ -x "$(tool "$name")" ] || missing=1; done
+  if [ $missing = 1 ]; then
+    log "building kube-apiserver, etcd and kubectl once (scripts/toolchain.sh)"
+    bash scripts/toolchain.sh kube etcd
+  fi
+  export TLSAUDIT_DEMO_INSIDE=1
+  if [ "$(id -u)" = 0 ]; then
+    exec unshare --net -- bash "$0" "$@"
+  fi
+  unshare --user --map-root-user --net true 2>/dev/null \
+    || die "the demo needs a private network namespace: run it as root (sudo scripts/demo.sh), or enable unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1)"
+  exec unshare --user --map-root-user --net -- bash "$0" "$@"
+}
+
+PIDS=()
+cleanup() {
+  local status=$? pid
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  scripts/control-plane.sh stop >/dev/null 2>&1 || true
+  [ $status = 0 ] || log "logs are in $STATE"
+}
+
+# The namespace's loopback device carries the "Pod IP" too: it exists nowhere else.
+network() {
+  ip link set lo up
+  ip addr add "$POD_IP/32" dev lo
+}
+
+# wait_for WHAT SECONDS CMD...: polls CMD every half second.
+wait_for() {
+  local what=$1 seconds=$2; shift 2
+  local deadline=$((SECONDS + seconds))
+  until "$@" >/dev/null 2>&1; do
+    [ $SECONDS -lt $deadline ] || die "$what did not happen within $seconds s (logs in $STATE)"
+    sleep 0.5
+  done
+}
+
+servers() {
+  target/debug/examples/demo_servers --namespace "$NS" --listen 0.0.0.0 --port-base $BASE \
+    --out "$STATE/pki" >"$STATE/demo-servers.log" 2>&1 &
+  PIDS+=($!)
+  wait_for "the demo servers" 30 grep -qx ready "$STATE/demo-servers.log"
+  # TLS 1.0 only; OpenSSL 3 needs security level 0 to offer it at all.
+  openssl s_server -quiet -www -accept $((BASE + 6)) -tls1 -cipher 'DEFAULT:@SECLEVEL=0' \
+    -cert "$STATE/pki/legacy.crt" -key "$STATE/pki/legacy.key" >"$STATE/openssl.log" 2>&1 &
+  PIDS+=($!)
+}
+
+# service NAME PORT_OFFSET...: a Service (port 443 "https") whose EndpointSlices point at the demo
+# servers on POD_IP, one slice per server port.
+service() {
+  local name=$1 offset; shift
+  cat <<EOF
+---
+apiVersion: v1
+kind: Service
+metadata: {name: $name, namespace: $NS, labels: {demo: tlsaudit}}
+spec:
+  ports: [{name: https, port: 443, protocol: TCP}]
+EOF
+  for offset in "$@"; do
+    cat <<EOF
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: $name-$offset
+  namespace: $NS
+  labels: {kubernetes.io/service-name: $name}
+addressType: IPv4
+ports: [{name: https, port: $((BASE + offset)), protocol: TCP}]
+endpoints: [{addresses: ["$POD_IP"], conditions: {ready: true}}]
+EOF
+  done
+}
+
+show() {
+  local kubectl=$1
+  echo
+  echo "\$ kubectl get tlsaudits -n $NS"
+  "$kubectl" get tlsaudits -n "$NS"
+  echo
+  echo "Endpoints, worst first (kubectl get tla shop -n $NS -o yaml shows everything):"
+  "$kubectl" get tla shop -n "$NS" -o go-template='{{range .status.endpoints}}{{printf "%-24s %-20s grade %-3s" .target (or .address "-") .grade}}{{"\n"}}{{range .findings}}    {{printf "%-8s %-28s %s" .severity .code .message}}{{"\n"}}{{end}}{{end}}{{"\n"}}{{range .status.conditions}}{{printf "%-10s %-6s %-16s %s" .type .status .reason .message}}{{"\n"}}{{end}}'
+  echo
+  echo "\$ kubectl get events -n $NS"
+  "$kubectl" get events -n "$NS"
+  echo
+  echo "A few of the operator's metrics (curl http://$METRICS/metrics):"
+  curl -fsS "http://$METRICS/metrics" | grep -E '^tlsaudit_(certificate_not_after_timestamp_seconds|findings|probe_success)' | head -20
+}
+
+inside() {
+  need ip iproute2
+  network
+  rm -rf "$STATE" && mkdir -p "$STATE"
+  export TLSAUDIT_STATE=$STATE/control-plane
+  trap cleanup EXIT
+  log "starting the control plane"
+  scripts/control-plane.sh start
+  eval "$(scripts/control-plane.sh env)"
+  local kubectl
+  kubectl=$(tool kubectl)
+  "$kubectl" apply -f crds/tlsaudit.yaml >/dev/null
+  "$kubectl" wait --for condition=Established crd/tlsaudits.tlsaudit.dev --timeout=60s >/dev/null
+
+  log "starting the demo TLS servers on $POD_IP:$BASE-$((BASE + 7))"
+  servers
+  "$kubectl" create namespace "$NS" >/dev/null
+  "$kubectl" -n "$NS" create secret generic demo-ca --from-file=ca.crt="$STATE/pki/ca.crt" >/dev/null
+  {
+    service web 0 1
+    service billing 2
+    service orders 3
+    service search 4
+    service vault 5
+    service legacy 6
+  } | "$kubectl" apply -f - >/dev/null
+
+  log "starting the operator (log: $STATE/operator.log)"
+  RUST_LOG=${RUST_LOG:-info} target/debug/tlsaudit controller --metrics-addr "$METRICS" \
+    --lease-namespace "$NS" --allow-target-cidr 127.0.0.0/8 --probe-timeout 3s \
+    >"$STATE/operator.log" 2>&1 &
+  PIDS+=($!)
+  wait_for "the operator's /readyz" 30 curl -fsS "http://$METRICS/readyz"
+
+  log "applying examples/tlsaudit.yaml and waiting for the audit"
+  "$kubectl" apply -f examples/tlsaudit.yaml >/dev/null
+  audited() { [ -n "$("$kubectl" get tla shop -n "$NS" -o jsonpath='{.status.lastAuditTime}')" ]; }
+  wait_for "the first audit" 120 audited
+  show "$kubectl"
+
+  if [ "${TLSAUDIT_DEMO_SHELL:-1}" != 0 ] && [ -t 0 ] && [ -t 1 ]; then
+    echo
+    log "a shell inside the demo: try kubectl describe tla shop -n $NS; exit to stop everything"
+    PATH="$(dirname "$kubectl"):$PATH" PS1='tlsaudit-demo$ ' bash --norc -i || true
+  fi
+}
+
+if [ -z "${TLSAUDIT_DEMO_INSIDE:-}" ]; then
+  outside "$@"
+else
+  inside "$@"
+fi

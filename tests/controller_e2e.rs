@@ -740,3 +740,79 @@ async fn two_replicas_never_hold_the_lease_at_once_and_a_released_lease_moves() 
     );
     ns.delete().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_replica_holding_the_lease_audits_and_a_stopped_leader_hands_over() {
+    let Setup {
+        client,
+        ns,
+        pki,
+        routes,
+    } = setup("leader").await;
+    let (server, _) = healthy(&pki, &["legacy.internal"]).await;
+    let lease = [
+        "--leader-election",
+        "on",
+        "--lease-namespace",
+        &ns.name,
+        "--allow-target-cidr",
+        "127.0.0.0/8",
+    ];
+    let first = operator(
+        &client,
+        &ns.name,
+        &routes,
+        &[&lease[..], &["--identity", "first"]].concat(),
+    )
+    .await;
+    // The first replica takes the free Lease at once; the second then finds it held.
+    let leases = ns.api::<k8s_openapi::api::coordination::v1::Lease>();
+    let held = || async {
+        leases
+            .get_opt("tlsaudit-controller")
+            .await
+            .ok()
+            .flatten()
+            .and_then(|l| l.spec?.holder_identity)
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while held().await.as_deref() != Some("first") {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the first replica never took the Lease"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let second = operator(
+        &client,
+        &ns.name,
+        &routes,
+        &[&lease[..], &["--identity", "second"]].concat(),
+    )
+    .await;
+    let audits = ns.api::<TlsAudit>();
+    let spec = json!({"endpoints": [{"host": "127.0.0.1", "port": server.addr.port(), "serverName": "legacy.internal"}], "trust": trust()});
+    create(&audits, &audit("solo", spec)).await;
+    wait_status(&audits, "solo", "an audit", |s| !s.endpoints.is_empty()).await;
+    let ran = "tlsaudit_audit_last_run_timestamp_seconds{audit=\"solo\"";
+    wait_metrics(first.metrics_addr(), "the leader's audit", |m| {
+        m.contains(ran)
+    })
+    .await;
+    assert!(
+        !support::audit::scrape(second.metrics_addr())
+            .await
+            .contains(ran),
+        "the follower must not audit"
+    );
+
+    // Stopping the leader releases the Lease; the second replica takes over and audits.
+    first.stop().await.expect("leader stops cleanly");
+    wait_metrics(second.metrics_addr(), "the new leader's audit", |m| {
+        m.contains(ran)
+    })
+    .await;
+    assert_eq!(held().await.as_deref(), Some("second"));
+    second.stop().await.expect("operator stops cleanly");
+    ns.delete().await;
+}

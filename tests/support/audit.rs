@@ -172,14 +172,18 @@ struct Flags {
     args: ControllerArgs,
 }
 
-/// The operator's flags for a test in `namespace`, plus `extra`.
+/// The operator's flags for a test in `namespace`, plus `extra` (leader election is off unless
+/// `extra` sets it).
 pub fn args(namespace: &str, extra: &[&str]) -> ControllerArgs {
+    let election = if extra.contains(&"--leader-election") {
+        [].as_slice()
+    } else {
+        ["--leader-election", "off"].as_slice()
+    };
     let mut argv = vec![
         "tlsaudit",
         "--watch-namespace",
         namespace,
-        "--leader-election",
-        "off",
         "--metrics-addr",
         "127.0.0.1:0",
         "--probe-timeout",
@@ -187,6 +191,7 @@ pub fn args(namespace: &str, extra: &[&str]) -> ControllerArgs {
         "--probe-cache-ttl",
         "0s",
     ];
+    argv.extend_from_slice(election);
     argv.extend_from_slice(extra);
     Flags::try_parse_from(argv).expect("operator flags").args
 }

@@ -537,38 +537,56 @@ async fn a_missing_client_secret_makes_ready_false_and_loses_no_result() {
     ns.delete().await;
 }
 
+/// An Ingress with one TLS host and Secret, published at load-balancer address `lb`.
+async fn ingress(ns: &TestNamespace, name: &str, host: &str, secret: &str, lb: &str) {
+    let ingress: Ingress = serde_json::from_value(json!({
+        "metadata": {"name": name},
+        "spec": {"tls": [{"hosts": [host], "secretName": secret}], "rules": [{"host": host}]}
+    }))
+    .expect("ingress");
+    let ingresses = ns.api::<Ingress>();
+    create(&ingresses, &ingress).await;
+    let status = json!({"status": {"loadBalancer": {"ingress": [{"ip": lb}]}}});
+    ingresses
+        .patch_status(name, &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .expect("ingress status");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_ingress_host_not_covered_by_its_secret_is_reported() {
+async fn ingress_secrets_are_checked_at_rest_and_against_what_is_served() {
     let Setup {
         client,
         ns,
         pki,
         routes,
     } = setup("ingress").await;
-    // The Secret's certificate names another host; the controller serves exactly that certificate.
-    let stored = pki.leaf(&Spec::leaf(&["other.example.test"]));
+    // shop: the Secret's certificate names another host, and the controller serves exactly it.
+    let other = pki.leaf(&Spec::leaf(&["other.example.test"]));
     create(
         &ns.api(),
-        &tls_secret("shop-tls", &stored.pem, &stored.key_pem()),
+        &tls_secret("shop-tls", &other.pem, &other.key_pem()),
     )
     .await;
-    let server = serve(&pki, &stored, ClientAuth::None).await;
-    routes.route(fake(8, 443), server.addr);
-    let ingress: Ingress = serde_json::from_value(json!({
-        "metadata": {"name": "shop"},
-        "spec": {
-            "tls": [{"hosts": ["shop.example.test"], "secretName": "shop-tls"}],
-            "rules": [{"host": "shop.example.test"}]
-        }
-    }))
-    .expect("ingress");
-    let ingresses = ns.api::<Ingress>();
-    create(&ingresses, &ingress).await;
-    let lb = json!({"status": {"loadBalancer": {"ingress": [{"ip": "10.250.0.8"}]}}});
-    ingresses
-        .patch_status("shop", &PatchParams::default(), &Patch::Merge(&lb))
-        .await
-        .expect("ingress status");
+    let shop = serve(&pki, &other, ClientAuth::None).await;
+    routes.route(fake(8, 443), shop.addr);
+    ingress(&ns, "shop", "shop.example.test", "shop-tls", "10.250.0.8").await;
+    // api: the Secret is right, but the controller still serves an older certificate.
+    let stored = pki.leaf(&Spec::leaf(&["api.example.test"]));
+    let stale = pki.leaf(&Spec::leaf(&["api.example.test"]));
+    create(
+        &ns.api(),
+        &tls_secret("api-tls", &stored.pem, &stored.key_pem()),
+    )
+    .await;
+    let api = serve(&pki, &stale, ClientAuth::None).await;
+    routes.route(fake(9, 443), api.addr);
+    ingress(&ns, "api", "api.example.test", "api-tls", "10.250.0.9").await;
+    // docs: the Secret does not exist; the controller serves a fine certificate anyway.
+    let (docs, _) = healthy(&pki, &["docs.example.test"]).await;
+    routes.route(fake(10, 443), docs.addr);
+    ingress(&ns, "docs", "docs.example.test", "docs-tls", "10.250.0.10").await;
+
     let op = operator(&client, &ns.name, &routes, &[]).await;
     let audits = ns.api::<TlsAudit>();
     create(
@@ -576,14 +594,16 @@ async fn an_ingress_host_not_covered_by_its_secret_is_reported() {
         &audit("edge", json!({"ingresses": {}, "trust": trust()})),
     )
     .await;
-
-    let status = wait_status(&audits, "edge", "the ingress host", |s| {
-        !s.endpoints.is_empty()
+    let status = wait_status(&audits, "edge", "three ingress hosts", |s| {
+        s.endpoints.len() == 3
     })
     .await;
-    let endpoint = &status.endpoints[0];
-    assert_eq!(endpoint.target, "ingress/shop");
-    assert_eq!(endpoint.server_name.as_deref(), Some("shop.example.test"));
+    let shop = status
+        .endpoints
+        .iter()
+        .find(|e| e.target == "ingress/shop")
+        .expect("shop");
+    assert_eq!(shop.server_name.as_deref(), Some("shop.example.test"));
     assert_eq!(
         codes(&status, "10.250.0.8:443"),
         set(&[
@@ -591,6 +611,16 @@ async fn an_ingress_host_not_covered_by_its_secret_is_reported() {
             "cert.hostname_mismatch",
             "ocsp.not_stapled"
         ]),
+        "{status:#?}"
+    );
+    assert_eq!(
+        codes(&status, "10.250.0.9:443"),
+        set(&["ingress.secret_mismatch", "ocsp.not_stapled"]),
+        "{status:#?}"
+    );
+    assert_eq!(
+        codes(&status, "10.250.0.10:443"),
+        set(&["ingress.secret_missing", "ocsp.not_stapled"]),
         "{status:#?}"
     );
     op.stop().await.expect("operator stops cleanly");

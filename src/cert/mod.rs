@@ -98,7 +98,11 @@ pub fn verify_chain(
     }
     if is_anchor(roots, leaf) {
         // The served certificate is itself trusted (pinned); names and dates are judged elsewhere.
-        return TrustFacts { verified: true, path_found: Some(true), ..TrustFacts::default() };
+        return TrustFacts {
+            verified: true,
+            path_found: Some(true),
+            ..TrustFacts::default()
+        };
     }
     let Ok(server_name) = ServerName::try_from(name.to_owned()) else {
         return TrustFacts {
@@ -152,7 +156,10 @@ pub fn verify_chain(
 
 fn is_anchor(roots: &RootCertStore, cert: &CertificateDer<'_>) -> bool {
     anchor_identity(cert).is_some_and(|(subject, spki)| {
-        roots.roots.iter().any(|a| a.subject.as_ref() == subject && a.subject_public_key_info.as_ref() == spki)
+        roots
+            .roots
+            .iter()
+            .any(|a| a.subject.as_ref() == subject && a.subject_public_key_info.as_ref() == spki)
     })
 }
 

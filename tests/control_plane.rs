@@ -5,7 +5,7 @@
 mod support;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
-use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::api::{Api, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::{Client, CustomResource, CustomResourceExt};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -46,8 +46,8 @@ async fn widget_spec_and_status_round_trip_through_the_apiserver() {
     widgets
         .create(&PostParams::default(), &Widget::new("gear", spec.clone()))
         .await
-        .unwrap();
-    let created = widgets.get("gear").await.unwrap();
+        .expect("create widget");
+    let created = widgets.get("gear").await.expect("get widget");
     assert_eq!(created.spec, spec);
     assert_eq!(created.status, None);
     assert_eq!(created.metadata.namespace.as_deref(), Some(ns.name()));
@@ -62,9 +62,9 @@ async fn widget_spec_and_status_round_trip_through_the_apiserver() {
     widgets
         .patch_status("gear", &apply, &Patch::Apply(&status))
         .await
-        .unwrap();
+        .expect("apply widget status");
 
-    let read = widgets.get_status("gear").await.unwrap();
+    let read = widgets.get_status("gear").await.expect("get widget status");
     let expected = WidgetStatus {
         phase: "Ready".to_owned(),
         observed_size: 3,
@@ -84,8 +84,8 @@ async fn widget_spec_and_status_round_trip_through_the_apiserver() {
     widgets
         .patch("gear", &apply, &Patch::Apply(&bogus))
         .await
-        .unwrap();
-    let read = widgets.get("gear").await.unwrap();
+        .expect("apply widget spec with a status");
+    let read = widgets.get("gear").await.expect("get widget");
     assert_eq!(read.spec.size, 4);
     assert_eq!(read.status, Some(expected));
     assert_eq!(read.metadata.generation, Some(2));
@@ -96,14 +96,17 @@ async fn rbac_forbids_a_user_without_bindings() {
     let ns = TestNamespace::new("rbac").await;
     let mut nobody = config().await;
     nobody.auth_info.impersonate = Some("tlsaudit-test-nobody".to_owned());
-    let client = Client::try_from(nobody).unwrap();
+    let client = Client::try_from(nobody).expect("client impersonating nobody");
     let config_maps: Api<ConfigMap> = Api::namespaced(client, ns.name());
 
-    let error = config_maps.list(&Default::default()).await.unwrap_err();
-    let kube::Error::Api(status) = error else {
-        panic!("expected an API error, got {error}")
-    };
-    assert_eq!(status.code, 403, "{status:?}");
+    let error = config_maps
+        .list(&ListParams::default())
+        .await
+        .expect_err("listing without a binding");
+    assert!(
+        matches!(&error, kube::Error::Api(status) if status.code == 403),
+        "expected 403 Forbidden, got {error:?}"
+    );
 }
 
 #[tokio::test]
@@ -121,7 +124,7 @@ async fn dropping_a_test_namespace_removes_it_and_its_objects_even_with_finalize
     ns.api::<ConfigMap>()
         .create(&PostParams::default(), &blocked)
         .await
-        .unwrap();
+        .expect("create config map with a finalizer");
 
     drop(ns);
 
@@ -129,15 +132,15 @@ async fn dropping_a_test_namespace_removes_it_and_its_objects_even_with_finalize
     let namespace = Api::<Namespace>::all(client.clone())
         .get_opt(&name)
         .await
-        .unwrap();
+        .expect("get namespace");
     assert!(
         namespace.is_none(),
         "namespace {name} still exists: {namespace:?}"
     );
     let left = Api::<ConfigMap>::namespaced(client, &name)
-        .list(&Default::default())
+        .list(&ListParams::default())
         .await
-        .unwrap();
+        .expect("list config maps");
     let left: Vec<_> = left
         .items
         .into_iter()

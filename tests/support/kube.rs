@@ -71,8 +71,8 @@ async fn connect(config: Config) -> Client {
         Ok(Err(e)) => {
             panic!("the apiserver at {url} (from KUBECONFIG) does not answer: {e}\n{HOW_TO_START}")
         }
-        Err(_) => panic!(
-            "the apiserver at {url} (from KUBECONFIG) did not answer within {TIMEOUT:?}\n{HOW_TO_START}"
+        Err(elapsed) => panic!(
+            "the apiserver at {url} (from KUBECONFIG) did not answer: {elapsed} ({TIMEOUT:?})\n{HOW_TO_START}"
         ),
     }
 }
@@ -215,7 +215,7 @@ pub async fn remove_namespace(client: &Client, name: &str) -> Result<(), String>
         match namespaces.get_opt(name).await {
             Ok(None) => return Ok(()),
             Ok(Some(_)) if tokio::time::Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(100)).await
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
             Ok(Some(ns)) => {
                 return Err(format!(

@@ -25,6 +25,7 @@ STATE=${TLSAUDIT_STATE:-${TMPDIR:-/tmp}/tlsaudit-control-plane-$(checkout_id)}
 TIMEOUT=${TLSAUDIT_CONTROL_PLANE_TIMEOUT:-90}   # seconds to wait for etcd and for /readyz
 SERVICE_CIDR=10.96.0.0/16   # only a configuration value: no Service IP is ever routed or contacted
 SERVICE_IP=10.96.0.1        # the first address of SERVICE_CIDR, the `kubernetes` Service
+FAILURE="start failed"      # set by wait_for to say why
 
 die() { echo "control-plane: FAILED: $*" >&2; exit 1; }
 log() { echo "control-plane: $*" >&2; }
@@ -84,8 +85,9 @@ subjectAltName=IP:127.0.0.1,DNS:localhost,IP:$SERVICE_IP,DNS:kubernetes,DNS:kube
   # The service-account token signing key (the apiserver verifies tokens with the public half).
   ec_key "$pki/sa.key"
   openssl pkey -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
-  [ -s "$pki/sa.pub" ] && [ -s "$pki/admin.crt" ] && [ -s "$pki/apiserver.crt" ] \
-    || die "openssl did not produce the certificates in $pki"
+  if [ ! -s "$pki/sa.pub" ] || [ ! -s "$pki/admin.crt" ] || [ ! -s "$pki/apiserver.crt" ]; then
+    die "openssl did not produce the certificates in $pki"
+  fi
 }
 
 write_kubeconfig() {
@@ -133,6 +135,7 @@ alive() {
 launch() {
   local name=$1; shift
   rm -f "$STATE/$name.pid"
+  # shellcheck disable=SC2016 # $$ and $@ belong to the inner shell
   setsid bash -c 'echo $$ >"$0"; exec "$@"' "$STATE/$name.pid" "$@" \
     </dev/null >"$STATE/$name.log" 2>&1 9>&- &
   local waited=0
@@ -143,17 +146,17 @@ launch() {
 }
 
 kill_group() {
-  local name=$1 pid i
+  local name=$1 pid
   pid=$(cat "$STATE/$name.pid" 2>/dev/null) || return 0
   if alive "$name"; then
     kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 1 100); do alive "$name" || break; sleep 0.1; done
+    for _ in $(seq 1 100); do alive "$name" || break; sleep 0.1; done
     if alive "$name"; then
       log "$name (pid $pid) ignored SIGTERM for 10 s; sending SIGKILL"
       kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-      for i in $(seq 1 50); do alive "$name" || break; sleep 0.1; done
+      for _ in $(seq 1 50); do alive "$name" || break; sleep 0.1; done
     fi
-    alive "$name" && die "could not stop $name (pid $pid)"
+    if alive "$name"; then die "could not stop $name (pid $pid)"; fi
   fi
   rm -f "$STATE/$name.pid"
 }
@@ -189,13 +192,35 @@ start() {
     return 0
   fi
   stop_processes
-  local apiserver etcd t0=$SECONDS etcd_port peer_port api_port
+  local apiserver etcd t0=$SECONDS attempt
   apiserver=$(binary kube-apiserver "${TLSAUDIT_KUBE_APISERVER:-}")
   etcd=$(binary etcd "${TLSAUDIT_ETCD:-}")
   make_pki
-  etcd_port=$(free_port); peer_port=$(free_port); api_port=$(free_port)
-  [ "$etcd_port" != "$peer_port" ] && [ "$api_port" != "$etcd_port" ] && [ "$api_port" != "$peer_port" ] \
-    || die "port picker returned the same port twice; run start again"
+  # A port found free can be taken by another process before the daemon binds it: try new ports.
+  for attempt in 1 2 3; do
+    if launch_all "$etcd" "$apiserver"; then
+      log "ready in $((SECONDS - t0)) s: https://127.0.0.1:$(port_of apiserver) (etcd 127.0.0.1:$(port_of etcd)), state $STATE"
+      log "KUBECONFIG=$STATE/kubeconfig"
+      return 0
+    fi
+    tail_logs etcd kube-apiserver
+    stop_processes
+    if [ $attempt -eq 3 ] || ! grep -qs "address already in use" "$STATE/etcd.log" "$STATE/kube-apiserver.log"; then
+      break
+    fi
+    log "a port was taken meanwhile (attempt $attempt of 3); retrying with other ports"
+  done
+  die "$FAILURE (logs above; state in $STATE)"
+}
+
+# Starts etcd, then kube-apiserver, on fresh ports and waits until both are ready. On failure sets
+# FAILURE and returns 1, leaving the processes for the caller to stop.
+launch_all() {
+  local etcd=$1 apiserver=$2 pki=$STATE/pki etcd_port peer_port api_port
+  etcd_port=$(free_port)
+  peer_port=$(free_port); while [ "$peer_port" = "$etcd_port" ]; do peer_port=$(free_port); done
+  api_port=$(free_port)
+  while [ "$api_port" = "$etcd_port" ] || [ "$api_port" = "$peer_port" ]; do api_port=$(free_port); done
   printf 'etcd=%s\netcd-peer=%s\napiserver=%s\n' "$etcd_port" "$peer_port" "$api_port" >"$STATE/ports"
 
   # A fresh etcd each start: tests never see a previous run's objects.
@@ -205,12 +230,11 @@ start() {
     --listen-peer-urls "http://127.0.0.1:$peer_port" --initial-advertise-peer-urls "http://127.0.0.1:$peer_port" \
     --initial-cluster "tlsaudit-test=http://127.0.0.1:$peer_port" \
     --unsafe-no-fsync --log-level warn
-  wait_for etcd "etcd /health" curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$etcd_port/health"
+  wait_for etcd "etcd /health" curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$etcd_port/health" || return 1
 
-  local pki=$STATE/pki
   # The endpoint reconciler is off because it refuses a loopback advertise address (the `kubernetes`
-  # Service still exists, without endpoints). ServiceAccount admission is off: it rejects Pods until a controller-manager has created the
-  # namespace's `default` ServiceAccount, which never happens here.
+  # Service exists, without endpoints). ServiceAccount admission is off: it rejects Pods until a
+  # controller-manager has created the namespace's `default` ServiceAccount, which never happens here.
   launch kube-apiserver "$apiserver" \
     --etcd-servers "http://127.0.0.1:$etcd_port" \
     --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" \
@@ -224,22 +248,20 @@ start() {
     --allow-privileged=true --profiling=false
   write_kubeconfig "$api_port"
   wait_for kube-apiserver "kube-apiserver /readyz" readyz
-  log "ready in $((SECONDS - t0)) s: https://127.0.0.1:$api_port (etcd 127.0.0.1:$etcd_port), state $STATE"
-  log "KUBECONFIG=$STATE/kubeconfig"
 }
 
-# wait_for NAME WHAT CMD...: polls CMD until it succeeds; fails with the logs' tails when NAME exits
-# or TIMEOUT passes, and stops what was started.
+# wait_for NAME WHAT CMD...: polls CMD until it succeeds; returns 1 with FAILURE set when NAME exits
+# or TIMEOUT passes.
 wait_for() {
   local name=$1 what=$2 deadline=$((SECONDS + TIMEOUT)); shift 2
   until "$@"; do
     if ! alive "$name"; then
-      tail_logs etcd kube-apiserver; stop_processes
-      die "$name exited before $what was ok (logs above; state in $STATE)"
+      FAILURE="$name exited before $what was ok"
+      return 1
     fi
     if [ $SECONDS -ge $deadline ]; then
-      tail_logs etcd kube-apiserver; stop_processes
-      die "$what not ok after ${TIMEOUT} s (logs above; raise TLSAUDIT_CONTROL_PLANE_TIMEOUT on a slow machine)"
+      FAILURE="$what not ok after ${TIMEOUT} s (raise TLSAUDIT_CONTROL_PLANE_TIMEOUT on a slow machine)"
+      return 1
     fi
     sleep 0.2
   done
@@ -252,11 +274,11 @@ stop_processes() {
 
 stop() {
   [ -d "$STATE" ] || { log "not running (no $STATE)"; return 0; }
-  local ports p i busy
+  local ports p busy
   ports=$(sed -n 's/^[^=]*=//p' "$STATE/ports" 2>/dev/null || true)
   stop_processes
   for p in $ports; do
-    for i in $(seq 1 50); do
+    for _ in $(seq 1 50); do
       busy=$(ss -Hltn "sport = :$p")
       [ -z "$busy" ] && break
       sleep 0.1

@@ -71,8 +71,11 @@ make_module() {
 build() {
   local name=$1 dir=$2 module=$3 version=$4 replace_version=$5 ldflags=$6; shift 6
   local start=$SECONDS pkg
+  # Checked here, not up front: with every tool cached, Go is not needed at all.
+  command -v go >/dev/null \
+    || die "go is not installed: install Go 1.26 or newer from https://go.dev/dl (Debian's golang package is too old)"
   log "building $name ($module@$version) into $dir/bin"
-  rm -rf "$dir/src" "$dir/bin.tmp"
+  rm -rf "${dir:?}/src" "$dir/bin.tmp"
   make_module "$dir" "$module" "$version" "$replace_version"
   (cd "$dir/src" && go get "$@" >"$dir/go-get.log" 2>&1) || { tail -n 30 "$dir/go-get.log" >&2; die "go get $* (see $dir/go-get.log)"; }
   mkdir -p "$dir/bin.tmp"
@@ -80,7 +83,7 @@ build() {
     (cd "$dir/src" && go build -trimpath -ldflags "-s -w $ldflags" -o "$dir/bin.tmp/" "${pkg%@*}") \
       || die "go build ${pkg%@*}"
   done
-  rm -rf "$dir/bin" && mv "$dir/bin.tmp" "$dir/bin"
+  rm -rf "${dir:?}/bin" && mv "$dir/bin.tmp" "$dir/bin"
   log "built $name in $((SECONDS - start)) s"
 }
 
@@ -122,8 +125,6 @@ build_promtool() {
 
 main() {
   if [ "${1:-}" = path ]; then tool_path "${2:?tool name}"; return; fi
-  command -v go >/dev/null \
-    || die "go is not installed: install Go 1.26 or newer from https://go.dev/dl (Debian's golang package is too old)"
   # Two builds writing the same src/ and bin.tmp/ would corrupt each other: the second one waits.
   mkdir -p "$TOOLS"
   exec 9>"$TOOLS/.lock"

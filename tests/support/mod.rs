@@ -7,5 +7,6 @@
     clippy::missing_panics_doc
 )]
 
+pub mod kube;
 pub mod pki;
 pub mod tls_server;

@@ -2,7 +2,10 @@
 //! features) and validated rustls handshakes (chain, trust, SNI, ALPN, OCSP, client auth).
 //! Input: a [`Target`] and [`ProbeOptions`]. Output: [`Facts`]; never an error — failures are facts.
 
+pub mod legacy;
 pub mod net;
+pub mod suites;
+pub mod wire;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

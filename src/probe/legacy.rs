@@ -55,7 +55,10 @@ pub async fn scan(dialer: &Dialer, server_name: Option<&str>) -> RawScan {
     let orders = join_all(probes.iter().map(|p| server_order(dialer, sni, p)));
     let (orders, fallback_scsv) = tokio::join!(orders, fallback(dialer, sni, &probes));
 
-    let mut scan = RawScan { fallback_scsv, ..RawScan::default() };
+    let mut scan = RawScan {
+        fallback_scsv,
+        ..RawScan::default()
+    };
     for (probe, server_order) in probes.iter().zip(orders) {
         if let Some(accepted) = probe.accepted {
             scan.protocols.set(probe.version, accepted);
@@ -67,7 +70,10 @@ pub async fn scan(dialer: &Dialer, server_name: Option<&str>) -> RawScan {
                 suites: probe
                     .suites
                     .iter()
-                    .map(|id| SuiteFacts { id: *id, name: suites::name(*id) })
+                    .map(|id| SuiteFacts {
+                        id: *id,
+                        name: suites::name(*id),
+                    })
                     .collect(),
             });
         }
@@ -191,7 +197,12 @@ async fn server_order(dialer: &Dialer, sni: Option<&str>, probe: &VersionProbe) 
         _ => return None,
     };
     let reversed = probe.suites.iter().rev().copied().collect();
-    let flight = exchange(dialer, &hello(probe.version, reversed, sni), StopAt::ServerHello).await;
+    let flight = exchange(
+        dialer,
+        &hello(probe.version, reversed, sni),
+        StopAt::ServerHello,
+    )
+    .await;
     match flight.ok().and_then(|f| selected(&f, probe.version)) {
         Some(id) if id == first => Some(true),
         Some(id) if id == last => Some(false),
@@ -204,7 +215,11 @@ async fn server_order(dialer: &Dialer, sni: Option<&str>, probe: &VersionProbe) 
 async fn fallback(dialer: &Dialer, sni: Option<&str>, probes: &[VersionProbe]) -> Option<bool> {
     let mut accepted = probes.iter().filter(|p| p.accepted == Some(true)).rev();
     let (_highest, lower) = (accepted.next()?, accepted.next()?);
-    let mut probe = hello(lower.version, suites::for_version(lower.version.wire()), sni);
+    let mut probe = hello(
+        lower.version,
+        suites::for_version(lower.version.wire()),
+        sni,
+    );
     probe.fallback_scsv = true;
     let flight = exchange(dialer, &probe, StopAt::ServerHello).await.ok()?;
     match (&flight.server_hello, flight.alert) {
@@ -228,7 +243,11 @@ fn hello(version: TlsVersion, suites: Vec<u16>, sni: Option<&str>) -> ClientHell
 
 /// The suite picked, when the ServerHello negotiated exactly the offered version.
 fn selected(flight: &ServerFlight, version: TlsVersion) -> Option<u16> {
-    flight.server_hello.as_ref().filter(|h| h.version() == version.wire()).map(|h| h.cipher)
+    flight
+        .server_hello
+        .as_ref()
+        .filter(|h| h.version() == version.wire())
+        .map(|h| h.cipher)
 }
 
 /// Describes why a flight without an acceptable ServerHello refused `version`.
@@ -240,14 +259,19 @@ fn refusal(flight: &ServerFlight, version: TlsVersion) -> Failure {
             alert: None,
             detail: format!(
                 "server answered a {offered} ClientHello with version {}",
-                TlsVersion::from_wire(hello.version())
-                    .map_or_else(|| format!("0x{:04x}", hello.version()), |v| v.name().to_owned())
+                TlsVersion::from_wire(hello.version()).map_or_else(
+                    || format!("0x{:04x}", hello.version()),
+                    |v| v.name().to_owned()
+                )
             ),
         },
         (None, Some(alert)) => Failure {
             kind: FailureKind::Handshake,
             alert: Some(alert.name().to_owned()),
-            detail: format!("server sent a {} alert to a {offered} ClientHello", alert.name()),
+            detail: format!(
+                "server sent a {} alert to a {offered} ClientHello",
+                alert.name()
+            ),
         },
         (None, None) => Failure {
             kind: FailureKind::Reset,
@@ -259,7 +283,11 @@ fn refusal(flight: &ServerFlight, version: TlsVersion) -> Failure {
 
 /// Sends one hello on a fresh connection and reads the reply up to `stop`. `Ok` means the server
 /// answered in TLS (a ServerHello or an alert); everything else is a classified failure.
-async fn exchange(dialer: &Dialer, hello: &ClientHello, stop: StopAt) -> Result<ServerFlight, Failure> {
+async fn exchange(
+    dialer: &Dialer,
+    hello: &ClientHello,
+    stop: StopAt,
+) -> Result<ServerFlight, Failure> {
     let bytes = hello.encode().map_err(|err| wire_failure(&err))?;
     let mut stream = dialer.connect().await.map_err(|err| net_failure(&err))?;
     match tokio::time::timeout(dialer.timeout, stream.write_all(&bytes)).await {
@@ -269,7 +297,9 @@ async fn exchange(dialer: &Dialer, hello: &ClientHello, stop: StopAt) -> Result<
     }
     let mut reader = FlightReader::new(stop);
     let mut received = Vec::new();
-    let read = dialer.read_until(&mut stream, &mut received, |buf| reader.advance(buf)).await;
+    let read = dialer
+        .read_until(&mut stream, &mut received, |buf| reader.advance(buf))
+        .await;
     let (flight, error) = reader.into_parts();
     if flight.server_hello.is_some() || flight.alert.is_some() {
         return Ok(flight);
@@ -293,7 +323,11 @@ fn net_failure(err: &NetError) -> Failure {
         NetError::TooLarge(_) => FailureKind::Handshake,
         NetError::Io(_) => FailureKind::Unreachable,
     };
-    Failure { kind, alert: None, detail: err.to_string() }
+    Failure {
+        kind,
+        alert: None,
+        detail: err.to_string(),
+    }
 }
 
 fn wire_failure(err: &WireError) -> Failure {
@@ -301,7 +335,11 @@ fn wire_failure(err: &WireError) -> Failure {
         WireError::NotTls(_) => FailureKind::NotTls,
         _ => FailureKind::Handshake,
     };
-    Failure { kind, alert: None, detail: err.to_string() }
+    Failure {
+        kind,
+        alert: None,
+        detail: err.to_string(),
+    }
 }
 
 /// Which failure explains an endpoint best when every version failed: a foreign protocol first,
@@ -324,7 +362,11 @@ mod tests {
     use crate::probe::wire;
 
     fn failure(kind: FailureKind, alert: Option<&str>) -> Failure {
-        Failure { kind, alert: alert.map(str::to_owned), detail: String::new() }
+        Failure {
+            kind,
+            alert: alert.map(str::to_owned),
+            detail: String::new(),
+        }
     }
 
     #[test]
@@ -335,7 +377,10 @@ mod tests {
             failure(FailureKind::Handshake, Some("handshake_failure")),
             failure(FailureKind::Reset, None),
         ];
-        let best = all.iter().min_by_key(|f| failure_rank(f)).map(|f| f.alert.clone());
+        let best = all
+            .iter()
+            .min_by_key(|f| failure_rank(f))
+            .map(|f| f.alert.clone());
         assert_eq!(best, Some(Some("handshake_failure".to_owned())));
         all[1] = failure(FailureKind::NotTls, None);
         let best = all.iter().min_by_key(|f| failure_rank(f)).map(|f| f.kind);
@@ -347,11 +392,13 @@ mod tests {
         let mut bytes = vec![22, 3, 1, 0, 42, 2, 0, 0, 38, 3, 1];
         bytes.extend_from_slice(&[0; 33]); // random, empty session id
         bytes.extend_from_slice(&[0, 0x2F, 0]);
-        let body = wire::parse_flight(&bytes, StopAt::ServerHello)
-        .expect("a TLS 1.0 ServerHello");
+        let body = wire::parse_flight(&bytes, StopAt::ServerHello).expect("a TLS 1.0 ServerHello");
         assert_eq!(selected(&body, TlsVersion::Tls10), Some(0x002F));
         assert_eq!(selected(&body, TlsVersion::Tls12), None);
         let failure = refusal(&body, TlsVersion::Tls12);
-        assert_eq!(failure.detail, "server answered a TLSv1.2 ClientHello with version TLSv1.0");
+        assert_eq!(
+            failure.detail,
+            "server answered a TLSv1.2 ClientHello with version TLSv1.0"
+        );
     }
 }

@@ -159,14 +159,20 @@ impl Suite {
     /// Single DES (including export DES40) or triple DES.
     #[must_use]
     pub fn is_des_or_3des(&self) -> bool {
-        matches!(self.cipher, Cipher::Des40Cbc | Cipher::DesCbc | Cipher::TripleDesCbc)
+        matches!(
+            self.cipher,
+            Cipher::Des40Cbc | Cipher::DesCbc | Cipher::TripleDesCbc
+        )
     }
 
     /// Authenticated ephemeral key exchange: ECDHE, DHE, or any TLS 1.3 suite. Anonymous DH is
     /// ephemeral too but protects nothing, so it does not count.
     #[must_use]
     pub fn forward_secret(&self) -> bool {
-        matches!(self.kx, KeyExchange::Dhe | KeyExchange::Ecdhe | KeyExchange::Tls13)
+        matches!(
+            self.kx,
+            KeyExchange::Dhe | KeyExchange::Ecdhe | KeyExchange::Tls13
+        )
     }
 
     /// An AEAD cipher (GCM, CCM, ChaCha20-Poly1305).
@@ -235,7 +241,10 @@ impl Suite {
 /// The registry entry for `id`, if tlsaudit knows it.
 #[must_use]
 pub fn lookup(id: u16) -> Option<&'static Suite> {
-    SUITES.binary_search_by_key(&id, |s| s.id).ok().map(|i| &SUITES[i])
+    SUITES
+        .binary_search_by_key(&id, |s| s.id)
+        .ok()
+        .map(|i| &SUITES[i])
 }
 
 /// The IANA name of `id`, or `0x1234` for a code point tlsaudit does not know.
@@ -528,7 +537,7 @@ mod tests {
 
     /// Derives a suite's attributes from its IANA name alone, so the hand-written columns of the
     /// table are checked against a second, independent reading of the registry name.
-    fn from_name(name: &str) -> (KeyExchange, Auth, Cipher, Mac, bool) {
+    fn from_name(name: &str) -> Result<(KeyExchange, Auth, Cipher, Mac, bool), String> {
         let body = name.strip_prefix("TLS_").expect("TLS_ prefix");
         let Some((kx_part, rest)) = body.split_once("_WITH_") else {
             let cipher = match body {
@@ -537,9 +546,9 @@ mod tests {
                 "CHACHA20_POLY1305_SHA256" => Cipher::ChaCha20Poly1305,
                 "AES_128_CCM_SHA256" => Cipher::Aes128Ccm,
                 "AES_128_CCM_8_SHA256" => Cipher::Aes128Ccm8,
-                other => panic!("unknown TLS 1.3 suite {other}"),
+                other => return Err(format!("unknown TLS 1.3 suite {other}")),
             };
-            return (KeyExchange::Tls13, Auth::Tls13, cipher, Mac::Aead, false);
+            return Ok((KeyExchange::Tls13, Auth::Tls13, cipher, Mac::Aead, false));
         };
         let (kx_part, export) = match kx_part.strip_suffix("_EXPORT") {
             Some(k) => (k, true),
@@ -557,7 +566,7 @@ mod tests {
             "ECDHE_ECDSA" => (KeyExchange::Ecdhe, Auth::Ecdsa),
             "ECDHE_RSA" => (KeyExchange::Ecdhe, Auth::Rsa),
             "ECDH_anon" => (KeyExchange::EcdhAnon, Auth::Anon),
-            other => panic!("unknown key exchange {other} in {name}"),
+            other => return Err(format!("unknown key exchange {other} in {name}")),
         };
         let (cipher_part, hash) = ["_MD5", "_SHA256", "_SHA384", "_SHA"]
             .iter()
@@ -590,7 +599,7 @@ mod tests {
             "ARIA_128_GCM" => Cipher::Aria128Gcm,
             "ARIA_256_GCM" => Cipher::Aria256Gcm,
             "CHACHA20_POLY1305" => Cipher::ChaCha20Poly1305,
-            other => panic!("unknown cipher {other} in {name}"),
+            other => return Err(format!("unknown cipher {other} in {name}")),
         };
         let aead = cipher_part.ends_with("GCM")
             || cipher_part.contains("CCM")
@@ -601,16 +610,16 @@ mod tests {
             (false, "_SHA") => Mac::Sha1,
             (false, "_SHA256") => Mac::Sha256,
             (false, "_SHA384") => Mac::Sha384,
-            (false, other) => panic!("no MAC {other:?} in {name}"),
+            (false, other) => return Err(format!("no MAC {other:?} in {name}")),
         };
-        (kx, auth, cipher, mac, export)
+        Ok((kx, auth, cipher, mac, export))
     }
 
     #[test]
     fn every_row_agrees_with_its_iana_name() {
         for s in all() {
             assert_eq!(
-                (s.kx, s.auth, s.cipher, s.mac, s.export),
+                Ok((s.kx, s.auth, s.cipher, s.mac, s.export)),
                 from_name(s.name),
                 "row 0x{:04x} {}",
                 s.id,
@@ -627,7 +636,10 @@ mod tests {
 
     #[test]
     fn lookup_and_name_find_known_and_format_unknown_code_points() {
-        assert_eq!(lookup(0xC02F).map(|s| s.name), Some("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"));
+        assert_eq!(
+            lookup(0xC02F).map(|s| s.name),
+            Some("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256")
+        );
         assert_eq!(name(0x000A), "TLS_RSA_WITH_3DES_EDE_CBC_SHA");
         assert_eq!(name(0x1303), "TLS_CHACHA20_POLY1305_SHA256");
         assert_eq!(name(0x1234), "0x1234");
@@ -649,7 +661,9 @@ mod tests {
         let triple = get(0x000A);
         assert!(triple.is_des_or_3des() && triple.cbc() && !triple.forward_secret());
         let gcm = get(0xC02F);
-        assert!(gcm.aead() && gcm.forward_secret() && !gcm.cbc() && gcm.tls12_only() && !gcm.tls13());
+        assert!(
+            gcm.aead() && gcm.forward_secret() && !gcm.cbc() && gcm.tls12_only() && !gcm.tls13()
+        );
         let t13 = get(0x1301);
         assert!(t13.tls13() && t13.aead() && t13.forward_secret() && !t13.tls12_only());
         let cbc_sha256 = get(0x003C);
@@ -666,13 +680,20 @@ mod tests {
         assert_eq!(&t12[..2], &[0xC02B, 0xC02C]);
         let old = for_version(0x0301);
         assert_eq!(for_version(0x0300), old);
-        assert!(old.iter().all(|id| lookup(*id).is_some_and(|s| !s.tls12_only() && !s.tls13())));
+        assert!(
+            old.iter()
+                .all(|id| lookup(*id).is_some_and(|s| !s.tls12_only() && !s.tls13()))
+        );
         assert!(old.contains(&0x000A) && old.contains(&0xC013) && !old.contains(&0xC02F));
         assert_eq!(old[0], 0xC009);
         let is = |id: &u16, f: fn(&Suite) -> bool| lookup(*id).is_some_and(f);
-        let last_fs_aead = t12.iter().rposition(|id| is(id, |s| s.forward_secret() && s.aead()));
+        let last_fs_aead = t12
+            .iter()
+            .rposition(|id| is(id, |s| s.forward_secret() && s.aead()));
         let first_static = t12.iter().position(|id| is(id, |s| !s.forward_secret()));
         assert!(last_fs_aead < first_static);
-        assert!(is(t12.last().expect("non-empty"), |s| s.is_anon() || s.is_export() || s.is_null()));
+        assert!(is(t12.last().expect("non-empty"), |s| s.is_anon()
+            || s.is_export()
+            || s.is_null()));
     }
 }

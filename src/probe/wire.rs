@@ -124,6 +124,7 @@ pub enum WireError {
 
 /// The fields of one probe ClientHello. [`ClientHello::encode`] turns it into one record.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::struct_excessive_bools)] // Reason: each flag is one independent, optional hello feature.
 pub struct ClientHello {
     /// Highest version offered ([`SSL3`] … [`TLS1_3`]); TLS 1.3 is offered only through
     /// `supported_versions`, so a TLS 1.3 hello offers nothing else.
@@ -194,11 +195,24 @@ impl ClientHello {
             put_u16(&mut suite_bytes, suite);
         }
         put_vec16(&mut body, &suite_bytes)?;
-        put_vec8(&mut body, if self.compression && !tls13 { &[1, 0] } else { &[0] })?;
+        put_vec8(
+            &mut body,
+            if self.compression && !tls13 {
+                &[1, 0]
+            } else {
+                &[0]
+            },
+        )?;
 
         let mut extensions = self.extensions()?;
         // 4 bytes of handshake header, plus the extensions block's own length field.
-        let unpadded = 4 + body.len() + if extensions.is_empty() { 0 } else { 2 + extensions.len() };
+        let unpadded = 4
+            + body.len()
+            + if extensions.is_empty() {
+                0
+            } else {
+                2 + extensions.len()
+            };
         if (256..512).contains(&unpadded) {
             let overhead = 4 + if extensions.is_empty() { 2 } else { 0 };
             let fill = 512usize.saturating_sub(unpadded + overhead);
@@ -218,7 +232,10 @@ impl ClientHello {
         let mut record = Vec::with_capacity(message.len() + 5);
         record.push(CONTENT_HANDSHAKE);
         // Record version 3.1 for every TLS hello: some servers reject a 3.3 record header.
-        put_u16(&mut record, if self.version == SSL3 { SSL3 } else { TLS1_0 });
+        put_u16(
+            &mut record,
+            if self.version == SSL3 { SSL3 } else { TLS1_0 },
+        );
         put_vec16(&mut record, &message)?;
         Ok(record)
     }
@@ -267,7 +284,15 @@ impl ClientHello {
             put_vec16(&mut data, &names)?;
             put_extension(&mut ext, EXT_ALPN, &data)?;
         }
-        if !tls13 {
+        if tls13 {
+            put_extension(&mut ext, EXT_SUPPORTED_VERSIONS, &[2, 0x03, 0x04])?;
+            let mut share = Vec::with_capacity(40);
+            put_u16(&mut share, GROUP_X25519);
+            put_vec16(&mut share, &self.key_share)?;
+            let mut data = Vec::with_capacity(42);
+            put_vec16(&mut data, &share)?;
+            put_extension(&mut ext, EXT_KEY_SHARE, &data)?;
+        } else {
             if self.heartbeat {
                 // peer_allowed_to_send
                 put_extension(&mut ext, EXT_HEARTBEAT, &[1])?;
@@ -276,14 +301,6 @@ impl ClientHello {
                 put_extension(&mut ext, EXT_RENEGOTIATION_INFO, &[0])?;
             }
             put_extension(&mut ext, EXT_EXTENDED_MASTER_SECRET, &[])?;
-        } else {
-            put_extension(&mut ext, EXT_SUPPORTED_VERSIONS, &[2, 0x03, 0x04])?;
-            let mut share = Vec::with_capacity(40);
-            put_u16(&mut share, GROUP_X25519);
-            put_vec16(&mut share, &self.key_share)?;
-            let mut data = Vec::with_capacity(42);
-            put_vec16(&mut data, &share)?;
-            put_extension(&mut ext, EXT_KEY_SHARE, &data)?;
         }
         Ok(ext)
     }
@@ -588,14 +605,16 @@ impl FlightReader {
                 }
                 // Only one incomplete message is ever kept, so this bound is a safety net.
                 if self.handshake.len() + payload.len() > MAX_HANDSHAKE_LEN + 4 + MAX_RECORD_LEN {
-                    return Err(WireError::HandshakeTooLarge(self.handshake.len() + payload.len()));
+                    return Err(WireError::HandshakeTooLarge(
+                        self.handshake.len() + payload.len(),
+                    ));
                 }
                 self.handshake.extend_from_slice(payload);
                 self.messages()
             }
-            CONTENT_CHANGE_CIPHER_SPEC if !hello_seen => {
-                Err(WireError::Unexpected("change_cipher_spec before ServerHello"))
-            }
+            CONTENT_CHANGE_CIPHER_SPEC if !hello_seen => Err(WireError::Unexpected(
+                "change_cipher_spec before ServerHello",
+            )),
             CONTENT_APPLICATION_DATA if !hello_seen => {
                 Err(WireError::Unexpected("application data before ServerHello"))
             }
@@ -610,7 +629,8 @@ impl FlightReader {
                 break;
             };
             let kind = header[0];
-            let len = usize::from(header[1]) << 16 | usize::from(header[2]) << 8 | usize::from(header[3]);
+            let len =
+                usize::from(header[1]) << 16 | usize::from(header[2]) << 8 | usize::from(header[3]);
             if len > MAX_HANDSHAKE_LEN {
                 return Err(WireError::HandshakeTooLarge(len));
             }
@@ -637,7 +657,9 @@ impl FlightReader {
                     self.flight.server_hello = Some(hello);
                     Ok(())
                 }
-                _ => Err(WireError::Unexpected("handshake message before ServerHello")),
+                _ => Err(WireError::Unexpected(
+                    "handshake message before ServerHello",
+                )),
             };
         }
         match kind {
@@ -681,16 +703,27 @@ fn check_tls_start(bytes: &[u8]) -> Result<(), WireError> {
             (CONTENT_CHANGE_CIPHER_SPEC..=CONTENT_HEARTBEAT).contains(&content) && major == 3
         }
     };
-    if plausible { Ok(()) } else { Err(WireError::NotTls(describe_prefix(bytes))) }
+    if plausible {
+        Ok(())
+    } else {
+        Err(WireError::NotTls(describe_prefix(bytes)))
+    }
 }
 
 /// The first bytes of a non-TLS reply, as text when they are printable (`HTTP/1.1 400`), else hex.
 fn describe_prefix(bytes: &[u8]) -> String {
+    use std::fmt::Write;
     let head = &bytes[..bytes.len().min(16)];
-    if head.iter().all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace()) {
+    if head
+        .iter()
+        .all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace())
+    {
         String::from_utf8_lossy(head).trim_end().to_owned()
     } else {
-        head.iter().map(|b| format!("{b:02x}")).collect()
+        head.iter().fold(String::with_capacity(32), |mut hex, b| {
+            let _ = write!(hex, "{b:02x}");
+            hex
+        })
     }
 }
 
@@ -748,7 +781,11 @@ impl<'a> Cursor<'a> {
     }
 
     fn end(&self) -> Result<(), WireError> {
-        if self.data.is_empty() { Ok(()) } else { Err(WireError::Malformed(self.what)) }
+        if self.data.is_empty() {
+            Ok(())
+        } else {
+            Err(WireError::Malformed(self.what))
+        }
     }
 }
 
@@ -794,7 +831,11 @@ fn parse_server_hello(body: &[u8]) -> Result<ServerHello, WireError> {
     Ok(hello)
 }
 
-fn server_hello_extension(hello: &mut ServerHello, kind: u16, data: &[u8]) -> Result<(), WireError> {
+fn server_hello_extension(
+    hello: &mut ServerHello,
+    kind: u16,
+    data: &[u8],
+) -> Result<(), WireError> {
     match kind {
         EXT_SUPPORTED_VERSIONS => {
             let mut c = Cursor::new(data, "supported_versions");
@@ -932,7 +973,12 @@ mod tests {
         let version = c.u16().expect("version");
         c.take(32).expect("random");
         let session_id = c.vec8().expect("session").to_vec();
-        let suites = c.vec16().expect("suites").chunks(2).map(|p| u16::from_be_bytes([p[0], p[1]])).collect();
+        let suites = c
+            .vec16()
+            .expect("suites")
+            .chunks(2)
+            .map(|p| u16::from_be_bytes([p[0], p[1]]))
+            .collect();
         let compression = c.vec8().expect("compression").to_vec();
         let mut extensions = Vec::new();
         if !c.is_empty() {
@@ -954,8 +1000,11 @@ mod tests {
         }
     }
 
-    fn ext<'a>(d: &'a Decoded, kind: u16) -> Option<&'a [u8]> {
-        d.extensions.iter().find(|(k, _)| *k == kind).map(|(_, v)| v.as_slice())
+    fn ext(d: &Decoded, kind: u16) -> Option<&[u8]> {
+        d.extensions
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, v)| v.as_slice())
     }
 
     #[test]
@@ -974,13 +1023,19 @@ mod tests {
         assert!(d.session_id.is_empty());
         assert_eq!(d.suites, vec![0xC02F, 0x009C, FALLBACK_SCSV]);
         assert_eq!(d.compression, vec![1, 0]);
-        assert_eq!(ext(&d, EXT_SERVER_NAME), Some(&b"\x00\x0f\x00\x00\x0cexample.test"[..]));
+        assert_eq!(
+            ext(&d, EXT_SERVER_NAME),
+            Some(&b"\x00\x0f\x00\x00\x0cexample.test"[..])
+        );
         assert_eq!(ext(&d, EXT_ALPN), Some(&b"\x00\x0c\x02h2\x08http/1.1"[..]));
         assert_eq!(ext(&d, EXT_HEARTBEAT), Some(&[1u8][..]));
         assert_eq!(ext(&d, EXT_STATUS_REQUEST), Some(&[1u8, 0, 0, 0, 0][..]));
         assert_eq!(ext(&d, EXT_RENEGOTIATION_INFO), Some(&[0u8][..]));
         assert_eq!(ext(&d, EXT_EC_POINT_FORMATS), Some(&[1u8, 0][..]));
-        assert_eq!(ext(&d, EXT_SUPPORTED_GROUPS).map(|g| &g[..4]), Some(&[0u8, 30, 0, 0x1d][..]));
+        assert_eq!(
+            ext(&d, EXT_SUPPORTED_GROUPS).map(|g| &g[..4]),
+            Some(&[0u8, 30, 0, 0x1d][..])
+        );
         assert!(ext(&d, EXT_SIGNATURE_ALGORITHMS).is_some());
         assert!(ext(&d, EXT_SUPPORTED_VERSIONS).is_none() && ext(&d, EXT_KEY_SHARE).is_none());
     }
@@ -1022,9 +1077,17 @@ mod tests {
                 let mut hello = ClientHello::new(version, (1..=suites).collect(), [0; 32], [0; 32]);
                 hello.server_name = (suites % 3 == 0).then(|| "a".repeat(usize::from(suites % 50)));
                 let d = decode(&hello.encode().expect("encodes"));
-                assert!(!(256..512).contains(&d.handshake_len), "{version:#x} {suites}: {}", d.handshake_len);
+                assert!(
+                    !(256..512).contains(&d.handshake_len),
+                    "{version:#x} {suites}: {}",
+                    d.handshake_len
+                );
                 if ext(&d, EXT_PADDING).is_some() {
-                    assert!((512..=517).contains(&d.handshake_len), "padded to {}", d.handshake_len);
+                    assert!(
+                        (512..=517).contains(&d.handshake_len),
+                        "padded to {}",
+                        d.handshake_len
+                    );
                 }
             }
         }
@@ -1060,7 +1123,10 @@ mod tests {
         messages.extend(handshake(HS_CERTIFICATE, &certificate));
         messages.extend(handshake(HS_CERTIFICATE_STATUS, &status));
         messages.extend(handshake(12, b"server key exchange"));
-        messages.extend(handshake(HS_CERTIFICATE_REQUEST, b"\x01\x01\x00\x00\x00\x00"));
+        messages.extend(handshake(
+            HS_CERTIFICATE_REQUEST,
+            b"\x01\x01\x00\x00\x00\x00",
+        ));
         messages.extend(handshake(HS_SERVER_HELLO_DONE, b""));
         // Split the handshake stream so that one message spans records and others share one.
         let mut out = record(CONTENT_HANDSHAKE, &messages[..50]);
@@ -1081,8 +1147,20 @@ mod tests {
         assert!(hello.status_request);
         assert_eq!(hello.alpn, Some(b"h2".to_vec()));
         assert!(!hello.retry_request);
-        assert_eq!(hello.extensions, vec![EXT_RENEGOTIATION_INFO, EXT_HEARTBEAT, EXT_STATUS_REQUEST, EXT_ALPN, EXT_EC_POINT_FORMATS]);
-        assert_eq!(flight.certificates, vec![b"leaf-der".to_vec(), b"ca-der".to_vec()]);
+        assert_eq!(
+            hello.extensions,
+            vec![
+                EXT_RENEGOTIATION_INFO,
+                EXT_HEARTBEAT,
+                EXT_STATUS_REQUEST,
+                EXT_ALPN,
+                EXT_EC_POINT_FORMATS
+            ]
+        );
+        assert_eq!(
+            flight.certificates,
+            vec![b"leaf-der".to_vec(), b"ca-der".to_vec()]
+        );
         assert_eq!(flight.ocsp_response, Some(b"ocsp-der".to_vec()));
         assert!(flight.certificate_request && flight.hello_done);
         assert_eq!(flight.alert, None);
@@ -1115,24 +1193,45 @@ mod tests {
         let mut share = GROUP_X25519.to_be_bytes().to_vec();
         share.extend_from_slice(&[0, 32]);
         share.extend_from_slice(&[3; 32]);
-        let body = server_hello_body([0x22; 32], 0x1302, &[(EXT_SUPPORTED_VERSIONS, vec![3, 4]), (EXT_KEY_SHARE, share)]);
+        let body = server_hello_body(
+            [0x22; 32],
+            0x1302,
+            &[(EXT_SUPPORTED_VERSIONS, vec![3, 4]), (EXT_KEY_SHARE, share)],
+        );
         let mut bytes = record(CONTENT_HANDSHAKE, &handshake(HS_SERVER_HELLO, &body));
         bytes.extend(record(CONTENT_CHANGE_CIPHER_SPEC, &[1]));
         bytes.extend(record(CONTENT_APPLICATION_DATA, &[0xEE; 40]));
         let flight = parse_flight(&bytes, StopAt::HelloDone).expect("parses");
         let hello = flight.server_hello.expect("hello");
-        assert_eq!((hello.legacy_version, hello.version(), hello.cipher), (TLS1_2, TLS1_3, 0x1302));
+        assert_eq!(
+            (hello.legacy_version, hello.version(), hello.cipher),
+            (TLS1_2, TLS1_3, 0x1302)
+        );
         assert_eq!(hello.key_share_group, Some(GROUP_X25519));
         assert!(!hello.retry_request);
     }
 
     #[test]
     fn hello_retry_request_is_recognised_by_its_random() {
-        let body = server_hello_body(HELLO_RETRY_RANDOM, 0x1301, &[(EXT_SUPPORTED_VERSIONS, vec![3, 4]), (EXT_KEY_SHARE, vec![0, 0x17])]);
-        let flight = parse_flight(&record(CONTENT_HANDSHAKE, &handshake(HS_SERVER_HELLO, &body)), StopAt::HelloDone).expect("parses");
+        let body = server_hello_body(
+            HELLO_RETRY_RANDOM,
+            0x1301,
+            &[
+                (EXT_SUPPORTED_VERSIONS, vec![3, 4]),
+                (EXT_KEY_SHARE, vec![0, 0x17]),
+            ],
+        );
+        let flight = parse_flight(
+            &record(CONTENT_HANDSHAKE, &handshake(HS_SERVER_HELLO, &body)),
+            StopAt::HelloDone,
+        )
+        .expect("parses");
         let hello = flight.server_hello.expect("hello");
         assert!(hello.retry_request);
-        assert_eq!((hello.version(), hello.cipher, hello.key_share_group), (TLS1_3, 0x1301, Some(0x17)));
+        assert_eq!(
+            (hello.version(), hello.cipher, hello.key_share_group),
+            (TLS1_3, 0x1301, Some(0x17))
+        );
     }
 
     #[test]
@@ -1140,7 +1239,13 @@ mod tests {
         let mut bytes = record(CONTENT_ALERT, &[1, 112]);
         bytes.extend(record(CONTENT_ALERT, &[2, 40]));
         let flight = parse_flight(&bytes, StopAt::HelloDone).expect("parses");
-        assert_eq!(flight.alert, Some(Alert { level: 2, description: 40 }));
+        assert_eq!(
+            flight.alert,
+            Some(Alert {
+                level: 2,
+                description: 40
+            })
+        );
         assert_eq!(flight.alert.map(|a| a.name()), Some("handshake_failure"));
         assert_eq!(flight.warning.map(|a| a.name()), Some("unrecognized_name"));
         assert!(flight.server_hello.is_none());
@@ -1165,30 +1270,69 @@ mod tests {
         assert!(reader.advance(b"H"));
         assert_eq!(reader.finish(), Err(WireError::NotTls("H".into())));
         let reply = b"HTTP/1.1 400 Bad Request\r\n\r\n";
-        assert_eq!(parse_flight(reply, StopAt::HelloDone), Err(WireError::NotTls("HTTP/1.1 400 Bad".into())));
-        assert_eq!(parse_flight(b"SSH-2.0\r\n", StopAt::HelloDone), Err(WireError::NotTls("SSH-2.0".into())));
-        assert_eq!(parse_flight(&[0x16, 0x01, 0x00], StopAt::HelloDone), Err(WireError::NotTls("160100".into())));
+        assert_eq!(
+            parse_flight(reply, StopAt::HelloDone),
+            Err(WireError::NotTls("HTTP/1.1 400 Bad".into()))
+        );
+        assert_eq!(
+            parse_flight(b"SSH-2.0\r\n", StopAt::HelloDone),
+            Err(WireError::NotTls("SSH-2.0".into()))
+        );
+        assert_eq!(
+            parse_flight(&[0x16, 0x01, 0x00], StopAt::HelloDone),
+            Err(WireError::NotTls("160100".into()))
+        );
     }
 
     #[test]
     fn limits_and_malformed_structures_are_errors() {
-        let check = |bytes: &[u8], want: WireError| assert_eq!(parse_flight(bytes, StopAt::HelloDone), Err(want));
+        let check = |bytes: &[u8], want: WireError| {
+            assert_eq!(parse_flight(bytes, StopAt::HelloDone), Err(want));
+        };
         check(&[22, 3, 3, 0xFF, 0xFF], WireError::RecordTooLarge(0xFFFF));
-        check(&record(CONTENT_HANDSHAKE, &[2, 0xFF, 0xFF, 0xFF]), WireError::HandshakeTooLarge(0xFF_FFFF));
-        check(&record(CONTENT_HANDSHAKE, &[]), WireError::Malformed("empty handshake record"));
+        check(
+            &record(CONTENT_HANDSHAKE, &[2, 0xFF, 0xFF, 0xFF]),
+            WireError::HandshakeTooLarge(0xFF_FFFF),
+        );
+        check(
+            &record(CONTENT_HANDSHAKE, &[]),
+            WireError::Malformed("empty handshake record"),
+        );
         check(&record(CONTENT_ALERT, &[2]), WireError::Malformed("alert"));
-        check(&record(CONTENT_HANDSHAKE, &handshake(HS_SERVER_HELLO, &[3, 3, 0])), WireError::Malformed("ServerHello"));
-        check(&record(CONTENT_HANDSHAKE, &handshake(HS_CERTIFICATE, &[0, 0, 0])), WireError::Unexpected("handshake message before ServerHello"));
-        check(&record(CONTENT_APPLICATION_DATA, &[1]), WireError::Unexpected("application data before ServerHello"));
+        check(
+            &record(CONTENT_HANDSHAKE, &handshake(HS_SERVER_HELLO, &[3, 3, 0])),
+            WireError::Malformed("ServerHello"),
+        );
+        check(
+            &record(CONTENT_HANDSHAKE, &handshake(HS_CERTIFICATE, &[0, 0, 0])),
+            WireError::Unexpected("handshake message before ServerHello"),
+        );
+        check(
+            &record(CONTENT_APPLICATION_DATA, &[1]),
+            WireError::Unexpected("application data before ServerHello"),
+        );
         let mut bad_session = server_hello_body([0; 32], 1, &[]);
         bad_session[34] = 33;
         bad_session.extend_from_slice(&[0; 40]);
-        check(&record(CONTENT_HANDSHAKE, &handshake(HS_SERVER_HELLO, &bad_session)), WireError::Malformed("ServerHello session id"));
-        let dup = server_hello_body([0; 32], 1, &[(EXT_HEARTBEAT, vec![1]), (EXT_HEARTBEAT, vec![1])]);
-        check(&record(CONTENT_HANDSHAKE, &handshake(HS_SERVER_HELLO, &dup)), WireError::Malformed("ServerHello: duplicate extension"));
+        check(
+            &record(CONTENT_HANDSHAKE, &handshake(HS_SERVER_HELLO, &bad_session)),
+            WireError::Malformed("ServerHello session id"),
+        );
+        let dup = server_hello_body(
+            [0; 32],
+            1,
+            &[(EXT_HEARTBEAT, vec![1]), (EXT_HEARTBEAT, vec![1])],
+        );
+        check(
+            &record(CONTENT_HANDSHAKE, &handshake(HS_SERVER_HELLO, &dup)),
+            WireError::Malformed("ServerHello: duplicate extension"),
+        );
         let mut trailing = server_hello_body([0; 32], 1, &[(EXT_HEARTBEAT, vec![1])]);
         trailing.push(0);
-        check(&record(CONTENT_HANDSHAKE, &handshake(HS_SERVER_HELLO, &trailing)), WireError::Malformed("ServerHello"));
+        check(
+            &record(CONTENT_HANDSHAKE, &handshake(HS_SERVER_HELLO, &trailing)),
+            WireError::Malformed("ServerHello"),
+        );
         let mut second_record = record(CONTENT_HANDSHAKE, &handshake(HS_HELLO_REQUEST, &[]));
         second_record.extend_from_slice(&[0x47, 3, 3, 0, 1, 0]);
         check(&second_record, WireError::Malformed("record content type"));
@@ -1197,11 +1341,23 @@ mod tests {
     #[test]
     fn a_flight_cut_inside_a_record_or_message_is_truncated() {
         let bytes = tls12_flight();
-        assert_eq!(parse_flight(&bytes[..3], StopAt::HelloDone), Err(WireError::Truncated));
-        assert_eq!(parse_flight(&bytes[..40], StopAt::HelloDone), Err(WireError::Truncated));
-        assert_eq!(parse_flight(&[], StopAt::HelloDone), Ok(ServerFlight::default()));
+        assert_eq!(
+            parse_flight(&bytes[..3], StopAt::HelloDone),
+            Err(WireError::Truncated)
+        );
+        assert_eq!(
+            parse_flight(&bytes[..40], StopAt::HelloDone),
+            Err(WireError::Truncated)
+        );
+        assert_eq!(
+            parse_flight(&[], StopAt::HelloDone),
+            Ok(ServerFlight::default())
+        );
         // Cut between records but inside the handshake stream: still truncated.
-        assert_eq!(parse_flight(&bytes[..55], StopAt::HelloDone), Err(WireError::Truncated));
+        assert_eq!(
+            parse_flight(&bytes[..55], StopAt::HelloDone),
+            Err(WireError::Truncated)
+        );
     }
 
     #[test]

@@ -54,11 +54,11 @@ fn id_set(suites: &VersionSuites) -> BTreeSet<u16> {
     suites.suites.iter().map(|s| s.id).collect()
 }
 
-/// The suites `openssl ciphers -V -s -tls1 SPEC` lists for RSA or anonymous authentication: an
-/// oracle independent of tlsaudit's table for what an RSA-keyed s_server accepts.
-fn openssl_rsa_suites(spec: &str) -> BTreeSet<u16> {
+/// The suites `openssl ciphers -V -s -PROTOCOL SPEC` lists for RSA or anonymous authentication:
+/// an oracle independent of tlsaudit's table for what an RSA-keyed s_server accepts.
+fn openssl_rsa_suites(protocol: &str, spec: &str) -> BTreeSet<u16> {
     let out = Command::new("openssl")
-        .args(["ciphers", "-V", "-s", "-tls1", spec])
+        .args(["ciphers", "-V", "-s", protocol, spec])
         .env("OPENSSL_CONF", "/dev/null")
         .output()
         .expect("`openssl` is not installed: run `apt-get install openssl`");
@@ -89,7 +89,7 @@ async fn tls1_0_only_server_is_found_to_accept_exactly_tls1_0_and_its_suites() {
     assert_eq!(result.ciphers.len(), 1);
     let tls10 = &result.ciphers[0];
     assert_eq!(tls10.version, TlsVersion::Tls10);
-    let expected = openssl_rsa_suites("ALL:@SECLEVEL=0");
+    let expected = openssl_rsa_suites("-tls1", "ALL:@SECLEVEL=0");
     assert_eq!(expected.len(), 16, "oracle changed: {expected:x?}");
     assert_eq!(id_set(tls10), expected);
     assert_eq!(tls10.server_order, Some(false));
@@ -148,8 +148,7 @@ async fn static_rsa_server_offers_only_its_two_suites_without_forward_secrecy_on
 #[tokio::test]
 async fn default_openssl_server_yields_tls1_3_suites_in_client_order() {
     let server = OpensslServer::start(&[]);
-    let (result, connections, elapsed) = probe(server.addr, TIMEOUT).await;
-    eprintln!("default s_server: {connections} connections, {elapsed:?}");
+    let (result, connections, _) = probe(server.addr, TIMEOUT).await;
 
     assert_eq!(
         result.protocols,
@@ -170,8 +169,15 @@ async fn default_openssl_server_yields_tls1_3_suites_in_client_order() {
         .expect("TLS 1.2 suites");
     assert_eq!(tls12.server_order, Some(false));
     assert_eq!(ids(tls12)[0], 0xC02F);
+    let expected = openssl_rsa_suites("-tls1_2", "DEFAULT");
+    assert_eq!(expected.len(), 20, "oracle changed: {expected:x?}");
+    assert_eq!(id_set(tls12), expected);
     assert_eq!(result.fallback_scsv, Some(true));
     assert_eq!(result.secure_renegotiation, Some(true));
+    // One connection per accepted suite cannot be beaten, so OpenSSL's 20 default TLS 1.2 suites
+    // cost more than the 20-connection target (which the Mozilla-intermediate test holds):
+    // TLS 1.3 3 + 1 + order; TLS 1.2 20 + 1 + order; SSLv3, 1.0, 1.1 refused; 1 fallback.
+    assert_eq!(connections, 5 + 22 + 3 + 1);
 }
 
 #[tokio::test]
@@ -395,4 +401,51 @@ async fn certificate_request_is_seen_when_the_server_demands_a_client_certificat
         result.protocols,
         only(&[TlsVersion::Tls12, TlsVersion::Tls13])
     );
+}
+
+#[tokio::test]
+async fn server_that_closes_every_connection_refuses_every_version_with_a_reset() {
+    let addr = fake_server(Some(b"")).await;
+    let (result, connections, _) = probe(addr, TIMEOUT).await;
+
+    let failure = result.failure.expect("a failure");
+    assert_eq!(failure.kind, FailureKind::Reset);
+    assert_eq!(
+        failure.detail,
+        "server closed the connection without answering the ClientHello"
+    );
+    assert_eq!(result.protocols, only(&[]));
+    assert_eq!(connections, 5);
+}
+
+#[tokio::test]
+async fn server_that_answers_every_hello_with_an_alert_reports_the_alert_name() {
+    let addr = fake_server(Some(&[21, 3, 3, 0, 2, 2, 40])).await;
+    let (result, _, _) = probe(addr, TIMEOUT).await;
+
+    let failure = result.failure.expect("a failure");
+    assert_eq!(
+        (failure.kind, failure.alert.as_deref()),
+        (FailureKind::Handshake, Some("handshake_failure"))
+    );
+    assert_eq!(
+        failure.detail,
+        "server sent a handshake_failure alert to a TLSv1.3 ClientHello"
+    );
+    assert_eq!(result.protocols, only(&[]));
+}
+
+#[tokio::test]
+async fn hello_retry_request_still_counts_as_tls1_3_acceptance() {
+    // No x25519: every TLS 1.3 hello (which carries only an x25519 share) gets a HelloRetryRequest.
+    let server = OpensslServer::start(&["-groups", "P-256", "-no_tls1_2"]);
+    let (result, connections, _) = probe(server.addr, TIMEOUT).await;
+
+    assert_eq!(result.protocols, only(&[TlsVersion::Tls13]));
+    assert_eq!(ids(&result.ciphers[0]), vec![0x1301, 0x1302, 0x1303]);
+    assert_eq!(result.fallback_scsv, None);
+    assert_eq!(result.secure_renegotiation, None);
+    assert!(result.chain.is_empty());
+    // 3 accepted + 1 refused + 1 order check; SSLv3, 1.0, 1.1, 1.2 refused.
+    assert_eq!(connections, 5 + 4);
 }

@@ -78,21 +78,7 @@ pub async fn scan(dialer: &Dialer, server_name: Option<&str>) -> RawScan {
             });
         }
     }
-    let legacy = probes
-        .iter()
-        .rev()
-        .filter(|p| p.version <= TlsVersion::Tls12 && p.accepted == Some(true))
-        .find_map(|p| p.first.as_ref());
-    if let Some(flight) = legacy {
-        if let Some(hello) = &flight.server_hello {
-            scan.secure_renegotiation = Some(hello.renegotiation_info.is_some());
-            scan.compression = Some(hello.compression != 0);
-            scan.heartbeat = Some(hello.heartbeat.is_some());
-        }
-        scan.chain.clone_from(&flight.certificates);
-        scan.ocsp_staple.clone_from(&flight.ocsp_response);
-        scan.certificate_request = flight.certificate_request;
-    }
+    read_legacy_flight(&mut scan, &probes);
     if !probes.iter().any(|p| p.answered) {
         scan.failure = probes
             .iter()
@@ -108,6 +94,27 @@ pub async fn scan(dialer: &Dialer, server_name: Option<&str>) -> RawScan {
         "raw probe finished"
     );
     scan
+}
+
+/// Fills the features, chain, staple and CertificateRequest from the first flight of the highest
+/// accepted version up to TLS 1.2 (TLS 1.3 encrypts all of them).
+fn read_legacy_flight(scan: &mut RawScan, probes: &[VersionProbe]) {
+    let legacy = probes
+        .iter()
+        .rev()
+        .filter(|p| p.version <= TlsVersion::Tls12 && p.accepted == Some(true))
+        .find_map(|p| p.first.as_ref());
+    let Some(flight) = legacy else {
+        return;
+    };
+    if let Some(hello) = &flight.server_hello {
+        scan.secure_renegotiation = Some(hello.renegotiation_info.is_some());
+        scan.compression = Some(hello.compression != 0);
+        scan.heartbeat = Some(hello.heartbeat.is_some());
+    }
+    scan.chain.clone_from(&flight.certificates);
+    scan.ocsp_staple.clone_from(&flight.ocsp_response);
+    scan.certificate_request = flight.certificate_request;
 }
 
 /// What the probes of one version found.
@@ -175,8 +182,14 @@ async fn enumerate(dialer: &Dialer, sni: Option<&str>, version: TlsVersion) -> V
             break;
         }
         let next = hello(version, remaining.clone(), sni);
-        let Ok(flight) = exchange(dialer, &next, StopAt::ServerHello).await else {
-            break;
+        let flight = match exchange(dialer, &next, StopAt::ServerHello).await {
+            Ok(flight) => flight,
+            Err(failure) => {
+                // Not a refusal but a broken exchange: the list may be incomplete.
+                tracing::debug!(address = %dialer.addr, version = version.name(), detail = %failure.detail,
+                    "suite enumeration stopped early");
+                break;
+            }
         };
         let Some(picked) = selected(&flight, version) else {
             break;

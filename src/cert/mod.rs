@@ -13,7 +13,8 @@ use rustls::client::danger::ServerCertVerifier;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{AlertDescription, CertificateError, RootCertStore};
 
-use crate::facts::{CertFacts, TrustFacts, alert_name};
+use crate::facts::{CertFacts, TrustFacts};
+use crate::probe::wire::alert_name;
 
 /// Why PEM input could not be used.
 #[derive(Debug, thiserror::Error)]

@@ -6,6 +6,7 @@ pub mod handshake;
 pub mod legacy;
 pub mod net;
 pub mod suites;
+pub mod wire;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

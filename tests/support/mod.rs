@@ -8,5 +8,6 @@
 )]
 
 pub mod kube;
+pub mod openssl;
 pub mod pki;
 pub mod tls_server;

@@ -158,7 +158,7 @@ fn ciphers(facts: &Facts, out: &mut Vec<Finding>) {
         ),
         (
             Code::CipherNoForwardSecrecy,
-            &|s: &Suite| !s.forward_secret(),
+            &|s: &Suite| !s.forward_secret() && !s.is_anon(),
             "suites without forward secrecy accepted",
         ),
     ];

@@ -291,6 +291,9 @@ pub enum ClientAuthDemand {
     Optional,
     /// Requested; the handshake fails without one.
     Required,
+    /// Requested in a legacy handshake; whether it is required could not be tested because no
+    /// current client reached that point.
+    Requested,
 }
 
 /// Client-certificate behaviour.

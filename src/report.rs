@@ -201,6 +201,7 @@ pub fn to_text(report: &EndpointReport, color: bool) -> String {
         crate::facts::ClientAuthDemand::None => "not requested",
         crate::facts::ClientAuthDemand::Optional => "optional",
         crate::facts::ClientAuthDemand::Required => "required",
+        crate::facts::ClientAuthDemand::Requested => "requested (required or not: untested)",
     };
     line(&mut out, "ocsp", &ocsp);
     line(&mut out, "client cert", client);

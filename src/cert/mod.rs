@@ -142,12 +142,14 @@ pub fn verify_chain(
                         _ => false,
                     })
                 }
+                // A SHA-1/MD5 signature is judged as a weak signature, not as a missing path.
+                rustls::Error::InvalidCertificate(ce) if is_algorithm_error(ce) => None,
                 _ => Some(false),
             };
             TrustFacts {
                 verified: false,
                 alert: Some(alert_of(&err).to_owned()),
-                error: Some(err.to_string()),
+                error: Some(describe(&err)),
                 path_found,
                 ..TrustFacts::default()
             }
@@ -162,6 +164,45 @@ fn is_anchor(roots: &RootCertStore, cert: &CertificateDer<'_>) -> bool {
             .iter()
             .any(|a| a.subject.as_ref() == subject && a.subject_public_key_info.as_ref() == spki)
     })
+}
+
+fn is_algorithm_error(err: &CertificateError) -> bool {
+    matches!(
+        err,
+        CertificateError::UnsupportedSignatureAlgorithm
+            | CertificateError::UnsupportedSignatureAlgorithmContext { .. }
+    )
+}
+
+/// A short, stable description of a verification error (rustls' Display can carry whole DER lists).
+fn describe(err: &rustls::Error) -> String {
+    let rustls::Error::InvalidCertificate(ce) = err else {
+        return err.to_string();
+    };
+    let text = match ce {
+        CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+            "certificate expired"
+        }
+        CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+            "certificate not valid yet"
+        }
+        CertificateError::UnknownIssuer => "unknown issuer: no path to a trust anchor",
+        CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+            "certificate not valid for the name"
+        }
+        e if is_algorithm_error(e) => "signature algorithm not accepted (SHA-1, MD5 or unknown)",
+        CertificateError::BadSignature => "bad signature in the chain",
+        CertificateError::Revoked => "certificate revoked",
+        CertificateError::BadEncoding => "certificate cannot be decoded",
+        _ => return format!("invalid certificate: {}", truncate(&err.to_string(), 160)),
+    };
+    text.to_owned()
+}
+
+fn truncate(text: &str, max: usize) -> &str {
+    text.char_indices()
+        .nth(max)
+        .map_or(text, |(i, _)| &text[..i])
 }
 
 fn is_name_error(err: &CertificateError) -> bool {

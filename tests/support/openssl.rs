@@ -40,9 +40,17 @@ pub struct Pki {
 }
 
 impl Pki {
-    /// Generates the CA and the leaf with the `openssl` CLI.
+    /// Generates the CA and an RSA-2048/SHA-256 leaf valid for 2 days with the `openssl` CLI.
     #[must_use]
     pub fn rsa() -> Self {
+        Self::with("rsa:2048", "sha256", 2)
+    }
+
+    /// Generates the CA and a leaf with the given key (`rsa:1024`), digest (`sha1`) and validity.
+    #[must_use]
+    pub fn with(leaf_key: &str, digest: &str, days: u32) -> Self {
+        let days = days.to_string();
+        let digest = format!("-{digest}");
         let dir = tempfile::tempdir().expect("create a temporary directory");
         let path = |name: &str| dir.path().join(name);
         let (ca_cert, ca_key, cert, key) = (
@@ -79,10 +87,11 @@ impl Pki {
                 "req",
                 "-x509",
                 "-newkey",
-                "rsa:2048",
+                leaf_key,
                 "-nodes",
                 "-days",
-                "2",
+                &days,
+                &digest,
                 "-subj",
                 "/CN=localhost",
                 "-CA",

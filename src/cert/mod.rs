@@ -169,8 +169,7 @@ fn is_anchor(roots: &RootCertStore, cert: &CertificateDer<'_>) -> bool {
 fn is_algorithm_error(err: &CertificateError) -> bool {
     matches!(
         err,
-        CertificateError::UnsupportedSignatureAlgorithm
-            | CertificateError::UnsupportedSignatureAlgorithmContext { .. }
+        CertificateError::UnsupportedSignatureAlgorithmContext { .. }
     )
 }
 

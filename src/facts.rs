@@ -75,12 +75,16 @@ pub struct Protocols {
     /// SSL 3.0 accepted.
     pub ssl3: Option<bool>,
     /// TLS 1.0 accepted.
+    #[serde(rename = "tls1_0")]
     pub tls1_0: Option<bool>,
     /// TLS 1.1 accepted.
+    #[serde(rename = "tls1_1")]
     pub tls1_1: Option<bool>,
     /// TLS 1.2 accepted.
+    #[serde(rename = "tls1_2")]
     pub tls1_2: Option<bool>,
     /// TLS 1.3 accepted.
+    #[serde(rename = "tls1_3")]
     pub tls1_3: Option<bool>,
 }
 

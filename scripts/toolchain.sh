@@ -12,6 +12,7 @@ KUBERNETES_VERSION=v1.37.2   # matches k8s-openapi's newest feature (v1_37)
 ETCD_VERSION=v3.6.16         # a release line Kubernetes 1.37 supports
 HELM_VERSION=v3.22.0
 PROMETHEUS_VERSION=v0.316.0  # Go module version of Prometheus 3.16.0 (promtool)
+PROMETHEUS_RELEASE=3.16.0    # the same release, as `promtool --version` should print it
 
 CACHE=${TLSAUDIT_CACHE:-$HOME/.cache/tlsaudit}
 TOOLS=$CACHE/tools
@@ -70,8 +71,11 @@ make_module() {
 build() {
   local name=$1 dir=$2 module=$3 version=$4 replace_version=$5 ldflags=$6; shift 6
   local start=$SECONDS pkg
+  # Checked here, not up front: with every tool cached, Go is not needed at all.
+  command -v go >/dev/null \
+    || die "go is not installed: install Go 1.26 or newer from https://go.dev/dl (Debian's golang package is too old)"
   log "building $name ($module@$version) into $dir/bin"
-  rm -rf "$dir/src"
+  rm -rf "${dir:?}/src" "$dir/bin.tmp"
   make_module "$dir" "$module" "$version" "$replace_version"
   (cd "$dir/src" && go get "$@" >"$dir/go-get.log" 2>&1) || { tail -n 30 "$dir/go-get.log" >&2; die "go get $* (see $dir/go-get.log)"; }
   mkdir -p "$dir/bin.tmp"
@@ -79,7 +83,7 @@ build() {
     (cd "$dir/src" && go build -trimpath -ldflags "-s -w $ldflags" -o "$dir/bin.tmp/" "${pkg%@*}") \
       || die "go build ${pkg%@*}"
   done
-  rm -rf "$dir/bin" && mv "$dir/bin.tmp" "$dir/bin"
+  rm -rf "${dir:?}/bin" && mv "$dir/bin.tmp" "$dir/bin"
   log "built $name in $((SECONDS - start)) s"
 }
 
@@ -114,13 +118,20 @@ build_helm() {
 build_promtool() {
   local dir; dir=$(tool_dir promtool)
   [ -x "$dir/bin/promtool" ] && return 0
-  build promtool "$dir" github.com/prometheus/prometheus "$PROMETHEUS_VERSION" "$PROMETHEUS_VERSION" "" \
+  build promtool "$dir" github.com/prometheus/prometheus "$PROMETHEUS_VERSION" "$PROMETHEUS_VERSION" \
+    "-X github.com/prometheus/common/version.Version=$PROMETHEUS_RELEASE" \
     "github.com/prometheus/prometheus/cmd/promtool@$PROMETHEUS_VERSION"
 }
 
 main() {
   if [ "${1:-}" = path ]; then tool_path "${2:?tool name}"; return; fi
-  command -v go >/dev/null || die "go is not installed (needed to build the upstream tools)"
+  # Two builds writing the same src/ and bin.tmp/ would corrupt each other: the second one waits.
+  mkdir -p "$TOOLS"
+  exec 9>"$TOOLS/.lock"
+  if ! flock -n 9; then
+    log "waiting for another toolchain.sh run to finish (lock $TOOLS/.lock)"
+    flock 9 || die "could not lock $TOOLS/.lock"
+  fi
   local start=$SECONDS what
   [ $# -gt 0 ] || set -- all
   for what in "$@"; do

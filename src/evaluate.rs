@@ -158,7 +158,7 @@ fn ciphers(facts: &Facts, out: &mut Vec<Finding>) {
         ),
         (
             Code::CipherNoForwardSecrecy,
-            &|s: &Suite| !s.forward_secret(),
+            &|s: &Suite| !s.forward_secret() && !s.is_anon(),
             "suites without forward secrecy accepted",
         ),
     ];
@@ -191,11 +191,20 @@ fn ciphers(facts: &Facts, out: &mut Vec<Finding>) {
                 format!("{} prefers {}", version.version.name(), first.name),
             );
         }
-        if version.server_order == Some(false) && version.version == TlsVersion::Tls12 {
+        // Client order is Mozilla's advice when every suite is strong; with a weak one accepted a
+        // client may pick it.
+        if version.server_order == Some(false)
+            && version.version == TlsVersion::Tls12
+            && version
+                .suites
+                .iter()
+                .filter_map(|s| suites::lookup(s.id))
+                .any(weak)
+        {
             push(
                 out,
                 Code::CipherNoServerPreference,
-                "TLS 1.2 follows the client's suite order".into(),
+                "TLS 1.2 follows the client's suite order while weak suites are accepted".into(),
             );
         }
     }

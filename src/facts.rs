@@ -75,12 +75,16 @@ pub struct Protocols {
     /// SSL 3.0 accepted.
     pub ssl3: Option<bool>,
     /// TLS 1.0 accepted.
+    #[serde(rename = "tls1_0")]
     pub tls1_0: Option<bool>,
     /// TLS 1.1 accepted.
+    #[serde(rename = "tls1_1")]
     pub tls1_1: Option<bool>,
     /// TLS 1.2 accepted.
+    #[serde(rename = "tls1_2")]
     pub tls1_2: Option<bool>,
     /// TLS 1.3 accepted.
+    #[serde(rename = "tls1_3")]
     pub tls1_3: Option<bool>,
 }
 
@@ -291,6 +295,9 @@ pub enum ClientAuthDemand {
     Optional,
     /// Requested; the handshake fails without one.
     Required,
+    /// Requested in a legacy handshake; whether it is required could not be tested because no
+    /// current client reached that point.
+    Requested,
 }
 
 /// Client-certificate behaviour.
@@ -357,46 +364,4 @@ pub struct Facts {
     pub connections: u32,
     /// Wall time of the probe in milliseconds.
     pub duration_ms: u64,
-}
-
-/// The RFC 8446 / RFC 5246 name of a TLS alert description, e.g. 48 → `unknown_ca`.
-#[must_use]
-pub fn alert_name(description: u8) -> &'static str {
-    match description {
-        0 => "close_notify",
-        10 => "unexpected_message",
-        20 => "bad_record_mac",
-        21 => "decryption_failed",
-        22 => "record_overflow",
-        30 => "decompression_failure",
-        40 => "handshake_failure",
-        41 => "no_certificate",
-        42 => "bad_certificate",
-        43 => "unsupported_certificate",
-        44 => "certificate_revoked",
-        45 => "certificate_expired",
-        46 => "certificate_unknown",
-        47 => "illegal_parameter",
-        48 => "unknown_ca",
-        49 => "access_denied",
-        50 => "decode_error",
-        51 => "decrypt_error",
-        60 => "export_restriction",
-        70 => "protocol_version",
-        71 => "insufficient_security",
-        80 => "internal_error",
-        86 => "inappropriate_fallback",
-        90 => "user_canceled",
-        100 => "no_renegotiation",
-        109 => "missing_extension",
-        110 => "unsupported_extension",
-        111 => "certificate_unobtainable",
-        112 => "unrecognized_name",
-        113 => "bad_certificate_status_response",
-        114 => "bad_certificate_hash_value",
-        115 => "unknown_psk_identity",
-        116 => "certificate_required",
-        120 => "no_application_protocol",
-        _ => "unknown_alert",
-    }
 }

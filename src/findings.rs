@@ -153,7 +153,7 @@ catalog! {
         "The server's most preferred suite is weak (no forward secrecy, CBC, or a broken cipher).",
         "Order the cipher list strongest first (ECDHE AEAD) and set `ssl_prefer_server_ciphers` as the Mozilla profile says.";
     CipherNoServerPreference = "cipher.no_server_preference", Info,
-        "The server follows the client's cipher order.",
+        "The server follows the client's cipher order although it accepts weak suites.",
         "Fine when every accepted suite is strong (Mozilla intermediate); otherwise set a server cipher order.";
     CertExpired = "cert.expired", Critical,
         "The certificate has expired.",

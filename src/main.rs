@@ -19,6 +19,8 @@ enum Command {
     Scan(tlsaudit::scan::ScanArgs),
     /// Print the finding catalog as Markdown (docs/findings.md).
     Findings,
+    /// Print the JSON Schema of `scan --json` (docs/report.schema.json).
+    ReportSchema,
 }
 
 fn main() -> ExitCode {
@@ -43,6 +45,10 @@ fn main() -> ExitCode {
     let result: anyhow::Result<u8> = runtime.block_on(async {
         match cli.command {
             Command::Scan(args) => Ok(tlsaudit::scan::run(&args).await?),
+            Command::ReportSchema => {
+                print!("{}", tlsaudit::report::json_schema()?);
+                Ok(0)
+            }
             Command::Findings => {
                 print!("{}", tlsaudit::findings::markdown());
                 Ok(0)

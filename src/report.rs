@@ -61,6 +61,11 @@ impl EndpointReport {
     }
 }
 
+/// The JSON Schema of [`EndpointReport`] (docs/report.schema.json; a test keeps them equal).
+pub fn json_schema() -> Result<String, serde_json::Error> {
+    serde_json::to_string_pretty(&schemars::schema_for!(EndpointReport)).map(|s| s + "\n")
+}
+
 /// Renders a report as pretty JSON (the stable schema of `scan --json`).
 pub fn to_json(report: &EndpointReport) -> Result<String, serde_json::Error> {
     serde_json::to_string_pretty(report)
@@ -201,6 +206,7 @@ pub fn to_text(report: &EndpointReport, color: bool) -> String {
         crate::facts::ClientAuthDemand::None => "not requested",
         crate::facts::ClientAuthDemand::Optional => "optional",
         crate::facts::ClientAuthDemand::Required => "required",
+        crate::facts::ClientAuthDemand::Requested => "requested (required or not: untested)",
     };
     line(&mut out, "ocsp", &ocsp);
     line(&mut out, "client cert", client);
@@ -230,4 +236,17 @@ pub fn to_text(report: &EndpointReport, color: bool) -> String {
         f.duration_ms, f.connections
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn docs_report_schema_is_the_generated_schema() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/report.schema.json");
+        let on_disk = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            on_disk == super::json_schema().unwrap(),
+            "docs/report.schema.json is stale: run `cargo run -- report-schema > docs/report.schema.json`"
+        );
+    }
 }

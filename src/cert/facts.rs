@@ -180,7 +180,10 @@ pub fn names_der(der: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
 #[must_use]
 pub fn anchor_identity(der: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
     let (_, cert) = X509Certificate::from_der(der).ok()?;
-    Some((sequence_contents(cert.subject().as_raw())?, sequence_contents(cert.public_key().raw)?))
+    Some((
+        sequence_contents(cert.subject().as_raw())?,
+        sequence_contents(cert.public_key().raw)?,
+    ))
 }
 
 fn sequence_contents(tlv: &[u8]) -> Option<Vec<u8>> {

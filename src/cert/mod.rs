@@ -13,7 +13,8 @@ use rustls::client::danger::ServerCertVerifier;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{AlertDescription, CertificateError, RootCertStore};
 
-use crate::facts::{CertFacts, TrustFacts, alert_name};
+use crate::facts::{CertFacts, TrustFacts};
+use crate::probe::wire::alert_name;
 
 /// Why PEM input could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -98,7 +99,11 @@ pub fn verify_chain(
     }
     if is_anchor(roots, leaf) {
         // The served certificate is itself trusted (pinned); names and dates are judged elsewhere.
-        return TrustFacts { verified: true, path_found: Some(true), ..TrustFacts::default() };
+        return TrustFacts {
+            verified: true,
+            path_found: Some(true),
+            ..TrustFacts::default()
+        };
     }
     let Ok(server_name) = ServerName::try_from(name.to_owned()) else {
         return TrustFacts {
@@ -137,12 +142,14 @@ pub fn verify_chain(
                         _ => false,
                     })
                 }
+                // A SHA-1/MD5 signature is judged as a weak signature, not as a missing path.
+                rustls::Error::InvalidCertificate(ce) if is_algorithm_error(ce) => None,
                 _ => Some(false),
             };
             TrustFacts {
                 verified: false,
                 alert: Some(alert_of(&err).to_owned()),
-                error: Some(err.to_string()),
+                error: Some(describe(&err)),
                 path_found,
                 ..TrustFacts::default()
             }
@@ -152,8 +159,49 @@ pub fn verify_chain(
 
 fn is_anchor(roots: &RootCertStore, cert: &CertificateDer<'_>) -> bool {
     anchor_identity(cert).is_some_and(|(subject, spki)| {
-        roots.roots.iter().any(|a| a.subject.as_ref() == subject && a.subject_public_key_info.as_ref() == spki)
+        roots
+            .roots
+            .iter()
+            .any(|a| a.subject.as_ref() == subject && a.subject_public_key_info.as_ref() == spki)
     })
+}
+
+fn is_algorithm_error(err: &CertificateError) -> bool {
+    matches!(
+        err,
+        CertificateError::UnsupportedSignatureAlgorithmContext { .. }
+    )
+}
+
+/// A short, stable description of a verification error (rustls' Display can carry whole DER lists).
+fn describe(err: &rustls::Error) -> String {
+    let rustls::Error::InvalidCertificate(ce) = err else {
+        return err.to_string();
+    };
+    let text = match ce {
+        CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+            "certificate expired"
+        }
+        CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+            "certificate not valid yet"
+        }
+        CertificateError::UnknownIssuer => "unknown issuer: no path to a trust anchor",
+        CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+            "certificate not valid for the name"
+        }
+        e if is_algorithm_error(e) => "signature algorithm not accepted (SHA-1, MD5 or unknown)",
+        CertificateError::BadSignature => "bad signature in the chain",
+        CertificateError::Revoked => "certificate revoked",
+        CertificateError::BadEncoding => "certificate cannot be decoded",
+        _ => return format!("invalid certificate: {}", truncate(&err.to_string(), 160)),
+    };
+    text.to_owned()
+}
+
+fn truncate(text: &str, max: usize) -> &str {
+    text.char_indices()
+        .nth(max)
+        .map_or(text, |(i, _)| &text[..i])
 }
 
 fn is_name_error(err: &CertificateError) -> bool {

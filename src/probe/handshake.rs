@@ -17,7 +17,8 @@ use tokio_rustls::TlsConnector;
 
 use super::ClientIdentity;
 use super::net::{Dialer, NetError};
-use crate::facts::{Failure, FailureKind, Negotiated, TlsVersion, alert_name};
+use super::wire::alert_name;
+use crate::facts::{Failure, FailureKind, Negotiated, TlsVersion};
 
 /// What the server did in one handshake.
 #[derive(Debug, Default)]

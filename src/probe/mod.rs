@@ -6,6 +6,7 @@ pub mod handshake;
 pub mod legacy;
 pub mod net;
 pub mod suites;
+pub mod wire;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -220,6 +221,8 @@ fn combine(
             .as_ref()
             .map(|n| n.alpn.as_deref() == Some("h2")),
     };
+    // Only a server that completes a handshake with SNI can be judged on one without it.
+    let bare = bare.filter(|_| main.negotiated.is_some());
     facts.sni = sni_facts(bare, &facts.chain, name);
     facts.client_auth = client_auth_facts(raw, main, anonymous, options);
     facts.features = FeatureFacts {
@@ -305,6 +308,14 @@ fn client_auth_facts(
         .and_then(|der| crate::cert::cert_facts(der).ok());
     if !requested {
         return ClientAuthFacts {
+            client_cert,
+            ..ClientAuthFacts::default()
+        };
+    }
+    if !main.client_auth_requested {
+        // Only a raw hello saw the request; the validated handshake failed before it.
+        return ClientAuthFacts {
+            demand: ClientAuthDemand::Requested,
             client_cert,
             ..ClientAuthFacts::default()
         };

@@ -7,5 +7,7 @@
     clippy::missing_panics_doc
 )]
 
+pub mod kube;
+pub mod openssl;
 pub mod pki;
 pub mod tls_server;

@@ -15,6 +15,7 @@ mod support {
         clippy::missing_panics_doc
     )]
     pub mod audit;
+    pub mod kube;
     pub mod pki;
     pub mod tls_server;
 }
@@ -28,9 +29,10 @@ use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use serde_json::json;
 use support::audit::{
-    Routes, TestNamespace, audit, audit_now, codes_at, create, endpoint_slice, fake, install_crd,
+    Routes, audit, audit_now, codes_at, create, endpoint_slice, fake, install_tlsaudit_crd,
     operator, rotating_config, secret, service, tls_secret, wait_metrics, wait_status,
 };
+use support::kube::TestNamespace;
 use support::pki::{Hierarchy, Issued, Spec};
 use support::tls_server::{self, ClientAuth, Server};
 use tlsaudit::controller::lease::{Elector, Timings};
@@ -83,9 +85,9 @@ struct Setup {
 }
 
 async fn setup(label: &str) -> Setup {
-    let client = support::audit::client().await;
-    install_crd(&client).await;
-    let ns = TestNamespace::new(&client, label).await;
+    let ns = TestNamespace::new(label).await;
+    let client = ns.client();
+    install_tlsaudit_crd(&client).await;
     let pki = Hierarchy::new();
     create(&ns.api(), &secret("ca", "ca.crt", &pki.root.pem)).await;
     Setup {
@@ -104,7 +106,7 @@ async fn replicas_serving_an_expired_and_a_healthy_certificate_are_reported_inco
         pki,
         routes,
     } = setup("replicas").await;
-    let host = format!("web.{}.svc", ns.name);
+    let host = format!("web.{}.svc", ns.name());
     let (good, _) = healthy(&pki, &[&host]).await;
     let expired = pki.leaf(&Spec::leaf(&[&host]).valid(-100, -5));
     let bad = serve(&pki, &expired, ClientAuth::None).await;
@@ -120,7 +122,7 @@ async fn replicas_serving_an_expired_and_a_healthy_certificate_are_reported_inco
         &endpoint_slice("web-a", "web", "https", 8443, &["10.250.0.1", "10.250.0.2"]),
     )
     .await;
-    let op = operator(&client, &ns.name, &routes, &[]).await;
+    let op = operator(&client, ns.name(), &routes, &[]).await;
     let audits = ns.api::<TlsAudit>();
     create(
         &audits,
@@ -170,13 +172,13 @@ async fn replicas_serving_an_expired_and_a_healthy_certificate_are_reported_inco
     for endpoint in ["10.250.0.1:8443", "10.250.0.2:8443"] {
         let series = format!(
             "tlsaudit_certificate_not_after_timestamp_seconds{{audit=\"web\",endpoint=\"{endpoint}\",namespace=\"{}\",server_name=\"{host}\",target=\"service/web\"}}",
-            ns.name
+            ns.name()
         );
         assert!(text.contains(&series), "missing {series}\n{text}");
     }
     assert!(text.contains(&format!(
         "tlsaudit_findings{{audit=\"web\",namespace=\"{}\",severity=\"critical\"}} 1",
-        ns.name
+        ns.name()
     )));
 
     let events = ns
@@ -197,7 +199,6 @@ async fn replicas_serving_an_expired_and_a_healthy_certificate_are_reported_inco
     );
 
     op.stop().await.expect("operator stops cleanly");
-    ns.delete().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -208,7 +209,7 @@ async fn a_certificate_rotated_on_a_backend_is_picked_up() {
         pki,
         routes,
     } = setup("rotate").await;
-    let host = format!("api.{}.svc", ns.name);
+    let host = format!("api.{}.svc", ns.name());
     let old = pki.leaf(&Spec::leaf(&[&host]).valid(-80, 5));
     let resolver = support::audit::Rotating::new(
         vec![old.der.clone(), pki.intermediate.der.clone()],
@@ -222,7 +223,7 @@ async fn a_certificate_rotated_on_a_backend_is_picked_up() {
         &endpoint_slice("api-a", "api", "https", 443, &["10.250.0.3"]),
     )
     .await;
-    let op = operator(&client, &ns.name, &routes, &[]).await;
+    let op = operator(&client, ns.name(), &routes, &[]).await;
     let audits = ns.api::<TlsAudit>();
     create(
         &audits,
@@ -274,7 +275,6 @@ async fn a_certificate_rotated_on_a_backend_is_picked_up() {
         "the old leaf's series is gone:\n{text}"
     );
     op.stop().await.expect("operator stops cleanly");
-    ns.delete().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -287,7 +287,7 @@ async fn a_deleted_service_loses_its_endpoint_and_its_metric_series() {
     } = setup("delete").await;
     let mut servers = Vec::new();
     for (i, name) in [(4u16, "shop"), (5, "cart")] {
-        let (server, _) = healthy(&pki, &[&format!("{name}.{}.svc", ns.name)]).await;
+        let (server, _) = healthy(&pki, &[&format!("{name}.{}.svc", ns.name())]).await;
         routes.route(fake(i, 443), server.addr);
         servers.push(server);
         create(
@@ -302,7 +302,7 @@ async fn a_deleted_service_loses_its_endpoint_and_its_metric_series() {
         )
         .await;
     }
-    let op = operator(&client, &ns.name, &routes, &[]).await;
+    let op = operator(&client, ns.name(), &routes, &[]).await;
     let audits = ns.api::<TlsAudit>();
     let spec = json!({"services": {"selector": {"matchLabels": {"tier": "web"}}, "perEndpoint": true}, "trust": trust()});
     create(&audits, &audit("web", spec)).await;
@@ -331,7 +331,7 @@ async fn a_deleted_service_loses_its_endpoint_and_its_metric_series() {
     assert!(text.contains("target=\"service/shop\""), "{text}");
     assert!(text.contains(&format!(
         "tlsaudit_audit_endpoints{{audit=\"web\",namespace=\"{}\"}} 1",
-        ns.name
+        ns.name()
     )));
 
     // A deleted audit takes every series with it.
@@ -344,7 +344,6 @@ async fn a_deleted_service_loses_its_endpoint_and_its_metric_series() {
     })
     .await;
     op.stop().await.expect("operator stops cleanly");
-    ns.delete().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -365,7 +364,7 @@ async fn an_invalid_spec_is_rejected_and_an_unusable_selector_makes_ready_false(
         "{err}"
     );
 
-    let op = operator(&client, &ns.name, &routes, &[]).await;
+    let op = operator(&client, ns.name(), &routes, &[]).await;
     let spec = json!({"services": {"selector": {"matchExpressions": [{"key": "tier", "operator": "Near"}]}}});
     create(&audits, &audit("odd", spec)).await;
     let status = wait_status(&audits, "odd", "Ready=False", |s| {
@@ -376,7 +375,6 @@ async fn an_invalid_spec_is_rejected_and_an_unusable_selector_makes_ready_false(
     assert_eq!((ready, reason), ("False", "InvalidSpec"));
     assert!(message.contains("services selector"), "{message}");
     op.stop().await.expect("operator stops cleanly");
-    ns.delete().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -390,7 +388,7 @@ async fn a_secret_in_another_namespace_is_refused_and_the_results_are_kept() {
     let (server, _) = healthy(&pki, &["legacy.internal"]).await;
     let op = operator(
         &client,
-        &ns.name,
+        ns.name(),
         &routes,
         &["--allow-target-cidr", "127.0.0.0/8"],
     )
@@ -416,7 +414,6 @@ async fn a_secret_in_another_namespace_is_refused_and_the_results_are_kept() {
         "{status:#?}"
     );
     op.stop().await.expect("operator stops cleanly");
-    ns.delete().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -427,7 +424,7 @@ async fn mtls_succeeds_with_the_client_certificate_secret_and_reports_it_missing
         pki,
         routes,
     } = setup("mtls").await;
-    let host = format!("db.{}.svc", ns.name);
+    let host = format!("db.{}.svc", ns.name());
     let leaf = pki.leaf(&Spec::leaf(&[&host]));
     let client_ca = Spec::ca("client ca").self_signed();
     let mut client_roots = rustls::RootCertStore::empty();
@@ -448,7 +445,7 @@ async fn mtls_succeeds_with_the_client_certificate_secret_and_reports_it_missing
         &endpoint_slice("db-a", "db", "db-tls", 5443, &["10.250.0.6"]),
     )
     .await;
-    let op = operator(&client, &ns.name, &routes, &[]).await;
+    let op = operator(&client, ns.name(), &routes, &[]).await;
     let audits = ns.api::<TlsAudit>();
     let base = json!({"services": {"perEndpoint": true}, "trust": trust()});
     let mut with = base.clone();
@@ -480,7 +477,6 @@ async fn mtls_succeeds_with_the_client_certificate_secret_and_reports_it_missing
     .await;
     assert!(text.contains("secret=\"auditor\""), "{text}");
     op.stop().await.expect("operator stops cleanly");
-    ns.delete().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -491,7 +487,7 @@ async fn a_missing_client_secret_makes_ready_false_and_loses_no_result() {
         pki,
         routes,
     } = setup("nosecret").await;
-    let host = format!("web.{}.svc", ns.name);
+    let host = format!("web.{}.svc", ns.name());
     let (server, _) = healthy(&pki, &[&host]).await;
     routes.route(fake(7, 443), server.addr);
     create(&ns.api(), &service("web", &[], &[("https", 443)])).await;
@@ -500,7 +496,7 @@ async fn a_missing_client_secret_makes_ready_false_and_loses_no_result() {
         &endpoint_slice("web-a", "web", "https", 443, &["10.250.0.7"]),
     )
     .await;
-    let op = operator(&client, &ns.name, &routes, &[]).await;
+    let op = operator(&client, ns.name(), &routes, &[]).await;
     let audits = ns.api::<TlsAudit>();
     let spec = json!({"services": {"perEndpoint": true}, "trust": trust(), "clientCertificate": {"secretRef": {"name": "gone"}}});
     create(&audits, &audit("web", spec)).await;
@@ -534,7 +530,6 @@ async fn a_missing_client_secret_makes_ready_false_and_loses_no_result() {
     .await;
     assert_eq!(condition(&status, "Ready").1, "Audited");
     op.stop().await.expect("operator stops cleanly");
-    ns.delete().await;
 }
 
 /// An Ingress with one TLS host and Secret, published at load-balancer address `lb`.
@@ -587,7 +582,7 @@ async fn ingress_secrets_are_checked_at_rest_and_against_what_is_served() {
     routes.route(fake(10, 443), docs.addr);
     ingress(&ns, "docs", "docs.example.test", "docs-tls", "10.250.0.10").await;
 
-    let op = operator(&client, &ns.name, &routes, &[]).await;
+    let op = operator(&client, ns.name(), &routes, &[]).await;
     let audits = ns.api::<TlsAudit>();
     create(
         &audits,
@@ -624,7 +619,6 @@ async fn ingress_secrets_are_checked_at_rest_and_against_what_is_served() {
         "{status:#?}"
     );
     op.stop().await.expect("operator stops cleanly");
-    ns.delete().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -636,7 +630,7 @@ async fn explicit_loopback_endpoints_are_refused_unless_the_operator_allows_them
         routes,
     } = setup("ssrf").await;
     let (server, _) = healthy(&pki, &["legacy.internal"]).await;
-    let op = operator(&client, &ns.name, &routes, &[]).await;
+    let op = operator(&client, ns.name(), &routes, &[]).await;
     let audits = ns.api::<TlsAudit>();
     let spec = json!({
         "endpoints": [
@@ -668,7 +662,6 @@ async fn explicit_loopback_endpoints_are_refused_unless_the_operator_allows_them
         "{messages:?}"
     );
     op.stop().await.expect("operator stops cleanly");
-    ns.delete().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -682,7 +675,7 @@ async fn status_writes_do_not_trigger_further_audits() {
     let (server, _) = healthy(&pki, &["legacy.internal"]).await;
     let op = operator(
         &client,
-        &ns.name,
+        ns.name(),
         &routes,
         &["--allow-target-cidr", "127.0.0.0/8"],
     )
@@ -703,20 +696,19 @@ async fn status_writes_do_not_trigger_further_audits() {
     let later = count(&support::audit::scrape(op.metrics_addr()).await);
     assert_eq!(later, first, "the status write must not requeue the audit");
     op.stop().await.expect("operator stops cleanly");
-    ns.delete().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_never_hold_the_lease_at_once_and_a_released_lease_moves() {
-    let client = support::audit::client().await;
-    let ns = TestNamespace::new(&client, "lease").await;
+    let ns = TestNamespace::new("lease").await;
+    let client = ns.client();
     let timings = Timings {
         lease_duration: Duration::from_secs(3),
         renew_deadline: Duration::from_secs(2),
         retry_period: Duration::from_millis(200),
     };
-    let mut a = Elector::new(client.clone(), &ns.name, "tlsaudit", "replica-a", timings);
-    let mut b = Elector::new(client.clone(), &ns.name, "tlsaudit", "replica-b", timings);
+    let mut a = Elector::new(client.clone(), ns.name(), "tlsaudit", "replica-a", timings);
+    let mut b = Elector::new(client.clone(), ns.name(), "tlsaudit", "replica-b", timings);
     let (won_a, won_b) = tokio::join!(a.try_acquire_or_renew(), b.try_acquire_or_renew());
     let (won_a, won_b) = (won_a.expect("a tries"), won_b.expect("b tries"));
     assert!(
@@ -768,7 +760,6 @@ async fn two_replicas_never_hold_the_lease_at_once_and_a_released_lease_moves() 
             .await
             .expect("takes the released lease")
     );
-    ns.delete().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -784,13 +775,13 @@ async fn only_the_replica_holding_the_lease_audits_and_a_stopped_leader_hands_ov
         "--leader-election",
         "on",
         "--lease-namespace",
-        &ns.name,
+        ns.name(),
         "--allow-target-cidr",
         "127.0.0.0/8",
     ];
     let first = operator(
         &client,
-        &ns.name,
+        ns.name(),
         &routes,
         &[&lease[..], &["--identity", "first"]].concat(),
     )
@@ -815,7 +806,7 @@ async fn only_the_replica_holding_the_lease_audits_and_a_stopped_leader_hands_ov
     }
     let second = operator(
         &client,
-        &ns.name,
+        ns.name(),
         &routes,
         &[&lease[..], &["--identity", "second"]].concat(),
     )
@@ -844,5 +835,4 @@ async fn only_the_replica_holding_the_lease_audits_and_a_stopped_leader_hands_ov
     .await;
     assert_eq!(held().await.as_deref(), Some("second"));
     second.stop().await.expect("operator stops cleanly");
-    ns.delete().await;
 }

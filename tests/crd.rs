@@ -13,12 +13,14 @@ mod support {
         clippy::missing_panics_doc
     )]
     pub mod audit;
+    pub mod kube;
 }
 
 use kube::Api;
 use kube::api::{ApiResource, DynamicObject, PostParams};
 use serde_json::json;
-use support::audit::{TestNamespace, audit, install_crd};
+use support::audit::{audit, install_tlsaudit_crd};
+use support::kube::TestNamespace;
 use tlsaudit::crd::TlsAudit;
 
 #[test]
@@ -34,14 +36,14 @@ fn the_checked_in_crd_is_what_tlsaudit_crd_prints() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_apiserver_rejects_bad_specs_with_a_clear_message() {
-    let client = support::audit::client().await;
-    install_crd(&client).await;
-    let ns = TestNamespace::new(&client, "crd").await;
+    let ns = TestNamespace::new("crd").await;
+    let client = ns.client();
+    install_tlsaudit_crd(&client).await;
     let api = ns.api::<TlsAudit>();
     // Bad specs do not even parse as the Rust types; send them as raw objects.
     let raw: Api<DynamicObject> = Api::namespaced_with(
         client.clone(),
-        &ns.name,
+        ns.name(),
         &ApiResource::erase::<TlsAudit>(&()),
     );
     let cases = [
@@ -116,5 +118,4 @@ async fn the_apiserver_rejects_bad_specs_with_a_clear_message() {
     assert_eq!(spec.policy.expiry.critical_days, 7);
     assert!(spec.trust.system_roots && spec.trust.cluster_ca);
     assert_eq!(spec.interval.as_deref(), Some("1h30m"));
-    ns.delete().await;
 }

@@ -1,7 +1,8 @@
 //! Support for the operator's end-to-end tests against a real kube-apiserver (KUBECONFIG, exported
-//! by scripts/test.sh from scripts/control-plane.sh): a client, the CRD, one namespace per test, the
-//! operator running in-process and scoped to that namespace, object builders, status polling,
-//! /metrics scraping, and a TLS server whose certificate can be rotated.
+//! by scripts/test.sh from scripts/control-plane.sh; clients and per-test namespaces come from
+//! `support::kube`): the CRD, the operator running in-process and scoped to the test's namespace,
+//! object builders, status polling, /metrics scraping, and a TLS server whose certificate can be
+//! rotated.
 //!
 //! Routing: the apiserver refuses loopback addresses in EndpointSlices and Ingress status is only
 //! data, while tests may dial loopback only. So the tests give Pods and load balancers addresses
@@ -17,10 +18,9 @@ use std::time::Duration;
 use clap::Parser;
 use futures::FutureExt;
 use k8s_openapi::ByteString;
-use k8s_openapi::api::core::v1::{Namespace, Secret, Service, ServicePort, ServiceSpec};
+use k8s_openapi::api::core::v1::{Secret, Service, ServicePort, ServiceSpec};
 use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointPort, EndpointSlice};
-use kube::api::{DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
-use kube::runtime::wait::{await_condition, conditions};
+use kube::api::{ObjectMeta, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
@@ -30,91 +30,12 @@ use tlsaudit::controller::{ControllerArgs, Operator};
 use tlsaudit::crd::{TlsAudit, TlsAuditStatus};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// Field manager of the tests' applies.
-pub const MANAGER: &str = "tlsaudit-e2e";
 /// How long a test waits for an audit to show in the status.
 pub const WAIT: Duration = Duration::from_secs(90);
 
-/// A client for KUBECONFIG; panics with instructions when there is none.
-pub async fn client() -> Client {
-    assert!(
-        std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty()),
-        "KUBECONFIG is not set: these tests need the test control plane. Run scripts/test.sh, or \
-         scripts/control-plane.sh start && eval \"$(scripts/control-plane.sh env)\""
-    );
-    let client = Client::try_default().await.expect("client from KUBECONFIG");
-    client
-        .apiserver_version()
-        .await
-        .expect("the apiserver of KUBECONFIG answers (scripts/control-plane.sh status)");
-    client
-}
-
-/// Server-side applies the TlsAudit CRD and waits until it is served.
-pub async fn install_crd(client: &Client) {
-    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-    let crd = tlsaudit::crd::crd().expect("render CRD");
-    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let name = "tlsaudits.tlsaudit.dev";
-    api.patch(
-        name,
-        &PatchParams::apply(MANAGER).force(),
-        &Patch::Apply(&crd),
-    )
-    .await
-    .expect("apply CRD");
-    tokio::time::timeout(
-        Duration::from_secs(30),
-        await_condition(api, name, conditions::is_crd_established()),
-    )
-    .await
-    .expect("CRD established within 30 s")
-    .expect("watch CRD");
-}
-
-/// A namespace for one test (`tla-<label>-<random>`).
-pub struct TestNamespace {
-    /// Its name.
-    pub name: String,
-    client: Client,
-}
-
-impl TestNamespace {
-    /// Creates the namespace.
-    pub async fn new(client: &Client, label: &str) -> Self {
-        let name = format!("tla-{label}-{:08x}", rand::random::<u32>());
-        let ns = Namespace {
-            metadata: ObjectMeta {
-                name: Some(name.clone()),
-                ..ObjectMeta::default()
-            },
-            ..Namespace::default()
-        };
-        Api::<Namespace>::all(client.clone())
-            .create(&PostParams::default(), &ns)
-            .await
-            .expect("create test namespace");
-        Self {
-            name,
-            client: client.clone(),
-        }
-    }
-
-    /// An Api of `K` in this namespace.
-    pub fn api<K>(&self) -> Api<K>
-    where
-        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
-    {
-        Api::namespaced(self.client.clone(), &self.name)
-    }
-
-    /// Deletes the namespace (without a controller-manager it stays Terminating; the control
-    /// plane's etcd is fresh at each start).
-    pub async fn delete(self) {
-        let _ = Api::<Namespace>::all(self.client.clone())
-            .delete(&self.name, &DeleteParams::default())
-            .await;
-    }
+/// Server-side applies the TlsAudit CRD (rendered from the Rust types) and waits until it is served.
+pub async fn install_tlsaudit_crd(client: &Client) {
+    super::kube::install_crd(client, &tlsaudit::crd::crd().expect("render CRD")).await;
 }
 
 /// Where the operator's probes go: fake address → loopback server.

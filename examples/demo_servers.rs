@@ -12,7 +12,7 @@
 //! | base + 7  | printer  | self-signed certificate (an explicit endpoint in the audit)    |
 //!
 //! base + 6 is left for the TLS 1.0-only `openssl s_server` that demo.sh starts with
-//! `legacy.crt`/`legacy.key` from `--out`.
+//! `legacy.crt`, `legacy-chain.crt` and `legacy.key` from `--out`.
 //!
 //! Usage: `cargo run --example demo_servers -- --namespace tlsaudit-demo --listen 0.0.0.0
 //! --port-base 18440 --out DIR` (prints `ready` when every server listens).
@@ -54,7 +54,7 @@ struct Args {
     /// First port.
     #[arg(long, default_value_t = 18440)]
     port_base: u16,
-    /// Directory for ca.crt, legacy.crt and legacy.key.
+    /// Directory for ca.crt, legacy.crt, legacy-chain.crt and legacy.key.
     #[arg(long)]
     out: PathBuf,
 }
@@ -132,10 +132,8 @@ async fn main() {
     let write =
         |file: &str, text: &str| std::fs::write(args.out.join(file), text).expect("write PEM");
     write("ca.crt", &pki.root.pem);
-    write(
-        "legacy.crt",
-        &format!("{}{}", legacy.pem, pki.intermediate.pem),
-    );
+    write("legacy.crt", &legacy.pem);
+    write("legacy-chain.crt", &pki.intermediate.pem);
     write("legacy.key", &legacy.key_pem());
     println!("ready");
     let _ = tokio::signal::ctrl_c().await;

@@ -86,7 +86,8 @@ servers() {
   wait_for "the demo servers" 30 grep -qx ready "$STATE/demo-servers.log"
   # TLS 1.0 only; OpenSSL 3 needs security level 0 to offer it at all.
   openssl s_server -quiet -www -accept $((BASE + 6)) -tls1 -cipher 'DEFAULT:@SECLEVEL=0' \
-    -cert "$STATE/pki/legacy.crt" -key "$STATE/pki/legacy.key" >"$STATE/openssl.log" 2>&1 &
+    -cert "$STATE/pki/legacy.crt" -cert_chain "$STATE/pki/legacy-chain.crt" \
+    -key "$STATE/pki/legacy.key" >"$STATE/openssl.log" 2>&1 &
   PIDS+=($!)
 }
 

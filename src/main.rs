@@ -17,6 +17,10 @@ struct Cli {
 enum Command {
     /// Audit one HOST:PORT and print the findings.
     Scan(tlsaudit::scan::ScanArgs),
+    /// Run the Kubernetes operator.
+    Controller(tlsaudit::controller::ControllerArgs),
+    /// Print the TlsAudit CRD (crds/tlsaudit.yaml).
+    Crd(tlsaudit::controller::CrdArgs),
     /// Print the finding catalog as Markdown (docs/findings.md).
     Findings,
     /// Print the JSON Schema of `scan --json` (docs/report.schema.json).
@@ -45,6 +49,14 @@ fn main() -> ExitCode {
     let result: anyhow::Result<u8> = runtime.block_on(async {
         match cli.command {
             Command::Scan(args) => Ok(tlsaudit::scan::run(&args).await?),
+            Command::Controller(args) => {
+                tlsaudit::controller::run(args).await?;
+                Ok(0)
+            }
+            Command::Crd(args) => {
+                tlsaudit::controller::run_crd(&args)?;
+                Ok(0)
+            }
             Command::ReportSchema => {
                 print!("{}", tlsaudit::report::json_schema()?);
                 Ok(0)

@@ -85,8 +85,15 @@ pub struct Prober {
     probe: ProbeFn,
     permits: Arc<Semaphore>,
     window: Duration,
-    cache: Mutex<HashMap<ProbeKey, Entry>>,
+    cache: Mutex<Cache>,
     metrics: Option<Arc<Metrics>>,
+}
+
+/// The shared results and when expired ones are swept next.
+#[derive(Default)]
+struct Cache {
+    entries: HashMap<ProbeKey, Entry>,
+    next_sweep: Option<Instant>,
 }
 
 impl std::fmt::Debug for Prober {
@@ -111,7 +118,7 @@ impl Prober {
             probe,
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
             window,
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(Cache::default()),
             metrics,
         }
     }
@@ -126,11 +133,15 @@ impl Prober {
         let shared = {
             let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
             let now = Instant::now();
-            // Expired entries go on every lookup, so the map stays as small as one window's probes.
-            cache.retain(|_, e| {
-                now.duration_since(e.started) < self.window || e.facts.peek().is_none()
-            });
-            match cache.get(&key) {
+            // Expired entries are swept once per window (not on every lookup: with 50,000
+            // endpoints that would be quadratic), so the map holds at most two windows' probes.
+            if cache.next_sweep.is_none_or(|at| now >= at) {
+                cache.entries.retain(|_, e| {
+                    now.duration_since(e.started) < self.window || e.facts.peek().is_none()
+                });
+                cache.next_sweep = Some(now + self.window);
+            }
+            match cache.entries.get(&key) {
                 Some(entry)
                     if now.duration_since(entry.started) < self.window
                         || entry.facts.peek().is_none() =>
@@ -139,7 +150,7 @@ impl Prober {
                 }
                 _ => {
                     let fut = self.start(target.clone(), options.clone());
-                    cache.insert(
+                    cache.entries.insert(
                         key,
                         Entry {
                             started: now,

@@ -6,7 +6,8 @@
 #   3. derived files are in sync (scripts/render-deploy.sh --check): deploy/, the chart's CRD copy
 #      (== crds/tlsaudit.yaml), the schema's finding codes (== src/findings.rs)
 #   4. promtool check rules + promtool test rules (a firing and a silent case for every alert), overrides
-#   5. the Grafana dashboard: JSON, variables, every query parsed by promtool, metric names in the contract
+#   5. the Grafana dashboard: JSON, variables, every query parsed by promtool, metric names in the contract;
+#      every value has a comment and a row in docs/install.md, every alert a section in docs/alerts.md
 #   6. against the control plane in $KUBECONFIG: plain manifests accepted (server-side dry run); helm
 #      install with every option, objects present, RBAC asserted with `kubectl auth can-i --as=<the SA>`;
 #      helm upgrade changes RBAC (secrets, leases) as the values say; helm uninstall leaves nothing behind
@@ -169,6 +170,9 @@ if [ -n "${TLSAUDIT_METRICS_SCRAPE:-}" ]; then
   echo "  (metric names are also checked against the scrape $TLSAUDIT_METRICS_SCRAPE)"
 fi
 py metric-names "$CONTRACT" "${TLSAUDIT_METRICS_SCRAPE:-}" -- "$RULES" "$CHART/files/dashboard.json"
+
+step "docs"
+py docs "$CHART/values.yaml" "$ROOT/docs/install.md" "$ROOT/docs/alerts.md" "$RULES"
 
 # --- 6. control plane -------------------------------------------------------------------------------------
 if $offline; then

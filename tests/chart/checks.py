@@ -11,6 +11,7 @@ exit status 1 with the reason on stderr at the first failed check. Needs python3
   checks.py finding-links RULES.yaml FINDINGS.rs
   checks.py dashboard DASHBOARD.json RENDERED_WITH_DASHBOARD.yaml OUT_RULES.yaml
   checks.py metric-names CONTRACT.md [SCRAPE.txt] -- FILE...
+  checks.py docs VALUES.yaml INSTALL.md ALERTS.md RULES.yaml
 """
 
 import json
@@ -378,6 +379,58 @@ def cmd_metric_names(contract, scrape, files):
                 check(key in scraped, f"{path}: {name} is exported by the running operator (scrape)")
 
 
+# Values whose children are Kubernetes objects or free-form maps, documented by the parent's comment; the
+# alerts' children (enabled, severity, for, labels, thresholds) by the comment on prometheusRule.alerts.
+FREE_FORM = ("resources.", "podSecurityContext.", "securityContext.", "livenessProbe.", "readinessProbe.",
+             "nodeSelector.", "grafanaDashboard.labels.")
+
+
+def values_keys(path):
+    """(key path, has a comment right above) for every key line of values.yaml."""
+    out, stack, prev = [], [], ""
+    with open(path) as f:
+        for line in f:
+            m = re.match(r"^( *)([A-Za-z0-9_]+):", line)
+            if m:
+                indent, key = len(m.group(1)), m.group(2)
+                while stack and stack[-1][0] >= indent:
+                    stack.pop()
+                stack.append((indent, key))
+                out.append((".".join(k for _, k in stack), prev.lstrip().startswith("#")))
+            if line.strip():
+                prev = line
+    return out
+
+
+def cmd_docs(values_path, install_md, alerts_md, rules_path):
+    with open(install_md) as f:
+        install = f.read()
+    with open(alerts_md) as f:
+        alerts = f.read()
+    with open(values_path) as f:
+        values = yaml.safe_load(f)
+    for key, commented in values_keys(values_path):
+        if key.startswith(FREE_FORM):
+            continue
+        parts = key.split(".")
+        if key.startswith("prometheusRule.alerts."):
+            if len(parts) == 3:
+                check(commented, f"values.yaml: {key} has a comment")
+                check(f"`prometheusRule.alerts.{parts[2]}`" in alerts, f"docs/alerts.md describes {key}")
+            continue
+        check(commented, f"values.yaml: {key} has a comment")
+        value = values
+        for part in parts:
+            value = value[part]
+        # A row for every leaf, every free-form map and every empty map; maps of documented keys have none.
+        if not isinstance(value, dict) or not value or key + "." in FREE_FORM or key == "prometheusRule.alerts":
+            check(f"| `{key}` |" in install, f"docs/install.md's values table has {key}")
+    names, _ = alert_names(rules_path)
+    for n in names:
+        check(f"\n### {n}\n" in alerts and f"[{n}](#{n.lower()})" in alerts,
+              f"docs/alerts.md has a section on {n} and a row in its table")
+
+
 def main(argv):
     if len(argv) < 2:
         sys.exit(__doc__)
@@ -394,6 +447,8 @@ def main(argv):
         cmd_finding_links(*args)
     elif cmd == "dashboard":
         cmd_dashboard(*args)
+    elif cmd == "docs":
+        cmd_docs(*args)
     elif cmd == "metric-names":
         sep = args.index("--")
         head = args[:sep]

@@ -156,6 +156,16 @@ if "$PROMTOOL" test rules "$TMP/overrides/alerts-overrides.test.yaml" >"$TMP/out
   pass "promtool test rules: overridden threshold, for, severity, labels, codes and job change what fires"
 else cat "$TMP/out" >&2; failed "promtool test rules tests/chart/alerts-overrides.test.yaml"; fi
 
+off=()
+for a in $(python3 -c 'import sys, yaml; print(" ".join(yaml.safe_load(open(sys.argv[1]))["prometheusRule"]["alerts"]))' "$CHART/values.yaml"); do
+  off+=(--set "prometheusRule.alerts.$a.enabled=false")
+done
+template --set prometheusRule.enabled=true "${off[@]}" --show-only templates/prometheusrule.yaml \
+  | sed '1,/^spec:$/d; s/^  //' >"$TMP/no-alerts.yaml"
+if grep -q '^    rules: \[\]$' "$TMP/no-alerts.yaml" && "$PROMTOOL" check rules "$TMP/no-alerts.yaml" >/dev/null 2>&1; then
+  pass "with all $((${#off[@]} / 2)) alerts disabled the rule group is empty (rules: []) and valid"
+else cat "$TMP/no-alerts.yaml" >&2; failed "with every alert disabled the rule group is rules: []"; fi
+
 # --- 5. dashboard ---------------------------------------------------------------------------------------
 step "dashboard"
 py dashboard "$CHART/files/dashboard.json" "$TMP/all.yaml" "$TMP/dashboard-rules.yaml"

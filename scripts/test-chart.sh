@@ -74,14 +74,16 @@ else cat "$TMP/lint" >&2; failed "helm lint --strict with default values"; fi
 if "$HELM" lint --strict "$CHART" --kube-version "$KUBE_VERSION" -f "$TESTS/values-all-options.yaml" >"$TMP/lint" 2>&1; then
   pass "helm lint --strict passes with every optional part on"
 else cat "$TMP/lint" >&2; failed "helm lint --strict with every optional part on"; fi
-template >"$TMP/defaults.yaml" && pass "helm template renders with default values" || failed "helm template with default values"
+if template >"$TMP/defaults.yaml"; then pass "helm template renders with default values"
+else failed "helm template with default values"; fi
 py render-defaults "$TMP/defaults.yaml"
-template -f "$TESTS/values-all-options.yaml" >"$TMP/all.yaml" \
-  && pass "helm template renders with every optional part on" || failed "helm template with every optional part on"
+if template -f "$TESTS/values-all-options.yaml" >"$TMP/all.yaml"; then
+  pass "helm template renders with every optional part on"
+else failed "helm template with every optional part on"; fi
 py render-all-options "$TMP/all.yaml"
 # Leader election follows the replica count unless set explicitly.
 template --set replicas=3 --set leaderElection.enabled=false --show-only templates/deployment.yaml >"$TMP/le.yaml"
-if ! grep -q -- '--leader-election' "$TMP/le.yaml" && grep -q 'type: Recreate' "$TMP/le.yaml"; then
+if grep -q -- '--leader-election=off' "$TMP/le.yaml" && grep -q 'type: Recreate' "$TMP/le.yaml"; then
   pass "leaderElection.enabled=false keeps it off with 3 replicas"
 else failed "leaderElection.enabled=false keeps it off with 3 replicas"; fi
 template --set leaderElection.enabled=true --show-only templates/rbac.yaml >"$TMP/le.yaml"

@@ -118,8 +118,12 @@ def deployment_checks(kinds, leader):
     known = {"--metrics-addr", "--leader-election", "--lease-name", "--lease-namespace", "--concurrency",
              "--default-interval", "--allow-target-cidr", "--probe-timeout", "--status-max-endpoints"}
     check(flags <= known, "only flags that `tlsaudit controller` has are passed", str(flags - known))
-    check(("--leader-election" in args) == leader,
-          f"leader election is {'on' if leader else 'off'} for {dep['spec']['replicas']} replica(s)", str(args))
+    want = "--leader-election=" + ("on" if leader else "off")
+    check(want in args and ("--lease-name" in flags) == leader,
+          f"leader election is {'on' if leader else 'off'} for {dep['spec']['replicas']} replica(s), explicitly", str(args))
+    env = {e["name"]: e.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") for e in ctr["env"]}
+    check(env.get("POD_NAME") == "metadata.name" and env.get("POD_NAMESPACE") == "metadata.namespace",
+          "the Pod's name and namespace reach the operator (its Lease identity)")
     strategy = dep["spec"]["strategy"]["type"]
     check(strategy == ("RollingUpdate" if leader else "Recreate"),
           f"the rollout strategy is {strategy} (never two active operators without a Lease)")
@@ -293,9 +297,9 @@ def cmd_dashboard(dash_path, rendered_path, out_rules):
         for t in p["targets"]:
             check(t.get("datasource", {}).get("uid") == "${datasource}" and t.get("expr"),
                   f"panel '{p['title']}' query {t['refId']} has an expression on the data source variable")
-            # Operator-wide series (up, build info, reconciles) have no audit; every other query follows
+            # Operator-wide series (up, build info, reconciles, probe durations) have no audit; every other query follows
             # the namespace and audit variables in each selector.
-            if not re.search(r"\bup\{|tlsaudit_build_info|tlsaudit_reconcile", t["expr"]):
+            if not re.search(r"\bup\{|tlsaudit_build_info|tlsaudit_reconcile|tlsaudit_probe_duration", t["expr"]):
                 selectors = re.findall(r"tlsaudit_[a-z0-9_]+\{([^}]*)\}", t["expr"])
                 check(selectors and all('namespace=~"$namespace"' in x and 'audit=~"$audit"' in x for x in selectors),
                       f"panel '{p['title']}' query {t['refId']} follows the namespace and audit variables", t["expr"])

@@ -126,6 +126,15 @@ reject "an unknown finding code in an alert's codes is rejected" "at '/prometheu
 reject "a malformed duration (controller.defaultInterval=1 hour) is rejected" "at '/controller/defaultInterval': '1 hour' does not match pattern" \
   --set 'controller.defaultInterval=1 hour'
 reject "a string where a number belongs (replicas=two) is rejected" "at '/replicas'" --set replicas=two
+reject "rbac.secrets=namespaces without a namespace is refused with a message" "rbac.secretNamespaces lists none" \
+  --set rbac.secrets=namespaces
+
+# --- the image and the chart agree -----------------------------------------------------------------------
+uid=$(python3 -c 'import sys, yaml; v = yaml.safe_load(open(sys.argv[1])); print(v["podSecurityContext"]["runAsUser"])' "$CHART/values.yaml")
+if grep -qx "USER $uid:$uid" "$ROOT/Dockerfile"; then pass "the Dockerfile's USER is the chart's runAsUser ($uid)"
+else failed "the Dockerfile's USER differs from the chart's podSecurityContext.runAsUser ($uid)"; fi
+if grep -q 'ENTRYPOINT \["/tlsaudit"\]' "$ROOT/Dockerfile"; then pass "the image's entrypoint is /tlsaudit, so the chart's args start with the subcommand"
+else failed "the Dockerfile's ENTRYPOINT is not [\"/tlsaudit\"]"; fi
 
 # --- 3. derived files ------------------------------------------------------------------------------------
 step "derived files in sync"

@@ -1,0 +1,394 @@
+#!/usr/bin/env bash
+# Tests of the Helm chart, the plain manifests, the alerts and the dashboard:
+#   1. helm lint; helm template with default values and with every optional part on (rendered objects checked
+#      by tests/chart/checks.py: security context, probes, flags, exact RBAC rules, monitoring objects)
+#   2. a typo or a bad value in values is rejected by values.schema.json with a message naming it
+#   3. derived files are in sync (scripts/render-deploy.sh --check): deploy/, the chart's CRD copy
+#      (== crds/tlsaudit.yaml), the schema's finding codes (== src/findings.rs)
+#   4. promtool check rules + promtool test rules (a firing and a silent case for every alert), overrides
+#   5. the Grafana dashboard: JSON, variables, every query parsed by promtool, metric names in the contract;
+#      every value has a comment and a row in docs/install.md, every alert a section in docs/alerts.md
+#   6. against the control plane in $KUBECONFIG: plain manifests accepted (server-side dry run); helm
+#      install with every option, objects present, RBAC asserted with `kubectl auth can-i --as=<the SA>`;
+#      helm upgrade changes RBAC (secrets, leases) as the values say; helm uninstall leaves nothing behind
+#
+# Usage: scripts/test-chart.sh             all of it; needs KUBECONFIG (scripts/control-plane.sh start/env)
+#        scripts/test-chart.sh --offline   steps 1-5 only, and says so loudly
+# Environment: TLSAUDIT_METRICS_CONTRACT  the metrics contract (default tests/chart/metrics-contract.md)
+#              TLSAUDIT_METRICS_SCRAPE    a /metrics scrape of the running operator: every metric name that
+#                                         the alerts and dashboard use must be in it too
+# Tools: helm, promtool, kubectl from scripts/toolchain.sh (or $HELM, $PROMTOOL, $KUBECTL); python3 + PyYAML.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CHART=$ROOT/charts/tlsaudit
+TESTS=$ROOT/tests/chart
+KUBE_VERSION=1.37.0
+START=$SECONDS
+PASSED=0
+FAILED=0
+
+offline=false
+case ${1:-} in
+  --offline) offline=true ;;
+  "") ;;
+  *) echo "usage: $0 [--offline]" >&2; exit 2 ;;
+esac
+
+die() { echo "test-chart: FAILED: $*" >&2; exit 1; }
+pass() { PASSED=$((PASSED + 1)); echo "  ok  $*"; }
+failed() { FAILED=$((FAILED + 1)); echo "  FAIL $*" >&2; }
+step() { echo "== $* ($((SECONDS - START)) s)"; }
+
+tool() {
+  local name=$1 override=$2 path
+  if [ -n "$override" ]; then path=$override; else path=$(bash "$ROOT/scripts/toolchain.sh" path "$name"); fi
+  [ -x "$path" ] || die "$name not found at $path (build it with: bash scripts/toolchain.sh $name)"
+  echo "$path"
+}
+HELM=$(tool helm "${HELM:-}")
+PROMTOOL=$(tool promtool "${PROMTOOL:-}")
+command -v python3 >/dev/null || die "python3 is not installed (Debian: apt-get install python3)"
+python3 -c 'import yaml' 2>/dev/null || die "PyYAML is not installed (Debian: apt-get install python3-yaml)"
+
+TMP=$(mktemp -d)
+cleanup_cluster() { :; }
+trap 'cleanup_cluster; rm -rf "$TMP"' EXIT
+
+# py CHECK ARGS...: tests/chart/checks.py; each `ok` line is one passed check, a non-zero exit one failure.
+py() {
+  local out rc=0
+  out=$(python3 "$TESTS/checks.py" "$@" 2>&1) || rc=$?
+  printf '%s\n' "$out" | grep -v '^  [0-9]* checks passed' || true
+  PASSED=$((PASSED + $(printf '%s\n' "$out" | grep -c '^  ok ' || true)))
+  [ $rc -eq 0 ] || failed "checks.py $1"
+}
+
+template() { "$HELM" template tlsaudit "$CHART" --namespace tlsaudit --kube-version "$KUBE_VERSION" "$@"; }
+
+# --- 1. lint and render ------------------------------------------------------------------------------
+step "helm lint and template"
+if "$HELM" lint --strict "$CHART" --kube-version "$KUBE_VERSION" >"$TMP/lint" 2>&1; then
+  pass "helm lint --strict passes with default values"
+else cat "$TMP/lint" >&2; failed "helm lint --strict with default values"; fi
+if "$HELM" lint --strict "$CHART" --kube-version "$KUBE_VERSION" -f "$TESTS/values-all-options.yaml" >"$TMP/lint" 2>&1; then
+  pass "helm lint --strict passes with every optional part on"
+else cat "$TMP/lint" >&2; failed "helm lint --strict with every optional part on"; fi
+if template >"$TMP/defaults.yaml"; then pass "helm template renders with default values"
+else failed "helm template with default values"; fi
+py render-defaults "$TMP/defaults.yaml"
+if template -f "$TESTS/values-all-options.yaml" >"$TMP/all.yaml"; then
+  pass "helm template renders with every optional part on"
+else failed "helm template with every optional part on"; fi
+py render-all-options "$TMP/all.yaml"
+# Leader election follows the replica count unless set explicitly.
+template --set replicas=3 --set leaderElection.enabled=false --show-only templates/deployment.yaml >"$TMP/le.yaml"
+if grep -q -- '--leader-election=off' "$TMP/le.yaml" && grep -q 'type: Recreate' "$TMP/le.yaml"; then
+  pass "leaderElection.enabled=false keeps it off with 3 replicas"
+else failed "leaderElection.enabled=false keeps it off with 3 replicas"; fi
+template --set leaderElection.enabled=true --show-only templates/rbac.yaml >"$TMP/le.yaml"
+if grep -q 'name: tlsaudit-leader-election' "$TMP/le.yaml"; then
+  pass "leaderElection.enabled=true with 1 replica creates the Lease Role"
+else failed "leaderElection.enabled=true with 1 replica creates the Lease Role"; fi
+template --set rbac.secrets=none --show-only templates/rbac.yaml >"$TMP/none.yaml"
+if ! grep -q 'secrets' "$TMP/none.yaml"; then pass "rbac.secrets=none grants no Secret access anywhere"
+else failed "rbac.secrets=none grants no Secret access anywhere"; fi
+template --set rbac.create=false >"$TMP/norbac.yaml"
+if ! grep -Eq '^kind: (ClusterRole|ClusterRoleBinding|Role|RoleBinding)$' "$TMP/norbac.yaml"; then
+  pass "rbac.create=false renders no RBAC object"
+else failed "rbac.create=false renders no RBAC object"; fi
+if template --set serviceAccount.create=false >/dev/null 2>"$TMP/err" ; then
+  failed "serviceAccount.create=false without a name is refused"
+elif grep -q 'serviceAccount.name is required' "$TMP/err"; then
+  pass "serviceAccount.create=false without a name is refused with a message"
+else cat "$TMP/err" >&2; failed "serviceAccount.create=false without a name is refused with a message"; fi
+
+# --- 2. values schema --------------------------------------------------------------------------------
+step "values schema rejects typos and bad values"
+# reject "SENTENCE" "EXPECTED MESSAGE (grep -E)" HELM-ARGS...
+reject() {
+  local sentence=$1 pattern=$2; shift 2
+  if template "$@" >/dev/null 2>"$TMP/err"; then
+    failed "$sentence (helm template accepted $*)"
+  elif grep -Eq "$pattern" "$TMP/err"; then
+    pass "$sentence"
+  else
+    cat "$TMP/err" >&2; failed "$sentence (message does not match /$pattern/)"
+  fi
+}
+reject "a misspelt top-level key (replcas) is rejected and named" "additional properties 'replcas' not allowed" --set replcas=2
+reject "a misspelt nested key (controller.concurency) is rejected and named" "at '/controller': additional properties 'concurency' not allowed" --set controller.concurency=4
+reject "a misspelt alert threshold (certificateExpiringSoon.dayz) is rejected and named" "additional properties 'dayz' not allowed" \
+  --set prometheusRule.alerts.certificateExpiringSoon.dayz=10
+reject "an unknown rbac.secrets mode is rejected" "at '/rbac/secrets': value must be one of 'cluster', 'namespaces', 'none'" --set rbac.secrets=everywhere
+reject "an unknown finding code in an alert's codes is rejected" "at '/prometheusRule/alerts/weakCipher/codes/0': value must be one of" \
+  --set 'prometheusRule.alerts.weakCipher.codes={cipher.rc5}'
+reject "a malformed duration (controller.defaultInterval=1 hour) is rejected" "at '/controller/defaultInterval': '1 hour' does not match pattern" \
+  --set 'controller.defaultInterval=1 hour'
+reject "a string where a number belongs (replicas=two) is rejected" "at '/replicas'" --set replicas=two
+reject "rbac.secrets=namespaces without a namespace is refused with a message" "rbac.secretNamespaces lists none" \
+  --set rbac.secrets=namespaces
+
+# --- the image and the chart agree -----------------------------------------------------------------------
+uid=$(python3 -c 'import sys, yaml; v = yaml.safe_load(open(sys.argv[1])); print(v["podSecurityContext"]["runAsUser"])' "$CHART/values.yaml")
+if grep -qx "USER $uid:$uid" "$ROOT/Dockerfile"; then pass "the Dockerfile's USER is the chart's runAsUser ($uid)"
+else failed "the Dockerfile's USER differs from the chart's podSecurityContext.runAsUser ($uid)"; fi
+if grep -q 'ENTRYPOINT \["/tlsaudit"\]' "$ROOT/Dockerfile"; then pass "the image's entrypoint is /tlsaudit, so the chart's args start with the subcommand"
+else failed "the Dockerfile's ENTRYPOINT is not [\"/tlsaudit\"]"; fi
+
+# --- 3. derived files ------------------------------------------------------------------------------------
+step "derived files in sync"
+if cmp -s "$ROOT/crds/tlsaudit.yaml" "$CHART/crds/tlsaudit.yaml"; then
+  pass "charts/tlsaudit/crds/tlsaudit.yaml is identical to crds/tlsaudit.yaml"
+else failed "charts/tlsaudit/crds/tlsaudit.yaml differs from crds/tlsaudit.yaml: run scripts/render-deploy.sh"; fi
+if HELM=$HELM bash "$ROOT/scripts/render-deploy.sh" --check; then
+  pass "deploy/, the chart's CRD and the schema's finding codes match what render-deploy.sh produces"
+else failed "derived files are stale: run scripts/render-deploy.sh"; fi
+
+# --- 4. alerts ------------------------------------------------------------------------------------------
+step "alerts: promtool"
+RULES=$ROOT/deploy/prometheus/tlsaudit-rules.yaml
+if "$PROMTOOL" check rules "$RULES" >"$TMP/out" 2>&1; then pass "promtool check rules: $(grep -o '[0-9]* rules found' "$TMP/out")"
+else cat "$TMP/out" >&2; failed "promtool check rules $RULES"; fi
+if "$PROMTOOL" test rules "$TESTS/alerts.test.yaml" >"$TMP/out" 2>&1; then
+  pass "promtool test rules: $(grep -c '^  - interval' "$TESTS/alerts.test.yaml") test groups, $(grep -c 'alertname:' "$TESTS/alerts.test.yaml") alert cases"
+else cat "$TMP/out" >&2; failed "promtool test rules tests/chart/alerts.test.yaml"; fi
+py alert-coverage "$RULES" "$TESTS/alerts.test.yaml"
+py finding-links "$RULES" "$ROOT/src/findings.rs"
+mkdir -p "$TMP/overrides"
+template -f "$TESTS/values-alert-overrides.yaml" --show-only templates/prometheusrule.yaml \
+  | sed '1,/^spec:$/d; s/^  //' >"$TMP/overrides/tlsaudit-rules-overrides.yaml"
+cp "$TESTS/alerts-overrides.test.yaml" "$TMP/overrides/"
+if "$PROMTOOL" check rules "$TMP/overrides/tlsaudit-rules-overrides.yaml" >"$TMP/out" 2>&1; then
+  pass "promtool check rules accepts the rules rendered with overridden values"
+else cat "$TMP/out" >&2; failed "promtool check rules (overrides)"; fi
+py alert-overrides "$TMP/overrides/tlsaudit-rules-overrides.yaml"
+if "$PROMTOOL" test rules "$TMP/overrides/alerts-overrides.test.yaml" >"$TMP/out" 2>&1; then
+  pass "promtool test rules: overridden threshold, for, severity, labels, codes and job change what fires"
+else cat "$TMP/out" >&2; failed "promtool test rules tests/chart/alerts-overrides.test.yaml"; fi
+
+off=()
+for a in $(python3 -c 'import sys, yaml; print(" ".join(yaml.safe_load(open(sys.argv[1]))["prometheusRule"]["alerts"]))' "$CHART/values.yaml"); do
+  off+=(--set "prometheusRule.alerts.$a.enabled=false")
+done
+template --set prometheusRule.enabled=true "${off[@]}" --show-only templates/prometheusrule.yaml \
+  | sed '1,/^spec:$/d; s/^  //' >"$TMP/no-alerts.yaml"
+if grep -q '^    rules: \[\]$' "$TMP/no-alerts.yaml" && "$PROMTOOL" check rules "$TMP/no-alerts.yaml" >/dev/null 2>&1; then
+  pass "with all $((${#off[@]} / 2)) alerts disabled the rule group is empty (rules: []) and valid"
+else cat "$TMP/no-alerts.yaml" >&2; failed "with every alert disabled the rule group is rules: []"; fi
+
+# --- 5. dashboard ---------------------------------------------------------------------------------------
+step "dashboard"
+py dashboard "$CHART/files/dashboard.json" "$TMP/all.yaml" "$TMP/dashboard-rules.yaml"
+if "$PROMTOOL" check rules "$TMP/dashboard-rules.yaml" >"$TMP/out" 2>&1; then
+  pass "promtool parses every dashboard query: $(grep -o '[0-9]* rules found' "$TMP/out")"
+else cat "$TMP/out" >&2; failed "promtool check rules on the dashboard's queries"; fi
+# Hook for the running operator: TLSAUDIT_METRICS_SCRAPE=<a saved /metrics> also checks every name there.
+CONTRACT=${TLSAUDIT_METRICS_CONTRACT:-$TESTS/metrics-contract.md}
+[ -f "$CONTRACT" ] || die "metrics contract $CONTRACT not found"
+if [ -n "${TLSAUDIT_METRICS_SCRAPE:-}" ]; then
+  [ -s "$TLSAUDIT_METRICS_SCRAPE" ] || die "TLSAUDIT_METRICS_SCRAPE=$TLSAUDIT_METRICS_SCRAPE is empty or missing"
+  echo "  (metric names are also checked against the scrape $TLSAUDIT_METRICS_SCRAPE)"
+fi
+py metric-names "$CONTRACT" "${TLSAUDIT_METRICS_SCRAPE:-}" -- "$RULES" "$CHART/files/dashboard.json"
+
+step "docs"
+py docs "$CHART/values.yaml" "$ROOT/docs/install.md" "$ROOT/docs/alerts.md" "$RULES"
+
+# --- 6. control plane -------------------------------------------------------------------------------------
+if $offline; then
+  echo "test-chart: --offline: the install, upgrade, uninstall and RBAC tests against a control plane were NOT run" >&2
+else
+  step "control plane: install, RBAC, upgrade, uninstall"
+  KUBECTL=$(tool kubectl "${KUBECTL:-}")
+  [ -n "${KUBECONFIG:-}" ] || die "KUBECONFIG is not set: start a control plane (scripts/control-plane.sh start; eval \"\$(scripts/control-plane.sh env)\") or pass --offline"
+  "$KUBECTL" version >/dev/null 2>&1 || die "the API server in KUBECONFIG=$KUBECONFIG does not answer"
+  export KUBECONFIG
+  k() { "$KUBECTL" "$@"; }
+  suffix=$(date +%s | tail -c 6)$RANDOM
+  NS=chart-$suffix           # the release namespace
+  AUDITED=chart-$suffix-app  # a namespace with audits in it
+  REL=tla$suffix
+  FULL=$REL-tlsaudit
+  SA=$FULL
+  AS=system:serviceaccount:$NS:$SA
+  cleanup_cluster() {
+    "$HELM" uninstall "$REL" -n "$NS" >/dev/null 2>&1 || true
+    # Without kube-controller-manager the namespaces stay Terminating; nothing else is left.
+    "$KUBECTL" delete namespace "$NS" "$AUDITED" --wait=false >/dev/null 2>&1 || true
+  }
+  k create namespace "$NS" >/dev/null && k create namespace "$AUDITED" >/dev/null
+
+  # can yes|no VERB RESOURCE [kubectl auth can-i flags]: what the operator's ServiceAccount may do.
+  can() {
+    local want=$1 got; shift
+    got=$("$KUBECTL" auth can-i "$@" --as="$AS" 2>/dev/null || true)
+    if [ "$got" = "$want" ]; then pass "the ServiceAccount can-i $* = $want"
+    else failed "the ServiceAccount can-i $* = '$got', expected $want"; fi
+  }
+  exists() { # exists KIND/NAME [-n NS]
+    if k get "$@" >/dev/null 2>&1; then pass "$1 exists${3:+ in $3}"; else failed "$1 missing${3:+ in $3}"; fi
+  }
+  gone() {
+    if k get "$@" >/dev/null 2>&1; then failed "$1 still exists${3:+ in $3}"; else pass "$1 is gone${3:+ in $3}"; fi
+  }
+
+  # RBAC must be enforced, or every `cannot` below would be meaningless.
+  if [ "$(k auth can-i list secrets -n kube-system --as="system:serviceaccount:$NS:nobody" 2>/dev/null || true)" = no ]; then
+    pass "the API server enforces RBAC (an unknown ServiceAccount cannot list Secrets)"
+  else die "the API server does not enforce RBAC (start it with --authorization-mode=RBAC)"; fi
+
+  # The Prometheus Operator's CRDs do not exist on a bare apiserver: minimal stand-ins, only where missing.
+  for crd in servicemonitors prometheusrules; do
+    if ! k get crd "$crd.monitoring.coreos.com" >/dev/null 2>&1; then
+      python3 -c 'import sys, yaml; [print("---\n" + yaml.safe_dump(d)) for d in yaml.safe_load_all(open(sys.argv[1])) if d["metadata"]["name"].startswith(sys.argv[2] + ".")]' \
+        "$TESTS/monitoring-crds.yaml" "$crd" | k create -f - >/dev/null
+    fi
+  done
+  k wait --for condition=established --timeout=30s crd/servicemonitors.monitoring.coreos.com crd/prometheusrules.monitoring.coreos.com >/dev/null
+
+  # Plain manifests: accepted by the API server (server-side dry run, moved into the test namespace).
+  python3 - "$ROOT/deploy/tlsaudit.yaml" "$NS" >"$TMP/deploy-dry-run.yaml" <<'PY'
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+for d in docs:
+    if d["kind"] == "Namespace":
+        d["metadata"]["name"] = sys.argv[2]
+    if d["metadata"].get("namespace") == "tlsaudit":
+        d["metadata"]["namespace"] = sys.argv[2]
+    for s in d.get("subjects", []):
+        s["namespace"] = sys.argv[2]
+print(yaml.safe_dump_all(docs))
+PY
+  if k apply --dry-run=server -f "$TMP/deploy-dry-run.yaml" >"$TMP/out" 2>&1; then
+    pass "the API server accepts every object of deploy/tlsaudit.yaml ($(grep -c 'dry run' "$TMP/out") objects, server-side dry run)"
+  else cat "$TMP/out" >&2; failed "kubectl apply --dry-run=server -f deploy/tlsaudit.yaml"; fi
+
+  # A typo fails `helm install` itself, before anything is created.
+  if "$HELM" install "$REL" "$CHART" -n "$NS" --set replcas=2 >/dev/null 2>"$TMP/err"; then
+    failed "helm install with a misspelt value was accepted"
+  elif grep -q replcas "$TMP/err" && ! "$HELM" status "$REL" -n "$NS" >/dev/null 2>&1; then
+    pass "helm install with a misspelt value (replcas) fails, names it and creates no release"
+  else cat "$TMP/err" >&2; failed "helm install with a misspelt value: message or leftover release"; fi
+
+  # Install: every optional part on, 2 replicas (leader election), Secrets readable cluster-wide.
+  if "$HELM" install "$REL" "$CHART" -n "$NS" -f "$TESTS/values-all-options.yaml" --set rbac.secrets=cluster \
+      >"$TMP/install" 2>&1; then
+    pass "helm install with every optional part on succeeds"
+  else cat "$TMP/install" >&2; failed "helm install"; fi
+  if grep -q "kubectl apply -n my-namespace" "$TMP/install"; then pass "NOTES.txt tells what to apply next"
+  else failed "NOTES.txt does not show the next step"; fi
+  for obj in deployment/$FULL serviceaccount/$SA service/$FULL-metrics poddisruptionbudget/$FULL \
+      networkpolicy/$FULL servicemonitor/$FULL prometheusrule/$FULL configmap/$FULL-dashboard \
+      role/$FULL-leader-election rolebinding/$FULL-leader-election; do
+    exists "$obj" -n "$NS"
+  done
+  for obj in clusterrole/$FULL clusterrole/$FULL-edit clusterrole/$FULL-view clusterrolebinding/$FULL \
+      crd/tlsaudits.tlsaudit.dev; do
+    exists "$obj"
+  done
+  if printf 'apiVersion: tlsaudit.dev/v1alpha1\nkind: TlsAudit\nmetadata: {name: web}\nspec:\n  services:\n    selector: {}\n' \
+      | k apply -n "$AUDITED" -f - >/dev/null 2>"$TMP/err"; then
+    pass "a TlsAudit can be created once the chart has installed the CRD"
+  else cat "$TMP/err" >&2; failed "creating a TlsAudit"; fi
+  if [ "$(k get tlsaudits -n "$AUDITED" -o name 2>/dev/null)" = tlsaudit.tlsaudit.dev/web ]; then pass "kubectl get tlsaudits lists it"
+  else failed "kubectl get tlsaudits does not list the audit"; fi
+
+  # What the controller needs, and nothing near it.
+  can yes get tlsaudits.tlsaudit.dev -n "$AUDITED"
+  can yes list tlsaudits.tlsaudit.dev -A
+  can yes watch tlsaudits.tlsaudit.dev -A
+  can yes patch tlsaudits.tlsaudit.dev --subresource=status -n "$AUDITED"
+  can yes update tlsaudits.tlsaudit.dev --subresource=status -n "$AUDITED"
+  can no update tlsaudits.tlsaudit.dev -n "$AUDITED"
+  can no patch tlsaudits.tlsaudit.dev -n "$AUDITED"
+  can no delete tlsaudits.tlsaudit.dev -n "$AUDITED"
+  can no create tlsaudits.tlsaudit.dev -n "$AUDITED"
+  for r in services endpointslices.discovery.k8s.io ingresses.networking.k8s.io configmaps; do
+    can yes list "$r" -A
+    can yes watch "$r" -A
+    can yes get "$r" -n "$AUDITED"
+  done
+  can yes get secrets -n "$AUDITED"
+  can yes list secrets -A
+  can yes create events -n "$AUDITED"
+  can yes patch events -n "$AUDITED"
+  can yes create events.events.k8s.io -n "$AUDITED"
+  can yes patch events.events.k8s.io -n "$AUDITED"
+  can yes create leases.coordination.k8s.io -n "$NS"
+  can yes get "leases.coordination.k8s.io/$FULL" -n "$NS"
+  can yes update "leases.coordination.k8s.io/$FULL" -n "$NS"
+  can no get leases.coordination.k8s.io/kube-scheduler -n "$NS"
+  can no update leases.coordination.k8s.io/other-operator -n "$NS"
+  can no create leases.coordination.k8s.io -n kube-system
+  can no get leases.coordination.k8s.io/"$FULL" -n kube-system
+  can no delete services -n "$AUDITED"
+  can no patch services -n "$AUDITED"
+  can no create pods -n "$AUDITED"
+  can no create pods/exec -n "$AUDITED"
+  can no create secrets -n "$AUDITED"
+  can no update configmaps -n "$AUDITED"
+  can no delete events -n "$AUDITED"
+  can no create deployments.apps -n "$NS"
+  can no get nodes
+  can no create clusterrolebindings.rbac.authorization.k8s.io
+  can no impersonate serviceaccounts -A
+  can no patch customresourcedefinitions.apiextensions.k8s.io
+
+  # Upgrade: 1 replica (no leader election), Secrets only in the audited namespace.
+  if "$HELM" upgrade "$REL" "$CHART" -n "$NS" -f "$TESTS/values-all-options.yaml" --set replicas=1 \
+      --set rbac.secrets=namespaces --set "rbac.secretNamespaces={$AUDITED}" >"$TMP/out" 2>&1; then
+    pass "helm upgrade to 1 replica and rbac.secrets=namespaces succeeds"
+  else cat "$TMP/out" >&2; failed "helm upgrade (rbac.secrets=namespaces)"; fi
+  if [ "$(k get deployment "$FULL" -n "$NS" -o jsonpath='{.spec.replicas} {.spec.strategy.type}')" = "1 Recreate" ]; then
+    pass "the upgraded Deployment has 1 replica and the Recreate strategy"
+  else failed "the upgraded Deployment: $(k get deployment "$FULL" -n "$NS" -o jsonpath='{.spec.replicas} {.spec.strategy.type}')"; fi
+  gone role/"$FULL"-leader-election -n "$NS"
+  can no create leases.coordination.k8s.io -n "$NS"
+  exists role/"$FULL"-secrets -n "$AUDITED"
+  can yes get secrets -n "$AUDITED"
+  can yes watch secrets -n "$AUDITED"
+  can no get secrets -n kube-system
+  can no list secrets -A
+  can no get secrets -n "$NS"
+
+  # Upgrade: no Secret access at all.
+  if "$HELM" upgrade "$REL" "$CHART" -n "$NS" -f "$TESTS/values-all-options.yaml" --set replicas=1 \
+      --set rbac.secrets=none >"$TMP/out" 2>&1; then
+    pass "helm upgrade to rbac.secrets=none succeeds"
+  else cat "$TMP/out" >&2; failed "helm upgrade (rbac.secrets=none)"; fi
+  if grep -q 'rbac.secrets is "none"' "$TMP/out"; then pass "NOTES.txt warns what rbac.secrets=none costs"
+  else failed "NOTES.txt says nothing about rbac.secrets=none"; fi
+  gone role/"$FULL"-secrets -n "$AUDITED"
+  can no get secrets -n "$AUDITED"
+  can no list secrets -A
+  can no get secrets -n kube-system
+  can yes list tlsaudits.tlsaudit.dev -A
+  if [ "$("$HELM" history "$REL" -n "$NS" -o json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" = 3 ]; then
+    pass "the release has 3 revisions"
+  else failed "the release does not have 3 revisions"; fi
+
+  # Uninstall: no object of the release is left, namespaced or cluster-scoped; the CRD stays (Helm keeps crds/).
+  kinds=deployments,replicasets,serviceaccounts,services,configmaps,secrets,roles,rolebindings,poddisruptionbudgets,networkpolicies,servicemonitors,prometheusrules
+  before=$( (k get "$kinds" -n "$NS" -l "app.kubernetes.io/instance=$REL" -o name
+    k get "$kinds" -n "$AUDITED" -l "app.kubernetes.io/instance=$REL" -o name
+    k get clusterroles,clusterrolebindings -l "app.kubernetes.io/instance=$REL" -o name) | wc -l)
+  # The same query as below, while installed: proves that it finds the release's objects.
+  if [ "$before" -ge 12 ]; then pass "before uninstall the release's label selects its $before objects"
+  else failed "before uninstall the release's label selects only $before objects"; fi
+  if "$HELM" uninstall "$REL" -n "$NS" >"$TMP/out" 2>&1; then pass "helm uninstall succeeds"
+  else cat "$TMP/out" >&2; failed "helm uninstall"; fi
+  left=$(k get "$kinds" -n "$NS" -l "app.kubernetes.io/instance=$REL" -o name 2>&1)
+  left+=$(k get "$kinds" -n "$AUDITED" -l "app.kubernetes.io/instance=$REL" -o name 2>&1)
+  left+=$(k get clusterroles,clusterrolebindings -l "app.kubernetes.io/instance=$REL" -o name 2>&1)
+  if [ -z "$left" ]; then pass "helm uninstall leaves no object of the release behind"
+  else failed "objects left after helm uninstall: $left"; fi
+  exists crd/tlsaudits.tlsaudit.dev
+  can no list tlsaudits.tlsaudit.dev -A
+  if "$HELM" status "$REL" -n "$NS" >/dev/null 2>&1; then failed "the release still exists after uninstall"
+  else pass "the release is gone"; fi
+fi
+
+echo "test-chart: took $((SECONDS - START)) s"
+echo "chart: $PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]

@@ -14,7 +14,7 @@
 #
 # Usage: scripts/test-chart.sh             all of it; needs KUBECONFIG (scripts/control-plane.sh start/env)
 #        scripts/test-chart.sh --offline   steps 1-5 only, and says so loudly
-# Environment: TLSAUDIT_METRICS_CONTRACT  the metrics contract (default tests/chart/metrics-contract.md)
+# Environment: TLSAUDIT_METRICS_CONTRACT  the metrics contract (default docs/metrics.md)
 #              TLSAUDIT_METRICS_SCRAPE    a /metrics scrape of the running operator: every metric name that
 #                                         the alerts and dashboard use must be in it too
 # Tools: helm, promtool, kubectl from scripts/toolchain.sh (or $HELM, $PROMTOOL, $KUBECTL); python3 + PyYAML.
@@ -184,7 +184,7 @@ if "$PROMTOOL" check rules "$TMP/dashboard-rules.yaml" >"$TMP/out" 2>&1; then
   pass "promtool parses every dashboard query: $(grep -o '[0-9]* rules found' "$TMP/out")"
 else cat "$TMP/out" >&2; failed "promtool check rules on the dashboard's queries"; fi
 # Hook for the running operator: TLSAUDIT_METRICS_SCRAPE=<a saved /metrics> also checks every name there.
-CONTRACT=${TLSAUDIT_METRICS_CONTRACT:-$TESTS/metrics-contract.md}
+CONTRACT=${TLSAUDIT_METRICS_CONTRACT:-$ROOT/docs/metrics.md}
 [ -f "$CONTRACT" ] || die "metrics contract $CONTRACT not found"
 if [ -n "${TLSAUDIT_METRICS_SCRAPE:-}" ]; then
   [ -s "$TLSAUDIT_METRICS_SCRAPE" ] || die "TLSAUDIT_METRICS_SCRAPE=$TLSAUDIT_METRICS_SCRAPE is empty or missing"

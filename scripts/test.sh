@@ -22,7 +22,7 @@ cd "$ROOT" || exit 1
 
 # Debian packages the tests need. Extend this list when a test needs a new tool. Packages that
 # start a service on install (nginx, haproxy, ...) are fine: services are kept from starting.
-TEST_PACKAGES="openssl gnutls-bin socat iproute2 curl"
+TEST_PACKAGES="openssl gnutls-bin socat iproute2 curl python3-yaml"
 
 EXISTING_CLUSTER=0
 for arg in "$@"; do
@@ -165,6 +165,10 @@ step "upstream tools (scripts/toolchain.sh)" bash scripts/toolchain.sh
 step "cargo fmt --check" cargo fmt --all -- --check
 step "cargo clippy" cargo clippy --all-targets -- -D warnings
 step "control plane" control_plane
+# The e2e tests record every metric name the running operator exported here; scripts/test-chart.sh
+# checks the alerts' and the dashboard's names against it.
+export TLSAUDIT_METRICS_SCRAPE=$ROOT/target/tmp/exported-metrics.txt
+rm -f "$TLSAUDIT_METRICS_SCRAPE"
 step "cargo test --all-targets" cargo test --all-targets --no-fail-fast
 step "cargo test --doc" cargo test --doc
 extra_scripts

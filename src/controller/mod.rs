@@ -86,6 +86,11 @@ pub struct ControllerArgs {
         default_value = "on"
     )]
     pub leader_election: OnOff,
+    /// Watch Secrets (metadata only) so that a changed Secret is audited at once. Off when the
+    /// operator may not list Secrets cluster-wide (chart `rbac.secrets: namespaces|none`): a
+    /// changed Secret is then picked up at the audit's next interval.
+    #[arg(long, env = "TLSAUDIT_WATCH_SECRETS", value_enum, default_value = "on")]
+    pub watch_secrets: OnOff,
     /// Name of the leader-election Lease.
     #[arg(
         long,
@@ -401,7 +406,8 @@ where
 fn metadata<K>(
     client: &Client,
     namespace: Option<&str>,
-) -> impl futures::Stream<Item = Result<PartialObjectMeta<K>, watcher::Error>> + Send + 'static
+    enabled: bool,
+) -> futures::stream::BoxStream<'static, Result<PartialObjectMeta<K>, watcher::Error>>
 where
     K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
         + Clone
@@ -411,6 +417,9 @@ where
         + Sync
         + 'static,
 {
+    if !enabled {
+        return futures::stream::pending().boxed();
+    }
     watcher(
         api::<PartialObjectMeta<K>>(client, namespace),
         watcher::Config::default(),
@@ -418,6 +427,7 @@ where
     .default_backoff()
     .touched_objects()
     .predicate_filter(predicates::resource_version, PredicateConfig::default())
+    .boxed()
 }
 
 /// The TlsAudit watch: fills the cache, drops a deleted audit's metrics, and yields an audit only
@@ -484,6 +494,7 @@ fn context(parts: &Parts, stores: Stores) -> Arc<Context> {
 async fn run_controller(parts: &Parts, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
     let client = &parts.client;
     let ns = parts.args.watch_namespace.as_deref();
+    let watch_secrets = parts.args.watch_secrets == OnOff::On;
     let (audits, audit_writer) = reflector::store::<TlsAudit>();
     let (services, service_writer) = reflector::store::<Service>();
     let (slices, slice_writer) = reflector::store::<EndpointSlice>();
@@ -533,16 +544,19 @@ async fn run_controller(parts: &Parts, shutdown: impl Future<Output = ()> + Send
         .watches_stream(cached(client, ns, ingress_writer), move |ing: Ingress| {
             triggers::for_ingress(&a3.state(), ing.namespace().as_deref(), ing.labels())
         })
-        .watches_stream(metadata::<Secret>(client, ns), move |secret| {
-            let ns = secret.namespace();
-            triggers::for_secret(
-                &a4.state(),
-                &ingresses.state(),
-                ns.as_deref(),
-                &secret.name_any(),
-            )
-        })
-        .watches_stream(metadata::<ConfigMap>(client, ns), move |cm| {
+        .watches_stream(
+            metadata::<Secret>(client, ns, watch_secrets),
+            move |secret| {
+                let ns = secret.namespace();
+                triggers::for_secret(
+                    &a4.state(),
+                    &ingresses.state(),
+                    ns.as_deref(),
+                    &secret.name_any(),
+                )
+            },
+        )
+        .watches_stream(metadata::<ConfigMap>(client, ns, true), move |cm| {
             triggers::for_config_map(&a5.state(), cm.namespace().as_deref(), &cm.name_any())
         })
         .graceful_shutdown_on(shutdown)

@@ -116,8 +116,11 @@ def deployment_checks(kinds, leader):
     check(args[0] == "controller", "the container runs `tlsaudit controller`", str(args))
     flags = {a.split("=", 1)[0] for a in args[1:]}
     known = {"--metrics-addr", "--leader-election", "--lease-name", "--lease-namespace", "--concurrency",
-             "--default-interval", "--allow-target-cidr", "--probe-timeout", "--status-max-endpoints"}
+             "--default-interval", "--allow-target-cidr", "--probe-timeout", "--status-max-endpoints",
+             "--watch-secrets"}
     check(flags <= known, "only flags that `tlsaudit controller` has are passed", str(flags - known))
+    check(sum(a.startswith("--watch-secrets=") for a in args) == 1,
+          "whether Secrets are watched is always explicit (it must match rbac.secrets)", str(args))
     want = "--leader-election=" + ("on" if leader else "off")
     check(want in args and ("--lease-name" in flags) == leader,
           f"leader election is {'on' if leader else 'off'} for {dep['spec']['replicas']} replica(s), explicitly", str(args))

@@ -309,7 +309,36 @@ pub async fn scrape(addr: SocketAddr) -> String {
         .expect("send");
     let mut out = String::new();
     stream.read_to_string(&mut out).await.expect("read metrics");
+    record_metric_names(&out);
     out
+}
+
+/// Where the e2e tests collect the metric names the operator really exported; scripts/test-chart.sh
+/// checks every name an alert or the dashboard uses against it.
+pub const EXPORTED_METRICS: &str = concat!(env!("CARGO_TARGET_TMPDIR"), "/exported-metrics.txt");
+
+fn record_metric_names(scrape: &str) {
+    use std::io::Write as _;
+    let names: std::collections::BTreeSet<&str> = scrape
+        .lines()
+        .filter_map(|line| line.strip_prefix("# TYPE "))
+        .filter_map(|rest| rest.split_whitespace().next())
+        .collect();
+    if names.is_empty() {
+        return;
+    }
+    let text: String = names
+        .iter()
+        .map(|n| format!("# TYPE {n} untyped\n"))
+        .collect();
+    // One append per scrape: concurrent tests add lines, never interleave inside one.
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(EXPORTED_METRICS)
+        .expect("open the exported-metrics record");
+    file.write_all(text.as_bytes())
+        .expect("record exported metric names");
 }
 
 /// Polls /metrics until `done` holds; panics with the last scrape after [`WAIT`].

@@ -351,17 +351,16 @@ pub fn markdown() -> String {
          | code | severity | meaning |\n|---|---|---|\n",
     );
     for e in CATALOG {
-        let anchor = e.code.replace('.', "");
         let _ = writeln!(
             out,
-            "| [`{}`](#{anchor}) | {} | {} |",
+            "| [`{0}`](#{0}) | {1} | {2} |",
             e.code, e.severity, e.meaning
         );
     }
     for e in CATALOG {
         let _ = write!(
             out,
-            "\n## {}\n\n**Severity:** {}\n\n{}\n\n**Fix:** {}\n",
+            "\n<a id=\"{0}\"></a>\n\n## {0}\n\n**Severity:** {1}\n\n{2}\n\n**Fix:** {3}\n",
             e.code, e.severity, e.meaning, e.remediation
         );
     }

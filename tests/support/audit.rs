@@ -327,10 +327,12 @@ fn record_metric_names(scrape: &str) {
     if names.is_empty() {
         return;
     }
-    let text: String = names
-        .iter()
-        .map(|n| format!("# TYPE {n} untyped\n"))
-        .collect();
+    let text = names.iter().fold(String::new(), |mut text, name| {
+        text.push_str("# TYPE ");
+        text.push_str(name);
+        text.push_str(" untyped\n");
+        text
+    });
     // One append per scrape: concurrent tests add lines, never interleave inside one.
     let mut file = std::fs::OpenOptions::new()
         .create(true)

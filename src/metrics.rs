@@ -375,6 +375,9 @@ impl Metrics {
         for result in ["success", "error"] {
             reconciles.with_label_values(&[result]);
         }
+        for category in crate::controller::reconcile::Error::CATEGORIES {
+            reconcile_errors.with_label_values(&[category]);
+        }
         Ok(Self {
             registry,
             families,

@@ -112,6 +112,17 @@ pub enum Error {
 }
 
 impl Error {
+    /// Every category, so each error series exists (at 0) from the start: alerts and dashboards can
+    /// tell "no errors" from "not exported".
+    pub const CATEGORIES: &[&str] = &[
+        "read_secret",
+        "read_configmap",
+        "cache_sync",
+        "read_controller_service",
+        "patch_status",
+        "no_namespace",
+    ];
+
     /// A short static category for `tlsaudit_reconcile_errors_total{error}`.
     #[must_use]
     pub fn category(&self) -> &'static str {

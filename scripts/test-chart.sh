@@ -335,6 +335,59 @@ PY
   can no impersonate serviceaccounts -A
   can no patch customresourcedefinitions.apiextensions.k8s.io
 
+  # The operator itself, authenticated as the chart's ServiceAccount (kubeconfig impersonation): it
+  # takes the chart's Lease, audits an endpoint and writes the status and an Event. Only loopback is
+  # dialled: an openssl s_server on 127.0.0.1, named by an explicit endpoint the flag allows.
+  as_sa_operator() {
+    local tlsaudit=$ROOT/target/debug/tlsaudit port closed cfg=$TMP/as-sa.kubeconfig op_pid srv_pid status=""
+    [ -x "$tlsaudit" ] || (cd "$ROOT" && cargo build -q) || { failed "cargo build (tlsaudit)"; return; }
+    python3 - "$KUBECONFIG" "$AS" "$NS" >"$cfg" <<'PY'
+import sys, yaml
+cfg = yaml.safe_load(open(sys.argv[1]))
+for user in cfg["users"]:
+    user["user"]["as"] = sys.argv[2]
+    user["user"]["as-groups"] = ["system:serviceaccounts", "system:serviceaccounts:" + sys.argv[3], "system:authenticated"]
+print(yaml.safe_dump(cfg))
+PY
+    openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj /CN=localhost -addext subjectAltName=DNS:localhost \
+      -keyout "$TMP/srv.key" -out "$TMP/srv.pem" >/dev/null 2>&1
+    port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+    openssl s_server -accept "127.0.0.1:$port" -cert "$TMP/srv.pem" -key "$TMP/srv.key" -quiet -www \
+      </dev/null >/dev/null 2>&1 &
+    srv_pid=$!
+    # A second endpoint where nothing listens: connect.refused is critical, which publishes an Event.
+    closed=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+    printf 'apiVersion: tlsaudit.dev/v1alpha1\nkind: TlsAudit\nmetadata: {name: direct}\nspec:\n  endpoints: [{host: 127.0.0.1, port: %s, serverName: localhost}, {host: 127.0.0.1, port: %s}]\n  trust: {systemRoots: false, clusterCA: false}\n' "$port" "$closed" \
+      | k apply -n "$AUDITED" -f - >/dev/null
+    KUBECONFIG=$cfg RUST_LOG=warn "$tlsaudit" controller --metrics-addr 127.0.0.1:0 --allow-target-cidr 127.0.0.0/8 \
+      --leader-election on --lease-name "$FULL" --lease-namespace "$NS" --identity chart-test \
+      --watch-secrets on --watch-namespace "$AUDITED" >"$TMP/operator.log" 2>&1 &
+    op_pid=$!
+    for _ in $(seq 60); do
+      status=$(k get tlsaudit direct -n "$AUDITED" -o jsonpath='{.status.summary.endpoints} {.status.conditions[?(@.type=="Ready")].status} {.status.endpoints[*].findings[*].code}' 2>/dev/null || true)
+      case $status in "2 True "*cert.self_signed*) break ;; esac
+      sleep 1
+    done
+    # Checked while it runs: on a graceful stop it releases the Lease.
+    if [ "$(k get lease "$FULL" -n "$NS" -o jsonpath='{.spec.holderIdentity}' 2>/dev/null)" = chart-test ]; then
+      pass "it holds the chart's Lease"
+    else failed "it did not take the chart's Lease"; fi
+    kill "$op_pid" "$srv_pid" 2>/dev/null || true
+    wait "$op_pid" "$srv_pid" 2>/dev/null || true
+    case $status in
+      "2 True "*cert.self_signed*) pass "the operator, as the chart's ServiceAccount, audited its endpoints and wrote the status ($status)" ;;
+      *) tail -n 20 "$TMP/operator.log" >&2; failed "the operator as the chart's ServiceAccount wrote no status (got '$status')" ;;
+    esac
+    if k get events.events.k8s.io -n "$AUDITED" -o jsonpath='{range .items[*]}{.regarding.name}/{.reason}{"\n"}{end}' 2>/dev/null \
+        | grep -q '^direct/'; then
+      pass "it published an Event about the audit's critical finding"
+    else failed "no Event about the audit"; fi
+    if grep -qi "forbidden" "$TMP/operator.log"; then
+      grep -i forbidden "$TMP/operator.log" | head -n 3 >&2; failed "the operator hit a forbidden request as the ServiceAccount"
+    else pass "the operator made no forbidden request as the ServiceAccount"; fi
+  }
+  as_sa_operator
+
   # Upgrade: 1 replica (no leader election), Secrets only in the audited namespace.
   if "$HELM" upgrade "$REL" "$CHART" -n "$NS" -f "$TESTS/values-all-options.yaml" --set replicas=1 \
       --set rbac.secrets=namespaces --set "rbac.secretNamespaces={$AUDITED}" >"$TMP/out" 2>&1; then

@@ -39,19 +39,39 @@ impl EndpointReport {
     #[must_use]
     pub fn assemble(target: &Target, facts: Facts, policy: &Policy, now: jiff::Timestamp) -> Self {
         let name = target.server_name.as_deref().or(Some(target.host.as_str()));
-        let mut findings = crate::evaluate::evaluate(&facts, name, policy, now);
-        findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.code.cmp(&b.code)));
-        Self {
+        let findings = crate::evaluate::evaluate(&facts, name, policy, now);
+        Self::from_findings(target, facts, findings, now)
+    }
+
+    /// A report of `facts` with findings judged elsewhere (sorted here, most severe first), e.g.
+    /// an endpoint that was not probed at all.
+    #[must_use]
+    pub fn from_findings(
+        target: &Target,
+        facts: Facts,
+        findings: Vec<Finding>,
+        now: jiff::Timestamp,
+    ) -> Self {
+        let mut report = Self {
             host: target.host.clone(),
             port: target.port,
             address: target.address.map(|a| a.to_string()),
             server_name: target.server_name.clone(),
             scanned_at: now.to_string(),
-            grade: grade::grade(&facts, &findings),
+            grade: Grade::F,
             profile: grade::best_profile(&facts),
             findings,
             facts,
-        }
+        };
+        report.rejudge();
+        report
+    }
+
+    /// Orders the findings most severe first and grades them again (after findings were added).
+    pub fn rejudge(&mut self) {
+        self.findings
+            .sort_by(|a, b| b.severity.cmp(&a.severity).then(a.code.cmp(&b.code)));
+        self.grade = grade::grade(&self.facts, &self.findings);
     }
 
     /// The most severe finding's severity.

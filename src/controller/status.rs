@@ -10,7 +10,7 @@ use crate::crd::{
 };
 use crate::facts::Facts;
 use crate::findings::{Finding, Severity};
-use crate::grade::{self, Grade};
+use crate::grade::Grade;
 use crate::policy::Policy;
 use crate::probe::Target;
 use crate::report::EndpointReport;
@@ -41,19 +41,7 @@ pub struct Problem {
 /// A report for an endpoint that was not probed (refused, or no address): only `finding`.
 #[must_use]
 pub fn unprobed_report(target: &Target, finding: Finding, now: jiff::Timestamp) -> EndpointReport {
-    let facts = Facts::default();
-    let findings = vec![finding];
-    EndpointReport {
-        host: target.host.clone(),
-        port: target.port,
-        address: target.address.map(|a| a.to_string()),
-        server_name: target.server_name.clone(),
-        scanned_at: now.to_string(),
-        grade: grade::grade(&facts, &findings),
-        profile: None,
-        findings,
-        facts,
-    }
+    EndpointReport::from_findings(target, Facts::default(), vec![finding], now)
 }
 
 /// Adds controller-side findings to a report: ignored codes dropped, most severe first, grade
@@ -67,10 +55,7 @@ pub fn add_findings(report: &mut EndpointReport, extra: Vec<Finding>, policy: &P
             .into_iter()
             .filter(|f| !policy.ignore.contains(&f.code)),
     );
-    report
-        .findings
-        .sort_by(|a, b| b.severity.cmp(&a.severity).then(a.code.cmp(&b.code)));
-    report.grade = grade::grade(&report.facts, &report.findings);
+    report.rejudge();
 }
 
 /// How bad a grade is, for "worst" and "at least": A+ best, then A … E, M, T, F worst.

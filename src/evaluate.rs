@@ -31,6 +31,14 @@ pub fn evaluate(
         certificate(facts, leaf, server_name, policy, now, &mut out);
         chain(facts, leaf, &mut out);
     }
+    if facts.trust.unparsable > 0 {
+        let n = facts.trust.unparsable;
+        push(
+            &mut out,
+            Code::CertUnparsable,
+            format!("{n} served certificate(s) cannot be parsed as X.509"),
+        );
+    }
     if facts.negotiated.is_some() || !facts.chain.is_empty() {
         extensions(facts, now, &mut out);
     }

@@ -200,6 +200,17 @@ pub struct TrustFacts {
     /// Issuer name of the last served certificate when it is neither served nor a trust anchor
     /// (an incomplete chain).
     pub missing_issuer: Option<String>,
+    /// Served certificates that could not be parsed (they are absent from `chain`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unparsable: u32,
+}
+
+#[allow(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's skip_serializing_if passes a reference"
+)]
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// How the connection failed when no TLS handshake completed.

@@ -182,6 +182,9 @@ catalog! {
     CertWeakSignature = "cert.weak_signature", High,
         "A certificate in the chain is signed with SHA-1 or MD5.",
         "Reissue the certificate with a SHA-256 (or stronger) signature.";
+    CertUnparsable = "cert.unparsable", High,
+        "The server sent a certificate that cannot be parsed as X.509; clients fail with bad_certificate or decode_error.",
+        "Serve a valid PEM/DER certificate chain (check the file the server loads: truncated, wrong format, or a key in place of a certificate).";
     CertLongValidity = "cert.long_validity", Low,
         "The leaf is valid for longer than 398 days; public CAs and browsers reject such certificates.",
         "Issue certificates for 398 days or less and automate renewal.";

@@ -107,7 +107,11 @@ fn finding_cap(finding: &Finding) -> Grade {
 fn is_trust_problem(code: Code) -> bool {
     matches!(
         code,
-        Code::CertUntrusted | Code::CertSelfSigned | Code::CertExpired | Code::CertNotYetValid
+        Code::CertUnparsable
+            | Code::CertUntrusted
+            | Code::CertSelfSigned
+            | Code::CertExpired
+            | Code::CertNotYetValid
     )
 }
 

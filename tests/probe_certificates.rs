@@ -510,3 +510,22 @@ async fn garbage_and_oversized_records_end_in_a_finding_not_a_panic() {
         assert_eq!(report.grade, Grade::F);
     }
 }
+
+#[tokio::test]
+async fn certificate_that_is_not_x509_is_reported_unparsable_and_graded_t() {
+    let (report, _) = plain(Plain::BadCertificate).await;
+    assert!(report.facts.chain.is_empty());
+    assert_eq!(report.facts.trust.unparsable, 1);
+    // rustls stops at the missing ServerKeyExchange; the raw TLS 1.2 hello read the certificate.
+    assert_eq!(
+        codes(&report),
+        [
+            "cert.unparsable",
+            "protocol.no_tls1_3",
+            "tls.handshake_failed"
+        ]
+        .map(str::to_owned)
+        .into()
+    );
+    assert_eq!(report.grade, Grade::T);
+}

@@ -198,13 +198,15 @@ fn combine(
     } else {
         main.chain.clone()
     };
-    facts.chain = crate::cert::chain_facts(&chain).0;
+    let (chain_facts, unparsable) = crate::cert::chain_facts(&chain);
+    facts.chain = chain_facts;
     if !chain.is_empty() {
         facts.trust = crate::cert::verify_chain(&options.roots, &chain, name, UnixTime::now());
         let (ordered, missing) =
             crate::cert::chain_shape(&chain, &crate::cert::anchor_subjects(&options.roots));
         facts.trust.ordered = Some(ordered);
         facts.trust.missing_issuer = missing;
+        facts.trust.unparsable = u32::try_from(unparsable).unwrap_or(u32::MAX);
     }
 
     let staple = if main.ocsp.is_empty() {

@@ -156,6 +156,33 @@ pub enum Plain {
     HugeRecord,
     /// Close immediately.
     Close,
+    /// Answer every hello with a TLS 1.2 ServerHello and a Certificate message whose certificate
+    /// is not X.509.
+    BadCertificate,
+}
+
+/// ServerHello (TLS 1.2, TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, renegotiation_info) + Certificate
+/// (one entry: "not a certificate") + ServerHelloDone, in one handshake record.
+fn bad_certificate_flight() -> Vec<u8> {
+    let mut hello = vec![0x03, 0x03];
+    hello.extend([0x11; 32]);
+    hello.extend([
+        0x00, 0xc0, 0x2f, 0x00, 0x00, 0x05, 0xff, 0x01, 0x00, 0x01, 0x00,
+    ]);
+    let garbage = b"not a certificate";
+    let mut list = vec![0x00, 0x00, garbage.len() as u8];
+    list.extend(garbage);
+    let mut certificate = vec![0x00, 0x00, list.len() as u8];
+    certificate.extend(list);
+    let mut messages = Vec::new();
+    for (kind, body) in [(0x02u8, hello), (0x0b, certificate), (0x0e, Vec::new())] {
+        messages.push(kind);
+        messages.extend([0x00, 0x00, body.len() as u8]);
+        messages.extend(body);
+    }
+    let mut record = vec![0x16, 0x03, 0x03, 0x00, messages.len() as u8];
+    record.extend(messages);
+    record
 }
 
 /// A plain TCP server on 127.0.0.1.
@@ -192,6 +219,11 @@ pub async fn start_plain(kind: Plain) -> Server {
                     held.push(tcp);
                 }
                 Plain::Close => drop(tcp),
+                Plain::BadCertificate => {
+                    let _ = tcp.read(&mut buf).await;
+                    let _ = tcp.write_all(&bad_certificate_flight()).await;
+                    held.push(tcp);
+                }
             }
         }
     });

@@ -5,7 +5,9 @@
 //! Wiring: informer caches (reflectors) of TlsAudits, Services, EndpointSlices and Ingresses, and
 //! metadata-only watches of Secrets and ConfigMaps, feed a `kube::runtime::Controller` on
 //! TlsAudit; each watched change maps back to the audits it concerns (`triggers`). With leader
-//! election on, the controller runs only while this replica holds the Lease (`lease`).
+//! election on, the controller runs only while this replica holds the Lease (`lease`); with
+//! sharding on, every replica runs it but audits only the audits it owns (`shard`), and a change of
+//! members re-triggers the audits that moved to this replica.
 
 pub mod consistency;
 pub mod events;
@@ -15,6 +17,7 @@ pub mod material;
 pub mod networks;
 pub mod probes;
 pub mod reconcile;
+pub mod shard;
 pub mod status;
 pub mod targets;
 pub mod triggers;
@@ -30,6 +33,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::core::PartialObjectMeta;
+use kube::runtime::controller::Action;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{Controller, PredicateConfig, WatchStreamExt, predicates, watcher};
@@ -41,11 +45,12 @@ use self::lease::{Elector, Timings};
 use self::networks::{Cidr, TargetNetworks};
 use self::probes::{ProbeFn, Prober};
 use self::reconcile::{Context, Settings, Stores};
+use self::shard::{Membership, Shard};
 use crate::crd::TlsAudit;
 use crate::http::{self, Health};
 use crate::metrics::Metrics;
 
-/// Leader election switch.
+/// A feature switch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum OnOff {
     /// Enabled.
@@ -78,7 +83,8 @@ pub struct ControllerArgs {
     /// Listen address of /metrics, /healthz and /readyz.
     #[arg(long, env = "TLSAUDIT_METRICS_ADDR", default_value = "0.0.0.0:8080")]
     pub metrics_addr: SocketAddr,
-    /// Run only while holding the Lease, so that several replicas never audit at once.
+    /// Run only while holding the Lease, so that several replicas never audit at once (not used
+    /// with `--sharding on`).
     #[arg(
         long,
         env = "TLSAUDIT_LEADER_ELECTION",
@@ -86,12 +92,17 @@ pub struct ControllerArgs {
         default_value = "on"
     )]
     pub leader_election: OnOff,
+    /// Share the audits between replicas: each keeps a member Lease `<lease-name>-<identity>` and
+    /// audits only the audits that rendezvous hashing gives it. Implies no leader election.
+    #[arg(long, env = "TLSAUDIT_SHARDING", value_enum, default_value = "off")]
+    pub sharding: OnOff,
     /// Watch Secrets (metadata only) so that a changed Secret is audited at once. Off when the
     /// operator may not list Secrets cluster-wide (chart `rbac.secrets: namespaces|none`): a
     /// changed Secret is then picked up at the audit's next interval.
     #[arg(long, env = "TLSAUDIT_WATCH_SECRETS", value_enum, default_value = "on")]
     pub watch_secrets: OnOff,
-    /// Name of the leader-election Lease.
+    /// Name of the leader-election Lease; with sharding, the prefix and label value of the member
+    /// Leases.
     #[arg(
         long,
         env = "TLSAUDIT_LEASE_NAME",
@@ -104,6 +115,15 @@ pub struct ControllerArgs {
     /// This replica's name in the Lease; default POD_NAME, else host name and process id.
     #[arg(long, env = "POD_NAME")]
     pub identity: Option<String>,
+    /// How long a Lease holds without renewal (whole seconds, at least 1s).
+    #[arg(long, env = "TLSAUDIT_LEASE_DURATION", default_value = "15s", value_parser = duration)]
+    pub lease_duration: Duration,
+    /// A replica that could not renew its Lease for this long stops auditing (< lease duration).
+    #[arg(long, env = "TLSAUDIT_LEASE_RENEW_DEADLINE", default_value = "10s", value_parser = duration)]
+    pub lease_renew_deadline: Duration,
+    /// Pause between Lease renewals (and, with sharding, member lists); < renew deadline.
+    #[arg(long, env = "TLSAUDIT_LEASE_RETRY_PERIOD", default_value = "2s", value_parser = duration)]
+    pub lease_retry_period: Duration,
     /// Most endpoints listed in a TlsAudit status (the rest are counted).
     #[arg(long, env = "TLSAUDIT_STATUS_MAX_ENDPOINTS", default_value_t = 50, value_parser = clap::value_parser!(u16).range(0..=500))]
     pub status_max_endpoints: u16,
@@ -146,6 +166,9 @@ pub enum Error {
     /// The CRD could not be rendered.
     #[error(transparent)]
     Crd(#[from] crate::crd::CrdError),
+    /// The Lease timings contradict each other.
+    #[error("invalid Lease timings: {0}")]
+    LeaseTimings(String),
     /// The operator task ended abnormally.
     #[error("failed to join the operator task: {0}")]
     Join(#[from] tokio::task::JoinError),
@@ -213,6 +236,7 @@ impl Operator {
         client: Client,
         probe: Option<ProbeFn>,
     ) -> Result<Self, Error> {
+        let timings = lease_timings(args)?;
         client.apiserver_version().await.map_err(Error::Apiserver)?;
         let metrics = Arc::new(Metrics::new()?);
         let health = Arc::new(Health::default());
@@ -232,20 +256,33 @@ impl Operator {
         ));
 
         let identity = args.identity.clone().unwrap_or_else(default_identity);
-        let elector = (args.leader_election == OnOff::On).then(|| {
-            let namespace = args
-                .lease_namespace
-                .clone()
-                .or_else(|| std::env::var("POD_NAMESPACE").ok())
-                .unwrap_or_else(|| client.default_namespace().to_owned());
-            Elector::new(
+        let namespace = args
+            .lease_namespace
+            .clone()
+            .or_else(|| std::env::var("POD_NAMESPACE").ok())
+            .unwrap_or_else(|| client.default_namespace().to_owned());
+        let coordination = if args.sharding == OnOff::On {
+            if args.leader_election == OnOff::On {
+                tracing::info!("sharding is on: leader election is not used");
+            }
+            Coordination::Sharded(Membership::new(
                 client.clone(),
                 &namespace,
                 &args.lease_name,
                 &identity,
-                Timings::default(),
-            )
-        });
+                timings,
+            ))
+        } else if args.leader_election == OnOff::On {
+            Coordination::Elected(Elector::new(
+                client.clone(),
+                &namespace,
+                &args.lease_name,
+                &identity,
+                timings,
+            ))
+        } else {
+            Coordination::Alone
+        };
         let parts = Parts {
             client,
             args: args.clone(),
@@ -254,7 +291,7 @@ impl Operator {
             health,
             probe,
         };
-        let task = tokio::spawn(supervise(parts, elector, stopped));
+        let task = tokio::spawn(supervise(parts, coordination, stopped));
         Ok(Self {
             metrics_addr,
             stop,
@@ -283,6 +320,34 @@ impl Operator {
     }
 }
 
+/// The Lease timings of `args`, checked as client-go checks its own.
+fn lease_timings(args: &ControllerArgs) -> Result<Timings, Error> {
+    let t = Timings {
+        lease_duration: args.lease_duration,
+        renew_deadline: args.lease_renew_deadline,
+        retry_period: args.lease_retry_period,
+    };
+    if t.lease_duration < Duration::from_secs(1) {
+        return Err(Error::LeaseTimings(format!(
+            "the lease duration {:?} is under 1s (a Lease counts whole seconds)",
+            t.lease_duration
+        )));
+    }
+    if t.renew_deadline >= t.lease_duration {
+        return Err(Error::LeaseTimings(format!(
+            "the renew deadline {:?} must be shorter than the lease duration {:?}",
+            t.renew_deadline, t.lease_duration
+        )));
+    }
+    if t.retry_period.is_zero() || t.retry_period >= t.renew_deadline {
+        return Err(Error::LeaseTimings(format!(
+            "the retry period {:?} must be above zero and shorter than the renew deadline {:?}",
+            t.retry_period, t.renew_deadline
+        )));
+    }
+    Ok(t)
+}
+
 fn default_identity() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map_or_else(|_| "tlsaudit".to_owned(), |h| h.trim().to_owned());
@@ -303,16 +368,33 @@ struct Parts {
     probe: Option<ProbeFn>,
 }
 
-/// Runs the controller directly, or campaigns for the Lease and runs it while leading.
+/// How this replica shares the work with others.
+enum Coordination {
+    /// It does not: it audits everything.
+    Alone,
+    /// It audits everything while it holds the leader Lease.
+    Elected(Elector),
+    /// It audits its share of the audits while it is a live member.
+    Sharded(Membership),
+}
+
+/// Runs the controller directly, as a shard, or campaigns for the Lease and runs it while leading.
 async fn supervise(
     parts: Parts,
-    elector: Option<Elector>,
+    coordination: Coordination,
     stopped: watch::Receiver<bool>,
 ) -> Result<(), Error> {
     parts.health.set_ready(true);
-    let Some(mut elector) = elector else {
-        run_controller(&parts, wait_for(stopped)).await;
-        return Ok(());
+    let mut elector = match coordination {
+        Coordination::Alone => {
+            run_controller(&parts, None, wait_for(stopped)).await;
+            return Ok(());
+        }
+        Coordination::Sharded(membership) => {
+            run_sharded(&parts, &membership, stopped).await;
+            return Ok(());
+        }
+        Coordination::Elected(elector) => elector,
     };
     let timings = elector.timings();
     loop {
@@ -331,7 +413,7 @@ async fn supervise(
     }
     tracing::info!(identity = %elector.identity(), "became leader");
     let (halt, halted) = watch::channel(false);
-    let mut controller = Box::pin(run_controller(&parts, wait_for(halted)));
+    let mut controller = Box::pin(run_controller(&parts, None, wait_for(halted)));
     let outcome = loop {
         tokio::select! {
             () = &mut controller => break Ok(()),
@@ -365,6 +447,128 @@ async fn supervise(
         tracing::warn!(error = %err, "failed to release the Lease");
     }
     outcome
+}
+
+/// Runs the controller as one shard: renews the member Lease and publishes the live members every
+/// retry period, until `stopped`; then leaves (deletes the Lease) so the others take over at once.
+async fn run_sharded(parts: &Parts, membership: &Membership, stopped: watch::Receiver<bool>) {
+    let timings = membership.timings();
+    tracing::info!(identity = %membership.identity(), "sharding the audits");
+    let (view, viewed) = watch::channel(Arc::new(BTreeSet::new()));
+    let (halt, halted) = watch::channel(false);
+    let shard = Shard::new(membership.identity(), viewed);
+    {
+        let controller = run_controller(parts, Some(shard), wait_for(halted));
+        let heartbeat = heartbeat(membership, &view, stopped);
+        tokio::pin!(controller, heartbeat);
+        tokio::select! {
+            () = &mut controller => {}
+            () = &mut heartbeat => {
+                let _ = halt.send(true);
+                // Finish in-flight audits, but never past the point where the member Lease could lapse.
+                if tokio::time::timeout(timings.renew_deadline / 2, &mut controller).await.is_err() {
+                    tracing::warn!("in-flight audits cancelled at shutdown");
+                }
+            }
+        }
+    }
+    parts.metrics.retain_audits(&BTreeSet::new());
+    if let Err(err) = membership.leave().await {
+        tracing::warn!(error = %err, "failed to delete the member Lease");
+    }
+}
+
+/// Renews the member Lease and publishes the live members until `stopped`. A replica that could
+/// not renew and list within the renew deadline publishes no members (owns nothing): its Lease
+/// may lapse, and the others then take its audits.
+async fn heartbeat(
+    membership: &Membership,
+    view: &watch::Sender<Arc<BTreeSet<String>>>,
+    stopped: watch::Receiver<bool>,
+) {
+    let timings = membership.timings();
+    let mut last_ok: Option<tokio::time::Instant> = None;
+    loop {
+        let attempt = tokio::time::Instant::now();
+        let refreshed = tokio::time::timeout(timings.renew_deadline, membership.refresh()).await;
+        let failure = match refreshed {
+            Ok(Ok(members)) => {
+                last_ok = Some(attempt);
+                view.send_if_modified(|current| {
+                    if **current == members {
+                        return false;
+                    }
+                    tracing::info!(members = ?members, "shard members changed");
+                    *current = Arc::new(members);
+                    true
+                });
+                None
+            }
+            Ok(Err(err)) => Some(err.to_string()),
+            Err(_) => Some(format!("no answer within {:?}", timings.renew_deadline)),
+        };
+        if let Some(error) = failure {
+            tracing::warn!(error = %error, "failed to refresh the shard members");
+            if last_ok.is_none_or(|t| t.elapsed() >= timings.renew_deadline) {
+                view.send_if_modified(|current| {
+                    let had = !current.is_empty();
+                    *current = Arc::new(BTreeSet::new());
+                    had
+                });
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(timings.retry_period) => {}
+            () = wait_for(stopped.clone()) => return,
+        }
+    }
+}
+
+/// The audits that moved to this replica at each change of members; the series of those that moved
+/// away are dropped on the way (their reconciles, still scheduled, will find them not owned).
+fn moved_in(
+    shard: Shard,
+    audits: reflector::Store<TlsAudit>,
+    metrics: Arc<Metrics>,
+) -> impl futures::Stream<Item = ObjectRef<TlsAudit>> + Send + 'static {
+    let start = (shard.view(), Arc::new(BTreeSet::new()));
+    futures::stream::unfold(start, |(mut view, old)| async move {
+        if view.changed().await.is_err() {
+            // The membership loop is gone: only the shutdown remains.
+            futures::future::pending::<()>().await;
+        }
+        let new = Arc::clone(&view.borrow_and_update());
+        Some(((Arc::clone(&old), Arc::clone(&new)), (view, new)))
+    })
+    .flat_map(move |(old, new)| {
+        let keys: Vec<(String, String, String)> = audits
+            .state()
+            .iter()
+            .map(|a| {
+                let ns = a.namespace().unwrap_or_default();
+                let name = a.name_any();
+                (shard::audit_key(&ns, &name), ns, name)
+            })
+            .collect();
+        let me = shard.identity();
+        let gained: BTreeSet<&str> =
+            shard::moved_in(keys.iter().map(|k| k.0.as_str()), &old, &new, me)
+                .into_iter()
+                .collect();
+        let mut refs = Vec::new();
+        for (key, ns, name) in &keys {
+            if gained.contains(key.as_str()) {
+                refs.push(ObjectRef::new(name).within(ns));
+            } else if !shard.owns(ns, name) {
+                metrics.remove_audit(ns, name);
+            }
+        }
+        tracing::debug!(
+            gained = refs.len(),
+            "re-evaluating audits after a change of members"
+        );
+        futures::stream::iter(refs)
+    })
 }
 
 fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
@@ -464,6 +668,31 @@ fn audit_stream(
     .predicate_filter(triggers::audit_trigger, PredicateConfig::default())
 }
 
+/// Reconciles `audit` when this replica owns it (always without sharding); otherwise drops its
+/// series and waits: a change of members re-triggers it if it moves here.
+async fn reconcile_share(
+    audit: Arc<TlsAudit>,
+    ctx: Arc<Context>,
+    shard: Option<Shard>,
+) -> Result<Action, reconcile::Error> {
+    let ns = audit.namespace().unwrap_or_default();
+    let name = audit.name_any();
+    let owned = || shard.as_ref().is_none_or(|s| s.owns(&ns, &name));
+    if !owned() {
+        ctx.metrics.remove_audit(&ns, &name);
+        return Ok(Action::await_change());
+    }
+    let result = reconcile::reconcile(Arc::clone(&audit), Arc::clone(&ctx)).await;
+    if result.is_ok() {
+        ctx.metrics.reconciled(None);
+    }
+    // The members may have changed during the audit: the new owner exports its series.
+    if !owned() {
+        ctx.metrics.remove_audit(&ns, &name);
+    }
+    result
+}
+
 fn context(parts: &Parts, stores: Stores) -> Arc<Context> {
     let args = &parts.args;
     let reporter = Reporter {
@@ -491,7 +720,11 @@ fn context(parts: &Parts, stores: Stores) -> Arc<Context> {
 }
 
 /// Builds and runs the controller until `shutdown`.
-async fn run_controller(parts: &Parts, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
+async fn run_controller(
+    parts: &Parts,
+    shard: Option<Shard>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
     let client = &parts.client;
     let ns = parts.args.watch_namespace.as_deref();
     let watch_secrets = parts.args.watch_secrets == OnOff::On;
@@ -521,7 +754,12 @@ async fn run_controller(parts: &Parts, shutdown: impl Future<Output = ()> + Send
         audits.clone(),
         audits.clone(),
     );
+    let moved = match &shard {
+        Some(shard) => moved_in(shard.clone(), audits.clone(), Arc::clone(&parts.metrics)).boxed(),
+        None => futures::stream::pending().boxed(),
+    };
     Controller::for_stream(audit_events, audits)
+        .reconcile_on(moved)
         .with_config(kube::runtime::Config::default().debounce(Duration::from_secs(1)))
         .watches_stream(cached(client, ns, service_writer), move |svc: Service| {
             triggers::for_service(&a1.state(), svc.namespace().as_deref(), svc.labels())
@@ -561,13 +799,7 @@ async fn run_controller(parts: &Parts, shutdown: impl Future<Output = ()> + Send
         })
         .graceful_shutdown_on(shutdown)
         .run(
-            |audit, ctx: Arc<Context>| async move {
-                let result = reconcile::reconcile(audit, Arc::clone(&ctx)).await;
-                if result.is_ok() {
-                    ctx.metrics.reconciled(None);
-                }
-                result
-            },
+            move |audit, ctx: Arc<Context>| reconcile_share(audit, ctx, shard.clone()),
             reconcile::error_policy,
             ctx,
         )

@@ -90,6 +90,16 @@ template --set leaderElection.enabled=true --show-only templates/rbac.yaml >"$TM
 if grep -q 'name: tlsaudit-leader-election' "$TMP/le.yaml"; then
   pass "leaderElection.enabled=true with 1 replica creates the Lease Role"
 else failed "leaderElection.enabled=true with 1 replica creates the Lease Role"; fi
+# Sharding: every replica audits a share; no leader election, a Role for the member Leases.
+if template --set replicas=3 --set sharding.enabled=true >"$TMP/sharding.yaml"; then
+  pass "helm template renders with sharding.enabled=true"
+else failed "helm template with sharding.enabled=true"; fi
+py render-sharding "$TMP/sharding.yaml"
+if template --set sharding.enabled=true --set leaderElection.enabled=true >/dev/null 2>"$TMP/err"; then
+  failed "sharding.enabled=true with leaderElection.enabled=true renders"
+elif grep -q "sharding replaces leader election" "$TMP/err"; then
+  pass "sharding.enabled=true with leaderElection.enabled=true fails and says why"
+else cat "$TMP/err" >&2; failed "sharding with leader election: unclear message"; fi
 template --set rbac.secrets=none --show-only templates/rbac.yaml >"$TMP/none.yaml"
 if ! grep -q 'secrets' "$TMP/none.yaml"; then pass "rbac.secrets=none grants no Secret access anywhere"
 else failed "rbac.secrets=none grants no Secret access anywhere"; fi
@@ -417,9 +427,54 @@ PY
   can no list secrets -A
   can no get secrets -n kube-system
   can yes list tlsaudits.tlsaudit.dev -A
-  if [ "$("$HELM" history "$REL" -n "$NS" -o json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" = 3 ]; then
-    pass "the release has 3 revisions"
-  else failed "the release does not have 3 revisions"; fi
+
+  # Upgrade: 2 replicas sharing the audits; the member-Lease Role replaces the leader-election one.
+  if "$HELM" upgrade "$REL" "$CHART" -n "$NS" -f "$TESTS/values-all-options.yaml" --set replicas=2 \
+      --set rbac.secrets=none --set sharding.enabled=true >"$TMP/out" 2>&1; then
+    pass "helm upgrade to sharding.enabled=true succeeds"
+  else cat "$TMP/out" >&2; failed "helm upgrade (sharding.enabled=true)"; fi
+  if [ "$(k get deployment "$FULL" -n "$NS" -o jsonpath='{.spec.replicas} {.spec.strategy.type}')" = "2 RollingUpdate" ]; then
+    pass "the sharded Deployment has 2 replicas and the RollingUpdate strategy"
+  else failed "the sharded Deployment: $(k get deployment "$FULL" -n "$NS" -o jsonpath='{.spec.replicas} {.spec.strategy.type}')"; fi
+  exists role/"$FULL"-sharding -n "$NS"
+  gone role/"$FULL"-leader-election -n "$NS"
+  can yes create leases.coordination.k8s.io -n "$NS"
+  can yes list leases.coordination.k8s.io -n "$NS"
+  can yes update "leases.coordination.k8s.io/$FULL-$FULL-abcde-12345" -n "$NS"
+  can yes delete "leases.coordination.k8s.io/$FULL-$FULL-abcde-12345" -n "$NS"
+  can no watch leases.coordination.k8s.io -n "$NS"
+  can no list leases.coordination.k8s.io -n kube-system
+  can no delete leases.coordination.k8s.io/kube-scheduler -n kube-system
+  # The operator as the ServiceAccount with sharding on: it keeps its member Lease, re-audits, deletes the
+  # Lease when stopped, and makes no forbidden request (same impersonating kubeconfig as above).
+  as_sa_shard() {
+    local tlsaudit=$ROOT/target/debug/tlsaudit cfg=$TMP/as-sa.kubeconfig op_pid before after="" member=""
+    before=$(k get tlsaudit direct -n "$AUDITED" -o jsonpath='{.status.lastAuditTime}')
+    KUBECONFIG=$cfg RUST_LOG=warn "$tlsaudit" controller --metrics-addr 127.0.0.1:0 --allow-target-cidr 127.0.0.0/8 \
+      --sharding on --lease-name "$FULL" --lease-namespace "$NS" --identity chart-shard \
+      --watch-secrets off --watch-namespace "$AUDITED" >"$TMP/shard.log" 2>&1 &
+    op_pid=$!
+    for _ in $(seq 60); do
+      member=$(k get lease "$FULL-chart-shard" -n "$NS" -o jsonpath='{.spec.holderIdentity} {.metadata.labels.tlsaudit\.dev/member}' 2>/dev/null || true)
+      after=$(k get tlsaudit direct -n "$AUDITED" -o jsonpath='{.status.lastAuditTime}' 2>/dev/null || true)
+      [ "$member" = "chart-shard $FULL" ] && [ -n "$after" ] && [ "$after" != "$before" ] && break
+      sleep 1
+    done
+    if [ "$member" = "chart-shard $FULL" ]; then pass "as the ServiceAccount, a shard keeps its labelled member Lease"
+    else failed "no member Lease $FULL-chart-shard (got '$member')"; fi
+    if [ -n "$after" ] && [ "$after" != "$before" ]; then pass "the only shard audited the audit again ($before -> $after)"
+    else tail -n 20 "$TMP/shard.log" >&2; failed "the shard did not audit (lastAuditTime '$before' -> '$after')"; fi
+    kill "$op_pid" 2>/dev/null || true
+    wait "$op_pid" 2>/dev/null || true
+    gone lease/"$FULL-chart-shard" -n "$NS"
+    if grep -qi "forbidden" "$TMP/shard.log"; then
+      grep -i forbidden "$TMP/shard.log" | head -n 3 >&2; failed "the shard hit a forbidden request as the ServiceAccount"
+    else pass "the shard made no forbidden request as the ServiceAccount"; fi
+  }
+  as_sa_shard
+  if [ "$("$HELM" history "$REL" -n "$NS" -o json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" = 4 ]; then
+    pass "the release has 4 revisions"
+  else failed "the release does not have 4 revisions"; fi
 
   # Uninstall: no object of the release is left, namespaced or cluster-scoped; the CRD stays (Helm keeps crds/).
   kinds=deployments,replicasets,serviceaccounts,services,configmaps,secrets,roles,rolebindings,poddisruptionbudgets,networkpolicies,servicemonitors,prometheusrules

@@ -6,6 +6,7 @@ exit status 1 with the reason on stderr at the first failed check. Needs python3
 
   checks.py render-defaults RENDERED.yaml
   checks.py render-all-options RENDERED.yaml
+  checks.py render-sharding RENDERED.yaml
   checks.py alert-coverage RULES.yaml TESTS.yaml
   checks.py alert-overrides RULES.yaml
   checks.py finding-links RULES.yaml FINDINGS.rs
@@ -94,7 +95,7 @@ OPERATOR_RULES = (
 SECRET_RULES = expand("", ["secrets"], ["get", "list", "watch"])
 
 
-def deployment_checks(kinds, leader):
+def deployment_checks(kinds, leader, sharding=False):
     dep = one(kinds, "Deployment")
     pod = dep["spec"]["template"]["spec"]
     ctr = pod["containers"][0]
@@ -117,18 +118,20 @@ def deployment_checks(kinds, leader):
     flags = {a.split("=", 1)[0] for a in args[1:]}
     known = {"--metrics-addr", "--leader-election", "--lease-name", "--lease-namespace", "--concurrency",
              "--default-interval", "--allow-target-cidr", "--probe-timeout", "--status-max-endpoints",
-             "--watch-secrets"}
+             "--watch-secrets", "--sharding"}
     check(flags <= known, "only flags that `tlsaudit controller` has are passed", str(flags - known))
     check(sum(a.startswith("--watch-secrets=") for a in args) == 1,
           "whether Secrets are watched is always explicit (it must match rbac.secrets)", str(args))
     want = "--leader-election=" + ("on" if leader else "off")
-    check(want in args and ("--lease-name" in flags) == leader,
+    check(want in args and ("--lease-name" in flags) == (leader or sharding),
           f"leader election is {'on' if leader else 'off'} for {dep['spec']['replicas']} replica(s), explicitly", str(args))
+    check(("--sharding=on" in args) == sharding and ("--sharding" in flags) == sharding,
+          f"sharding is {'on' if sharding else 'off'}", str(args))
     env = {e["name"]: e.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") for e in ctr["env"]}
     check(env.get("POD_NAME") == "metadata.name" and env.get("POD_NAMESPACE") == "metadata.namespace",
           "the Pod's name and namespace reach the operator (its Lease identity)")
     strategy = dep["spec"]["strategy"]["type"]
-    check(strategy == ("RollingUpdate" if leader else "Recreate"),
+    check(strategy == ("RollingUpdate" if leader or sharding else "Recreate"),
           f"the rollout strategy is {strategy} (never two active operators without a Lease)")
     return dep
 
@@ -160,6 +163,25 @@ def cmd_render_defaults(path):
     namespaced = [d for d in load_docs(path) if d["kind"] not in ("ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "Namespace")]
     check(all(d["metadata"].get("namespace") == "tlsaudit" for d in namespaced),
           "every namespaced object names the release namespace (plain manifests apply anywhere)")
+
+
+def cmd_render_sharding(path):
+    kinds = by_kind(load_docs(path))
+    dep = deployment_checks(kinds, leader=False, sharding=True)
+    args = dep["spec"]["template"]["spec"]["containers"][0]["args"]
+    check("--lease-name=tlsaudit" in args and "--lease-namespace=tlsaudit" in args,
+          "sharding names the member Leases' prefix and namespace", str(args))
+    check(not [r for r in kinds.get("Role", []) if r["metadata"]["name"].endswith("-leader-election")],
+          "sharding renders no leader-election Role")
+    role = one(kinds, "Role", "-sharding")
+    check(role["metadata"]["namespace"] == "tlsaudit", "the sharding Role lives in the release namespace")
+    got = rules_set(role["rules"])
+    want = expand("coordination.k8s.io", ["leases"], ["create", "get", "list", "update", "delete"])
+    check(got == want, "the sharding Role allows exactly create/get/list/update/delete on Leases",
+          f"got {sorted(got, key=str)}")
+    binding = one(kinds, "RoleBinding", "-sharding")
+    check(binding["roleRef"]["name"] == role["metadata"]["name"] and
+          binding["subjects"][0]["name"] == "tlsaudit", "the sharding RoleBinding binds the operator's ServiceAccount")
 
 
 def cmd_render_all_options(path):
@@ -446,6 +468,8 @@ def main(argv):
         cmd_render_defaults(*args)
     elif cmd == "render-all-options":
         cmd_render_all_options(*args)
+    elif cmd == "render-sharding":
+        cmd_render_sharding(*args)
     elif cmd == "alert-coverage":
         cmd_alert_coverage(*args)
     elif cmd == "alert-overrides":

@@ -65,14 +65,19 @@ app.kubernetes.io/part-of: tlsaudit
 
 {{/* "true" when leader election is on: explicitly, or by default when more than one replica runs. */}}
 {{- define "tlsaudit.leaderElection" -}}
-{{- if kindIs "bool" .Values.leaderElection.enabled -}}
+{{- if .Values.sharding.enabled -}}
+{{- if eq .Values.leaderElection.enabled true -}}
+{{- fail "sharding.enabled and leaderElection.enabled are both true: sharding replaces leader election (every replica audits its share); set leaderElection.enabled to null or false" -}}
+{{- end -}}
+false
+{{- else if kindIs "bool" .Values.leaderElection.enabled -}}
 {{- .Values.leaderElection.enabled -}}
 {{- else -}}
 {{- gt (int .Values.replicas) 1 -}}
 {{- end -}}
 {{- end -}}
 
-{{/* Name of the leader-election Lease. */}}
+{{/* Name of the leader-election Lease, or the prefix of the sharding member Leases. */}}
 {{- define "tlsaudit.leaseName" -}}
 {{- default (include "tlsaudit.fullname" .) .Values.leaderElection.leaseName -}}
 {{- end -}}

@@ -810,3 +810,64 @@ async fn run_controller(
         })
         .await;
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Flags {
+        #[command(flatten)]
+        args: ControllerArgs,
+    }
+
+    fn timings(extra: &[&str]) -> Result<Timings, Error> {
+        let argv = [&["tlsaudit"], extra].concat();
+        lease_timings(&Flags::try_parse_from(argv).unwrap().args)
+    }
+
+    #[test]
+    fn default_lease_timings_are_client_go_s() {
+        assert_eq!(timings(&[]).unwrap(), Timings::default());
+    }
+
+    #[test]
+    fn lease_timings_must_shrink_from_duration_to_deadline_to_period() {
+        let short = timings(&[
+            "--lease-duration",
+            "4s",
+            "--lease-renew-deadline",
+            "3s",
+            "--lease-retry-period",
+            "1s",
+        ])
+        .unwrap();
+        assert_eq!(short.lease_duration, Duration::from_secs(4));
+        for bad in [
+            ["--lease-renew-deadline", "15s"].as_slice(),
+            &["--lease-retry-period", "10s"],
+            &["--lease-retry-period", "0s"],
+            &[
+                "--lease-duration",
+                "500ms",
+                "--lease-renew-deadline",
+                "400ms",
+            ],
+        ] {
+            let err = timings(bad).unwrap_err();
+            assert!(matches!(err, Error::LeaseTimings(_)), "{bad:?} gave {err}");
+        }
+    }
+
+    #[test]
+    fn sharding_is_off_unless_asked_for() {
+        let args = Flags::try_parse_from(["tlsaudit"]).unwrap().args;
+        assert_eq!(args.sharding, OnOff::Off);
+        let args = Flags::try_parse_from(["tlsaudit", "--sharding", "on"])
+            .unwrap()
+            .args;
+        assert_eq!(args.sharding, OnOff::On);
+    }
+}

@@ -143,6 +143,9 @@ pub struct VersionSuites {
     pub server_order: Option<bool>,
     /// Accepted suites: server order when `server_order`, else discovery order.
     pub suites: Vec<SuiteFacts>,
+    /// Enumeration stopped on a broken exchange: more suites may be accepted than listed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub incomplete: bool,
 }
 
 /// Facts about one certificate, recorded whether or not the chain verifies.

@@ -198,6 +198,11 @@ pub fn to_text(report: &EndpointReport, color: bool) -> String {
             None => "",
         };
         let names: Vec<&str> = list.suites.iter().map(|s| s.name.as_str()).collect();
+        let order = if list.incomplete {
+            format!("{order} (incomplete: enumeration stopped on a broken exchange)")
+        } else {
+            order.to_owned()
+        };
         line(
             &mut out,
             list.version.name(),

@@ -256,12 +256,20 @@ where
     let request = format!(
         "GET / HTTP/1.1\r\nHost: {host}\r\nUser-Agent: tlsaudit\r\nConnection: close\r\n\r\n"
     );
-    if let Err(err) = tls.write_all(request.as_bytes()).await {
-        return (None, Some(io_failure(dialer, &err)));
+    let deadline = tokio::time::Instant::now() + dialer.timeout;
+    // tokio-rustls may hold the encrypted request in its buffer when the socket is not writable at
+    // once (or the task's I/O budget is spent): flush, or both sides wait for each other.
+    let send = async {
+        tls.write_all(request.as_bytes()).await?;
+        tls.flush().await
+    };
+    match tokio::time::timeout_at(deadline, send).await {
+        Err(_) => return (None, Some(net_failure(&NetError::Timeout(dialer.timeout)))),
+        Ok(Err(err)) => return (None, Some(io_failure(dialer, &err))),
+        Ok(Ok(())) => {}
     }
     let mut head = Vec::new();
     let mut chunk = [0u8; 2048];
-    let deadline = tokio::time::Instant::now() + dialer.timeout;
     while head.len() < MAX_HEAD && !head.windows(4).any(|w| w == b"\r\n\r\n") {
         match tokio::time::timeout_at(deadline, tls.read(&mut chunk)).await {
             Err(_) | Ok(Ok(0)) => break,

@@ -67,6 +67,7 @@ pub async fn scan(dialer: &Dialer, server_name: Option<&str>) -> RawScan {
             scan.ciphers.push(VersionSuites {
                 version: probe.version,
                 server_order,
+                incomplete: probe.incomplete,
                 suites: probe
                     .suites
                     .iter()
@@ -130,6 +131,8 @@ struct VersionProbe {
     answered: bool,
     /// Why the first hello got no ServerHello of this version.
     failure: Option<Failure>,
+    /// Enumeration stopped on a broken exchange (twice in a row): the list may lack suites.
+    incomplete: bool,
 }
 
 /// Offers every known suite of `version`, removes the one the server picks, and repeats until it
@@ -142,6 +145,7 @@ async fn enumerate(dialer: &Dialer, sni: Option<&str>, version: TlsVersion) -> V
         first: None,
         answered: false,
         failure: None,
+        incomplete: false,
     };
     let mut remaining = suites::for_version(version.wire());
     let mut first = hello(version, remaining.clone(), sni);
@@ -182,12 +186,18 @@ async fn enumerate(dialer: &Dialer, sni: Option<&str>, version: TlsVersion) -> V
             break;
         }
         let next = hello(version, remaining.clone(), sni);
-        let flight = match exchange(dialer, &next, StopAt::ServerHello).await {
+        // Not a refusal but a broken exchange (a reset, a timeout under load): one more try, then
+        // the list is marked incomplete rather than silently short.
+        let retried = match exchange(dialer, &next, StopAt::ServerHello).await {
+            Ok(flight) => Ok(flight),
+            Err(_) => exchange(dialer, &next, StopAt::ServerHello).await,
+        };
+        let flight = match retried {
             Ok(flight) => flight,
             Err(failure) => {
-                // Not a refusal but a broken exchange: the list may be incomplete.
                 tracing::debug!(address = %dialer.addr, version = version.name(), detail = %failure.detail,
                     "suite enumeration stopped early");
+                probe.incomplete = true;
                 break;
             }
         };

@@ -246,6 +246,15 @@ fn features(facts: &Facts, out: &mut Vec<Finding>) {
             "no renegotiation_info (RFC 5746) in the ServerHello".into(),
         );
     }
+    if let Some(bits) = f.dh_bits.filter(|bits| *bits < 2048) {
+        let severity = if bits < 1024 {
+            Severity::High
+        } else {
+            Severity::Medium
+        };
+        let message = format!("DHE suites use a {bits}-bit Diffie-Hellman group");
+        out.push(Finding::new(Code::CipherWeakDh, message).with_severity(severity));
+    }
     if f.compression == Some(true) {
         push(
             out,

@@ -340,6 +340,10 @@ pub struct FeatureFacts {
     pub compression: Option<bool>,
     /// Heartbeat extension echoed.
     pub heartbeat: Option<bool>,
+    /// Smallest finite-field DH prime of an accepted DHE suite, in bits (TLS ≤ 1.2).
+    pub dh_bits: Option<u32>,
+    /// Group the server chose for ECDHE when offered all common groups (TLS ≤ 1.2).
+    pub ecdhe_group: Option<String>,
     /// HSTS max-age in seconds from one `GET /` (`None`: not HTTP, or not tested).
     pub hsts_max_age: Option<u64>,
     /// The endpoint answered HTTP.

@@ -146,6 +146,9 @@ catalog! {
     CipherNoForwardSecrecy = "cipher.no_forward_secrecy", Medium,
         "A suite with static RSA key exchange is accepted: recorded traffic can be decrypted once the key leaks.",
         "Offer only ECDHE/DHE suites: OpenSSL cipher string `ECDHE+AESGCM:ECDHE+CHACHA20`; the Mozilla intermediate list.";
+    CipherWeakDh = "cipher.weak_dh", Medium,
+        "A DHE suite uses a Diffie-Hellman group smaller than 2048 bits (high below 1024: Logjam).",
+        "Use a 2048-bit or larger DH group (nginx `ssl_dhparam` with `openssl dhparam 2048`, or the RFC 7919 ffdhe2048 group), or drop DHE suites in favour of ECDHE.";
     CipherCbcOnly = "cipher.cbc_only", Medium,
         "No AEAD suite (GCM, ChaCha20-Poly1305, CCM) is accepted; only CBC suites.",
         "Enable AES-GCM and ChaCha20-Poly1305 suites (TLS 1.2) and TLS 1.3.";

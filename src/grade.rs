@@ -87,6 +87,7 @@ pub fn cap(code: Code) -> Grade {
         | Code::CipherNoForwardSecrecy
         | Code::CipherCbcOnly
         | Code::CipherWeakPreferred
+        | Code::CipherWeakDh
         | Code::CertWeakKey
         | Code::CertWeakSignature
         | Code::ChainIncomplete => Grade::B,

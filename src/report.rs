@@ -218,6 +218,19 @@ pub fn to_text(report: &EndpointReport, color: bool) -> String {
             &format!("{} {} {group}, ALPN {alpn}", n.version.name(), n.cipher),
         );
     }
+    let kx: Vec<String> = [
+        f.features
+            .ecdhe_group
+            .as_ref()
+            .map(|g| format!("ECDHE {g}")),
+        f.features.dh_bits.map(|bits| format!("DHE {bits}-bit")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if !kx.is_empty() {
+        line(&mut out, "key exchange", &kx.join(", "));
+    }
     certificates(&mut out, f);
     let ocsp = if f.ocsp.stapled {
         format!(

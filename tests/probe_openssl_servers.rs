@@ -60,6 +60,7 @@ async fn tls1_0_only_server_with_a_1024_bit_sha1_certificate_is_legacy_only_and_
             "cipher.anon",
             "cipher.no_forward_secrecy",
             "cipher.cbc_only",
+            "cipher.weak_dh",
             "cert.weak_key",
             "cert.weak_signature",
             "ocsp.not_stapled",
@@ -76,6 +77,8 @@ async fn tls1_0_only_server_with_a_1024_bit_sha1_certificate_is_legacy_only_and_
     assert_eq!(leaf.signature, "sha1WithRSAEncryption");
     // A SHA-1 signature is a weak signature, not an unknown issuer.
     assert_eq!(report.facts.trust.path_found, None);
+    // OpenSSL sizes its automatic DH group to the 1024-bit key.
+    assert_eq!(report.facts.features.dh_bits, Some(1024));
 }
 
 #[tokio::test]
@@ -147,6 +150,9 @@ async fn mozilla_intermediate_server_meets_intermediate_in_nineteen_connections(
     );
     assert_eq!(report.grade, Grade::A);
     assert_eq!(report.profile, Some(Profile::Intermediate));
+    // DHE suites with OpenSSL's automatic group for a 2048-bit key; ECDHE prefers x25519.
+    assert_eq!(report.facts.features.dh_bits, Some(2048));
+    assert_eq!(report.facts.features.ecdhe_group.as_deref(), Some("x25519"));
     assert_eq!(
         report.facts.protocols.accepted(),
         vec![TlsVersion::Tls12, TlsVersion::Tls13]

@@ -15,8 +15,8 @@ use tokio::io::AsyncWriteExt;
 
 use crate::facts::{Failure, FailureKind, Protocols, SuiteFacts, TlsVersion, VersionSuites};
 use crate::probe::net::{Dialer, NetError};
-use crate::probe::suites;
-use crate::probe::wire::{ClientHello, FlightReader, ServerFlight, StopAt, WireError};
+use crate::probe::suites::{self, KeyExchange};
+use crate::probe::wire::{self, ClientHello, FlightReader, ServerFlight, StopAt, WireError};
 
 /// inappropriate_fallback: the answer of a server that honours TLS_FALLBACK_SCSV.
 const ALERT_INAPPROPRIATE_FALLBACK: u8 = 86;
@@ -44,6 +44,10 @@ pub struct RawScan {
     pub certificate_request: bool,
     /// Why no version got a ServerHello (refused, timeout, reset, not TLS, or an alert).
     pub failure: Option<Failure>,
+    /// Smallest DHE prime any accepted DHE suite used, in bits.
+    pub dh_bits: Option<u32>,
+    /// ECDHE group the server chose for a TLS ≤ 1.2 ECDHE suite (offered every common group).
+    pub ecdhe_group: Option<String>,
 }
 
 /// Probes every version and suite the server accepts (see the module docs for the budget).
@@ -80,6 +84,12 @@ pub async fn scan(dialer: &Dialer, server_name: Option<&str>) -> RawScan {
         }
     }
     read_legacy_flight(&mut scan, &probes);
+    scan.dh_bits = probes.iter().filter_map(|p| p.dh_bits).min();
+    scan.ecdhe_group = probes
+        .iter()
+        .rev()
+        .find_map(|p| p.ecdhe_group)
+        .map(wire::group_name);
     if !probes.iter().any(|p| p.answered) {
         scan.failure = probes
             .iter()
@@ -133,6 +143,30 @@ struct VersionProbe {
     failure: Option<Failure>,
     /// Enumeration stopped on a broken exchange (twice in a row): the list may lack suites.
     incomplete: bool,
+    /// Smallest DHE prime seen in a ServerKeyExchange, in bits.
+    dh_bits: Option<u32>,
+    /// ECDHE group of the first ECDHE ServerKeyExchange seen.
+    ecdhe_group: Option<u16>,
+}
+
+impl VersionProbe {
+    /// Notes the key exchange parameters of a ≤ TLS 1.2 flight that chose `suite`.
+    fn note_key_exchange(&mut self, flight: &ServerFlight, suite: u16) {
+        let Some(ske) = flight.server_key_exchange.as_deref() else {
+            return;
+        };
+        match suites::lookup(suite).map(|s| s.kx) {
+            Some(KeyExchange::Dhe | KeyExchange::DhAnon) => {
+                if let Some(bits) = wire::dh_prime_bits(ske) {
+                    self.dh_bits = Some(self.dh_bits.map_or(bits, |seen| seen.min(bits)));
+                }
+            }
+            Some(KeyExchange::Ecdhe | KeyExchange::EcdhAnon) => {
+                self.ecdhe_group = self.ecdhe_group.or_else(|| wire::ecdhe_group(ske));
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Offers every known suite of `version`, removes the one the server picks, and repeats until it
@@ -146,6 +180,8 @@ async fn enumerate(dialer: &Dialer, sni: Option<&str>, version: TlsVersion) -> V
         answered: false,
         failure: None,
         incomplete: false,
+        dh_bits: None,
+        ecdhe_group: None,
     };
     let mut remaining = suites::for_version(version.wire());
     let mut first = hello(version, remaining.clone(), sni);
@@ -176,7 +212,15 @@ async fn enumerate(dialer: &Dialer, sni: Option<&str>, version: TlsVersion) -> V
     probe.answered = true;
     probe.accepted = Some(true);
     probe.suites.push(picked);
+    probe.note_key_exchange(&flight, picked);
     probe.first = Some(flight);
+    // Below TLS 1.3 the rest of the flight is in the clear and arrives with the ServerHello: read it
+    // for each suite's key exchange parameters (DH prime size) at no extra connection.
+    let round_stop = if version == TlsVersion::Tls13 {
+        StopAt::ServerHello
+    } else {
+        StopAt::HelloDone
+    };
 
     let mut last = picked;
     // Each round removes one offered suite, so this ends after at most `remaining.len()` rounds.
@@ -188,9 +232,9 @@ async fn enumerate(dialer: &Dialer, sni: Option<&str>, version: TlsVersion) -> V
         let next = hello(version, remaining.clone(), sni);
         // Not a refusal but a broken exchange (a reset, a timeout under load): one more try, then
         // the list is marked incomplete rather than silently short.
-        let retried = match exchange(dialer, &next, StopAt::ServerHello).await {
+        let retried = match exchange(dialer, &next, round_stop).await {
             Ok(flight) => Ok(flight),
-            Err(_) => exchange(dialer, &next, StopAt::ServerHello).await,
+            Err(_) => exchange(dialer, &next, round_stop).await,
         };
         let flight = match retried {
             Ok(flight) => flight,
@@ -207,6 +251,7 @@ async fn enumerate(dialer: &Dialer, sni: Option<&str>, version: TlsVersion) -> V
         if !probe.suites.contains(&picked) {
             probe.suites.push(picked);
         }
+        probe.note_key_exchange(&flight, picked);
         last = picked;
     }
     probe

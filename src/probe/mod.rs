@@ -232,6 +232,8 @@ fn combine(
         secure_renegotiation: raw.secure_renegotiation,
         compression: raw.compression,
         heartbeat: raw.heartbeat,
+        dh_bits: raw.dh_bits,
+        ecdhe_group: raw.ecdhe_group.clone(),
         hsts_max_age: main.http.flatten(),
         http: main.negotiated.as_ref().map(|_| main.http.is_some()),
     };

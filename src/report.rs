@@ -121,6 +121,27 @@ fn line(out: &mut String, label: &str, text: &str) {
     let _ = writeln!(out, "  {label:<12} {text}");
 }
 
+fn suites(out: &mut String, f: &crate::facts::Facts) {
+    for list in &f.ciphers {
+        let order = match list.server_order {
+            Some(true) => " (server order)",
+            Some(false) => " (client order)",
+            None => "",
+        };
+        let names: Vec<&str> = list.suites.iter().map(|s| s.name.as_str()).collect();
+        let order = if list.incomplete {
+            format!("{order} (incomplete: enumeration stopped on a broken exchange)")
+        } else {
+            order.to_owned()
+        };
+        line(
+            out,
+            list.version.name(),
+            &format!("{}{order}", names.join(", ")),
+        );
+    }
+}
+
 fn certificates(out: &mut String, f: &crate::facts::Facts) {
     for (i, cert) in f.chain.iter().enumerate() {
         let label = if i == 0 { "certificate" } else { "chain" };
@@ -191,24 +212,7 @@ pub fn to_text(report: &EndpointReport, color: bool) -> String {
         .map(|v| format!("{} {}", v.name(), yes_no(f.protocols.get(*v), "yes", "no")))
         .collect();
     line(&mut out, "protocols", &versions.join(", "));
-    for list in &f.ciphers {
-        let order = match list.server_order {
-            Some(true) => " (server order)",
-            Some(false) => " (client order)",
-            None => "",
-        };
-        let names: Vec<&str> = list.suites.iter().map(|s| s.name.as_str()).collect();
-        let order = if list.incomplete {
-            format!("{order} (incomplete: enumeration stopped on a broken exchange)")
-        } else {
-            order.to_owned()
-        };
-        line(
-            &mut out,
-            list.version.name(),
-            &format!("{}{order}", names.join(", ")),
-        );
-    }
+    suites(&mut out, f);
     if let Some(n) = &f.negotiated {
         let group = n.group.as_deref().unwrap_or("-");
         let alpn = n.alpn.as_deref().unwrap_or("none");

@@ -401,6 +401,7 @@ fn suites(version: TlsVersion, list: &[(u16, &str)]) -> VersionSuites {
     VersionSuites {
         version,
         server_order: Some(true),
+        incomplete: false,
         suites: list
             .iter()
             .map(|(id, name)| SuiteFacts {

@@ -1101,6 +1101,8 @@ async fn memory_breakdown(shape: Shape) -> anyhow::Result<()> {
             now: jiff::Timestamp::now(),
             interval: Duration::from_secs(3600),
             client_certificate: None,
+            // The operator's default `--metrics-max-endpoints`.
+            max_endpoints: 100,
         };
         let produced = audit_series(&facts, &audited);
         series += produced.len();

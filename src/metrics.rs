@@ -50,6 +50,10 @@ pub enum Family {
     Interval,
     /// `tlsaudit_audit_endpoints`
     Endpoints,
+    /// `tlsaudit_audit_earliest_not_after_timestamp_seconds`
+    EarliestNotAfter,
+    /// `tlsaudit_audit_endpoints_without_series`
+    Omitted,
 }
 
 /// One series value: family, label values in the family's label order, value.
@@ -76,6 +80,9 @@ pub struct AuditFacts<'a> {
     pub interval: Duration,
     /// The client certificate Secret and its notAfter (Unix seconds), when one is used.
     pub client_certificate: Option<(&'a str, i64)>,
+    /// Most endpoints of this audit that get per-endpoint series (the worst first); the others
+    /// count in the per-audit series only. Bounds the cardinality (`--metrics-max-endpoints`).
+    pub max_endpoints: usize,
 }
 
 #[expect(
@@ -164,7 +171,9 @@ pub fn audit_series(audit: &AuditFacts<'_>, audited: &[Audited]) -> Vec<Series> 
     let mut by_severity: BTreeMap<&'static str, i64> =
         Severity::ALL.iter().map(|s| (s.as_str(), 0)).collect();
     let mut seen = BTreeSet::new();
-    for a in audited {
+    let mut with_series = 0usize;
+    let mut earliest: Option<i64> = None;
+    for a in crate::controller::status::worst_first(audited) {
         let r = &a.report;
         let endpoint = r
             .address
@@ -185,7 +194,13 @@ pub fn audit_series(audit: &AuditFacts<'_>, audited: &[Audited]) -> Vec<Series> 
         for f in &r.findings {
             *by_severity.entry(f.severity.as_str()).or_default() += 1;
         }
-        endpoint_series(&base, a, &mut out);
+        if let Some(leaf) = r.facts.chain.first() {
+            earliest = Some(earliest.map_or(leaf.not_after_unix, |e| e.min(leaf.not_after_unix)));
+        }
+        if with_series < audit.max_endpoints {
+            with_series += 1;
+            endpoint_series(&base, a, &mut out);
+        }
     }
     let audit_labels = vec![ns.clone(), name.clone()];
     for (severity, n) in by_severity {
@@ -202,6 +217,19 @@ pub fn audit_series(audit: &AuditFacts<'_>, audited: &[Audited]) -> Vec<Series> 
         Family::Interval,
         audit_labels.clone(),
         audit.interval.as_secs_f64(),
+    ));
+    if let Some(earliest) = earliest {
+        out.push(series(
+            Family::EarliestNotAfter,
+            audit_labels.clone(),
+            float(earliest),
+        ));
+    }
+    let omitted = seen.len() - with_series;
+    out.push(series(
+        Family::Omitted,
+        audit_labels.clone(),
+        float(i64::try_from(omitted).unwrap_or(i64::MAX)),
     ));
     let endpoints = float(i64::try_from(seen.len()).unwrap_or(i64::MAX));
     out.push(series(Family::Endpoints, audit_labels, endpoints));
@@ -301,10 +329,20 @@ fn family_spec(family: Family) -> (&'static str, &'static str, Vec<&'static str>
             "Endpoints the audit covered.",
             audit,
         ),
+        Family::EarliestNotAfter => (
+            "tlsaudit_audit_earliest_not_after_timestamp_seconds",
+            "Earliest leaf notAfter among all the audit's endpoints (Unix seconds).",
+            audit,
+        ),
+        Family::Omitted => (
+            "tlsaudit_audit_endpoints_without_series",
+            "Endpoints of the audit beyond --metrics-max-endpoints: counted, but without series of their own.",
+            audit,
+        ),
     }
 }
 
-const FAMILIES: [Family; 13] = [
+const FAMILIES: [Family; 15] = [
     Family::NotAfter,
     Family::NotBefore,
     Family::ChainNotAfter,
@@ -318,6 +356,8 @@ const FAMILIES: [Family; 13] = [
     Family::LastRun,
     Family::Interval,
     Family::Endpoints,
+    Family::EarliestNotAfter,
+    Family::Omitted,
 ];
 
 /// Why the metrics could not be set up or rendered.
@@ -532,7 +572,43 @@ mod tests {
             now: jiff::Timestamp::from_second(1_700_000_000).unwrap(),
             interval: Duration::from_secs(3600),
             client_certificate: Some(("client-tls", 1_800_000_000)),
+            max_endpoints: 100,
         }
+    }
+
+    #[test]
+    fn only_the_worst_endpoints_get_series_beyond_the_bound_and_expiry_stays_per_audit() {
+        let metrics = Metrics::new().unwrap();
+        let mut audited_list: Vec<Audited> = (1..=5)
+            .map(|i| audited(&format!("10.0.0.{i}:443"), &[]))
+            .collect();
+        audited_list.push(audited("10.0.0.9:443", &[Code::CertExpired]));
+        let bounded = AuditFacts {
+            max_endpoints: 2,
+            ..facts()
+        };
+        metrics.set_audit("shop", "web", &audit_series(&bounded, &audited_list));
+        let text = metrics.render().unwrap();
+        let endpoints_with_grade = text
+            .lines()
+            .filter(|l| l.starts_with("tlsaudit_endpoint_grade{"))
+            .count();
+        assert_eq!(endpoints_with_grade, 2, "{text}");
+        assert!(
+            text.contains(r#"endpoint="10.0.0.9:443""#),
+            "the expired one is among the worst: {text}"
+        );
+        assert!(
+            text.contains(
+                r#"tlsaudit_audit_endpoints_without_series{audit="web",namespace="shop"} 4"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"tlsaudit_audit_endpoints{audit="web",namespace="shop"} 6"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"tlsaudit_audit_earliest_not_after_timestamp_seconds{audit="web",namespace="shop"}"#), "{text}");
     }
 
     #[test]

@@ -127,6 +127,10 @@ pub struct ControllerArgs {
     /// Most endpoints listed in a TlsAudit status (the rest are counted).
     #[arg(long, env = "TLSAUDIT_STATUS_MAX_ENDPOINTS", default_value_t = 50, value_parser = clap::value_parser!(u16).range(0..=500))]
     pub status_max_endpoints: u16,
+    /// Most endpoints of one audit that get per-endpoint metric series, worst first; the rest
+    /// count in the per-audit series only. Bounds the metrics' cardinality and memory.
+    #[arg(long, env = "TLSAUDIT_METRICS_MAX_ENDPOINTS", default_value_t = 100, value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    pub metrics_max_endpoints: u32,
     /// Deadline of each connect and exchange of a probe.
     #[arg(long, env = "TLSAUDIT_PROBE_TIMEOUT", default_value = "5s", value_parser = duration)]
     pub probe_timeout: Duration,
@@ -704,6 +708,8 @@ fn context(parts: &Parts, stores: Stores) -> Arc<Context> {
         settings: Settings {
             default_interval: args.default_interval,
             status_max_endpoints: usize::from(args.status_max_endpoints),
+            metrics_max_endpoints: usize::try_from(args.metrics_max_endpoints)
+                .unwrap_or(usize::MAX),
             probe_timeout: args.probe_timeout,
             networks: TargetNetworks::new(args.allow_target_cidr.clone()),
         },

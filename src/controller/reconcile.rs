@@ -42,6 +42,8 @@ pub struct Settings {
     pub default_interval: Duration,
     /// Most endpoints listed in a status.
     pub status_max_endpoints: usize,
+    /// Most endpoints per audit with metric series of their own.
+    pub metrics_max_endpoints: usize,
     /// Deadline of each connect and exchange of a probe.
     pub probe_timeout: Duration,
     /// Networks explicit endpoints may reach.
@@ -227,6 +229,7 @@ pub async fn reconcile(audit: Arc<TlsAudit>, ctx: Arc<Context>) -> Result<Action
             .client_certificate
             .as_ref()
             .map(|(s, t)| (s.as_str(), *t)),
+        max_endpoints: ctx.settings.metrics_max_endpoints,
     };
     ctx.metrics
         .set_audit(&namespace, &name, &audit_series(&facts, &audited));

@@ -74,6 +74,23 @@ pub fn grade_rank(grade: Grade) -> u8 {
     }
 }
 
+/// The audited endpoints, worst first (most severe finding, then worst grade), then by target,
+/// address and name: the order of the status list and of the endpoints that get metric series.
+#[must_use]
+pub fn worst_first(audited: &[Audited]) -> Vec<&Audited> {
+    let mut order: Vec<&Audited> = audited.iter().collect();
+    order.sort_by(|a, b| {
+        b.report
+            .worst()
+            .cmp(&a.report.worst())
+            .then(grade_rank(b.report.grade).cmp(&grade_rank(a.report.grade)))
+            .then(a.target.cmp(&b.target))
+            .then(a.report.address.cmp(&b.report.address))
+            .then(a.report.server_name.cmp(&b.report.server_name))
+    });
+    order
+}
+
 /// Whether an endpoint meets the policy: grade at least `minimum` and no critical finding.
 #[must_use]
 pub fn complies(report: &EndpointReport, minimum: Grade) -> bool {
@@ -180,16 +197,7 @@ pub fn build(audited: &[Audited], input: &StatusInput<'_>) -> TlsAuditStatus {
         summary.earliest_expiry_days = Some(days_until(unix, now));
     }
 
-    let mut order: Vec<&Audited> = audited.iter().collect();
-    order.sort_by(|a, b| {
-        b.report
-            .worst()
-            .cmp(&a.report.worst())
-            .then(grade_rank(b.report.grade).cmp(&grade_rank(a.report.grade)))
-            .then(a.target.cmp(&b.target))
-            .then(a.report.address.cmp(&b.report.address))
-            .then(a.report.server_name.cmp(&b.report.server_name))
-    });
+    let order = worst_first(audited);
     let endpoints: Vec<EndpointStatus> = order
         .iter()
         .take(input.max_endpoints)

@@ -73,18 +73,25 @@ fn respond(
     response
 }
 
-fn route(req: &Request<Incoming>, health: &Health, metrics: &Metrics) -> Response<Full<Bytes>> {
+async fn route(
+    req: &Request<Incoming>,
+    health: &Health,
+    metrics: Arc<Metrics>,
+) -> Response<Full<Bytes>> {
     const TEXT: &str = "text/plain; charset=utf-8";
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return respond(StatusCode::METHOD_NOT_ALLOWED, TEXT, "method not allowed\n");
     }
     match req.uri().path() {
-        "/metrics" => match metrics.render() {
-            Ok(text) => respond(
+        // Rendering a large registry takes CPU time: off the async workers, so that reconciles and
+        // probes are not stalled by a scrape.
+        "/metrics" => match tokio::task::spawn_blocking(move || metrics.render()).await {
+            Ok(Ok(text)) => respond(
                 StatusCode::OK,
                 "text/plain; version=0.0.4; charset=utf-8",
                 text,
             ),
+            Ok(Err(err)) => respond(StatusCode::INTERNAL_SERVER_ERROR, TEXT, format!("{err}\n")),
             Err(err) => respond(StatusCode::INTERNAL_SERVER_ERROR, TEXT, format!("{err}\n")),
         },
         "/healthz" => respond(StatusCode::OK, TEXT, "ok\n"),
@@ -117,8 +124,8 @@ pub async fn serve(
         let (health, metrics) = (Arc::clone(&health), Arc::clone(&metrics));
         tokio::spawn(async move {
             let service = service_fn(move |req| {
-                let response = route(&req, &health, &metrics);
-                async move { Ok::<_, Infallible>(response) }
+                let (health, metrics) = (Arc::clone(&health), Arc::clone(&metrics));
+                async move { Ok::<_, Infallible>(route(&req, &health, metrics).await) }
             });
             if let Err(err) = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)

@@ -76,8 +76,19 @@ pub fn engine() -> ProbeFn {
 }
 
 struct Entry {
-    started: Instant,
+    /// When the probe finished; unset while it runs. The window counts from here, so a result of
+    /// a long audit is still shared at its end, however long the audit took to probe.
+    finished: Arc<std::sync::OnceLock<Instant>>,
     facts: ProbeFuture,
+}
+
+impl Entry {
+    /// In flight, or finished less than `window` ago.
+    fn fresh(&self, now: Instant, window: Duration) -> bool {
+        self.finished
+            .get()
+            .is_none_or(|at| now.duration_since(*at) < window)
+    }
 }
 
 /// The shared prober of the operator.
@@ -136,24 +147,18 @@ impl Prober {
             // Expired entries are swept once per window (not on every lookup: with 50,000
             // endpoints that would be quadratic), so the map holds at most two windows' probes.
             if cache.next_sweep.is_none_or(|at| now >= at) {
-                cache.entries.retain(|_, e| {
-                    now.duration_since(e.started) < self.window || e.facts.peek().is_none()
-                });
+                cache.entries.retain(|_, e| e.fresh(now, self.window));
                 cache.next_sweep = Some(now + self.window);
             }
             match cache.entries.get(&key) {
-                Some(entry)
-                    if now.duration_since(entry.started) < self.window
-                        || entry.facts.peek().is_none() =>
-                {
-                    entry.facts.clone()
-                }
+                Some(entry) if entry.fresh(now, self.window) => entry.facts.clone(),
                 _ => {
-                    let fut = self.start(target.clone(), options.clone());
+                    let finished = Arc::new(std::sync::OnceLock::new());
+                    let fut = self.start(target.clone(), options.clone(), Arc::clone(&finished));
                     cache.entries.insert(
                         key,
                         Entry {
-                            started: now,
+                            finished,
                             facts: fut.clone(),
                         },
                     );
@@ -164,7 +169,12 @@ impl Prober {
         shared.await
     }
 
-    fn start(&self, target: Target, options: ProbeOptions) -> ProbeFuture {
+    fn start(
+        &self,
+        target: Target,
+        options: ProbeOptions,
+        finished: Arc<std::sync::OnceLock<Instant>>,
+    ) -> ProbeFuture {
         let probe = Arc::clone(&self.probe);
         let permits = Arc::clone(&self.permits);
         let metrics = self.metrics.clone();
@@ -174,6 +184,7 @@ impl Prober {
             let _permit = permits.acquire_owned().await.ok();
             let started = Instant::now();
             let facts = probe(target, options).await;
+            let _ = finished.set(Instant::now());
             if let Some(metrics) = metrics {
                 metrics.observe_probe(started.elapsed(), facts.reachable);
             }

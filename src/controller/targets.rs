@@ -199,6 +199,18 @@ pub fn service_targets(
         .filter(|s| selector.matches(s.labels()))
         .collect();
     services.sort_by_key(|s| s.name_any());
+    // Slices grouped by Service once: scanning every slice for every Service port would be
+    // quadratic in the Services of a namespace (1.8 s at 10,000 in the scale benchmark).
+    let mut slices_of: std::collections::HashMap<&str, Vec<Arc<EndpointSlice>>> =
+        std::collections::HashMap::new();
+    for slice in slices {
+        if let Some(service) = slice.labels().get(SERVICE_NAME_LABEL) {
+            slices_of
+                .entry(service.as_str())
+                .or_default()
+                .push(Arc::clone(slice));
+        }
+    }
     for svc in services {
         if svc.spec.as_ref().and_then(|s| s.type_.as_deref()) == Some("ExternalName") {
             continue;
@@ -217,7 +229,11 @@ pub fn service_targets(
             );
             let addresses = match (wanted.per_endpoint, cluster_ip(svc)) {
                 (false, Some(ip)) => vec![SocketAddr::new(ip, number)],
-                _ => ready_addresses(&name, port.name.as_deref(), slices),
+                _ => ready_addresses(
+                    &name,
+                    port.name.as_deref(),
+                    slices_of.get(name.as_str()).map_or(&[][..], Vec::as_slice),
+                ),
             };
             if addresses.is_empty() {
                 planned.push(Planned {

@@ -322,7 +322,9 @@ async fn server_selecting_only_http1_is_reported_as_no_h2() {
     assert_eq!(report.facts.alpn.selected.as_deref(), Some("http/1.1"));
 }
 
-fn mtls_server_parts() -> (Hierarchy, Issued, Issued, rustls::RootCertStore) {
+/// A server for `mtls.test` that asks for a client certificate from its own client CA (required
+/// or optional); returns the server PKI (its root is the audit's trust), the client CA and the server.
+async fn mtls_server(required: bool) -> (Hierarchy, Issued, Server) {
     let pki = Hierarchy::new();
     let leaf = pki.leaf(&Spec::leaf(&["mtls.test"]));
     let client_ca = Spec::ca("client ca").self_signed();
@@ -330,7 +332,19 @@ fn mtls_server_parts() -> (Hierarchy, Issued, Issued, rustls::RootCertStore) {
     client_roots
         .add(client_ca.der.clone())
         .expect("client root");
-    (pki, leaf, client_ca, client_roots)
+    let client_auth = if required {
+        ClientAuth::Required(client_roots)
+    } else {
+        ClientAuth::Optional(client_roots)
+    };
+    let config = tls_server::config(
+        vec![leaf.der.clone(), pki.intermediate.der.clone()],
+        leaf.key_der(),
+        client_auth,
+        &["h2"],
+    );
+    let server = tls_server::start(config, HSTS).await;
+    (pki, client_ca, server)
 }
 
 fn identity(cert: &Issued) -> Arc<ClientIdentity> {
@@ -341,14 +355,7 @@ fn identity(cert: &Issued) -> Arc<ClientIdentity> {
 
 #[tokio::test]
 async fn required_client_certificate_without_one_is_reported_missing_with_the_alert() {
-    let (pki, leaf, _client_ca, client_roots) = mtls_server_parts();
-    let config = tls_server::config(
-        vec![leaf.der.clone(), pki.intermediate.der.clone()],
-        leaf.key_der(),
-        ClientAuth::Required(client_roots),
-        &["h2"],
-    );
-    let server = tls_server::start(config, HSTS).await;
+    let (pki, _client_ca, server) = mtls_server(true).await;
     let report = audit(&target(&server, "mtls.test"), &options(&[&pki.root])).await;
     assert_eq!(
         codes(&report),
@@ -370,15 +377,8 @@ async fn required_client_certificate_without_one_is_reported_missing_with_the_al
 
 #[tokio::test]
 async fn required_client_certificate_that_the_server_trusts_is_accepted() {
-    let (pki, leaf, client_ca, client_roots) = mtls_server_parts();
+    let (pki, client_ca, server) = mtls_server(true).await;
     let client = client_ca.issue(&Spec::leaf(&["client.test"]).valid(-1, 20));
-    let config = tls_server::config(
-        vec![leaf.der.clone(), pki.intermediate.der.clone()],
-        leaf.key_der(),
-        ClientAuth::Required(client_roots),
-        &["h2"],
-    );
-    let server = tls_server::start(config, HSTS).await;
     let mut opts = options(&[&pki.root]);
     opts.client_identity = Some(identity(&client));
     let report = audit(&target(&server, "mtls.test"), &opts).await;
@@ -396,17 +396,10 @@ async fn required_client_certificate_that_the_server_trusts_is_accepted() {
 
 #[tokio::test]
 async fn client_certificate_from_a_ca_the_server_does_not_trust_is_rejected() {
-    let (pki, leaf, _client_ca, client_roots) = mtls_server_parts();
+    let (pki, _client_ca, server) = mtls_server(true).await;
     let stranger = Spec::ca("stranger ca")
         .self_signed()
         .issue(&Spec::leaf(&["client.test"]));
-    let config = tls_server::config(
-        vec![leaf.der.clone(), pki.intermediate.der.clone()],
-        leaf.key_der(),
-        ClientAuth::Required(client_roots),
-        &["h2"],
-    );
-    let server = tls_server::start(config, HSTS).await;
     let mut opts = options(&[&pki.root]);
     opts.client_identity = Some(identity(&stranger));
     let report = audit(&target(&server, "mtls.test"), &opts).await;
@@ -425,14 +418,7 @@ async fn client_certificate_from_a_ca_the_server_does_not_trust_is_rejected() {
 
 #[tokio::test]
 async fn optional_client_certificate_request_is_recorded_without_a_finding() {
-    let (pki, leaf, _client_ca, client_roots) = mtls_server_parts();
-    let config = tls_server::config(
-        vec![leaf.der.clone(), pki.intermediate.der.clone()],
-        leaf.key_der(),
-        ClientAuth::Optional(client_roots),
-        &["h2"],
-    );
-    let server = tls_server::start(config, HSTS).await;
+    let (pki, _client_ca, server) = mtls_server(false).await;
     let report = audit(&target(&server, "mtls.test"), &options(&[&pki.root])).await;
     assert_eq!(codes(&report), expect(&[]), "{:#?}", report.findings);
     assert_eq!(report.facts.client_auth.demand, ClientAuthDemand::Optional);

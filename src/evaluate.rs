@@ -3,7 +3,7 @@
 use crate::facts::{CertFacts, ClientAuthDemand, Facts, FailureKind, TlsVersion};
 use crate::findings::{Code, Finding, Severity};
 use crate::policy::{Policy, Profile};
-use crate::probe::suites::{self, Suite};
+use crate::tls::suites::{self, Suite};
 
 const DAY: i64 = 86_400;
 /// Browsers and public CAs cap leaf validity at 398 days.

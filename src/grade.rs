@@ -10,7 +10,7 @@ use crate::evaluate::HSTS_MIN_SECONDS;
 use crate::facts::{Facts, TlsVersion};
 use crate::findings::{Code, Finding, Severity};
 use crate::policy::Profile;
-use crate::probe::suites::{self, Suite};
+use crate::tls::suites::{self, Suite};
 
 /// The endpoint's grade, best first. `T`: trust problem; `M`: name mismatch.
 #[derive(

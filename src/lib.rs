@@ -2,6 +2,8 @@
 //! ALPN, OCSP stapling and client-certificate demands.
 //!
 //! The crate is a library with one thin binary (`tlsaudit scan | controller | crd`):
+//! - [`tls`] is the pure TLS vocabulary: the record / handshake codec of the raw probes and the
+//!   cipher-suite registry, imported by the rooms below and importing none of them;
 //! - [`probe`] does the I/O (raw ClientHello probes and validated rustls handshakes) and returns
 //!   [`facts::Facts`];
 //! - [`cert`] turns DER certificates into facts and chain verdicts (pure);
@@ -24,3 +26,4 @@ pub mod policy;
 pub mod probe;
 pub mod report;
 pub mod scan;
+pub mod tls;

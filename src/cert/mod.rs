@@ -14,7 +14,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{AlertDescription, CertificateError, RootCertStore};
 
 use crate::facts::{CertFacts, TrustFacts};
-use crate::probe::wire::alert_name;
+use crate::tls::alert::alert_name;
 
 /// Why PEM input could not be used.
 #[derive(Debug, thiserror::Error)]

@@ -5,8 +5,6 @@
 pub mod handshake;
 pub mod legacy;
 pub mod net;
-pub mod suites;
-pub mod wire;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

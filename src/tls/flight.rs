@@ -92,12 +92,6 @@ impl FlightReader {
         }
     }
 
-    /// Whether the flight is complete (without error).
-    #[must_use]
-    pub fn is_done(&self) -> bool {
-        self.done && self.error.is_none()
-    }
-
     /// What was parsed so far, even if the flight is incomplete or failed later.
     #[must_use]
     pub fn flight(&self) -> &ServerFlight {

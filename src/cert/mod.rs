@@ -1,6 +1,6 @@
-//! Certificates: DER → [`CertFacts`](crate::facts::CertFacts), the webpki chain verdict, OCSP
-//! staples, and PEM loading for trust anchors and client identities. Pure apart from the bytes the
-//! caller hands in; the verification time is a parameter.
+//! Certificates: DER → [`CertFacts`], the webpki chain verdict, OCSP staples, and PEM loading for
+//! trust anchors and client identities. Pure apart from the bytes the caller hands in; the
+//! verification time is a parameter.
 
 mod facts;
 pub mod ocsp;

@@ -21,6 +21,10 @@ use crate::policy::Profile;
 pub const GROUP: &str = "tlsaudit.dev";
 /// Field manager of the controller's server-side applies.
 pub const FIELD_MANAGER: &str = "tlsaudit-controller";
+/// Most explicit `endpoints` per audit: each costs a name lookup and a probe per reconcile, and the
+/// status lists them; more than this belongs in several audits.
+pub const MAX_EXPLICIT_ENDPOINTS: usize = 256;
+
 /// Annotation whose change makes the controller audit at once (its value is free text, e.g. a
 /// timestamp): `kubectl annotate tla NAME tlsaudit.dev/audit-now="$(date +%s)" --overwrite`.
 pub const AUDIT_NOW_ANNOTATION: &str = "tlsaudit.dev/audit-now";
@@ -58,12 +62,16 @@ pub struct TlsAuditSpec {
     /// SNI = host, and the TLS Secret's certificate is checked too. Omit to audit none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ingresses: Option<IngressTargets>,
-    /// Explicit targets, e.g. a legacy device. Addresses outside the operator's allowed networks
-    /// (loopback, link-local, and by default anything that is not a private network) are refused.
+    /// Explicit targets, e.g. a legacy device (at most 256). Addresses outside the operator's
+    /// allowed networks (loopback, link-local, and by default anything that is not a private
+    /// network) are refused, cloud metadata endpoints always.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 256))]
     pub endpoints: Vec<ExplicitEndpoint>,
-    /// SNI and verification name for Services; default `<service>.<namespace>.svc`.
+    /// SNI and verification name for Services; default `<service>.<namespace>.svc`. A DNS name or
+    /// an IP address, at most 253 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^(\[?[0-9A-Fa-f:.]+\]?|[A-Za-z0-9_*]([-A-Za-z0-9_]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9_]([-A-Za-z0-9_]{0,61}[A-Za-z0-9])?)*)$"))]
     pub server_name: Option<String>,
     /// Trust anchors the served chains are verified against.
     #[serde(default)]
@@ -96,14 +104,15 @@ pub struct TlsAuditSpec {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceTargets {
-    /// Label selector; empty or absent selects every Service of the namespace.
+    /// Label selector; empty or absent selects every Service of the namespace (at most 64 labels
+    /// and 32 expressions of at most 64 values).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selector: Option<LabelSelector>,
     /// Ports by name or number. Default: ports that look like TLS (appProtocol https or tls, name
     /// https, tls, *-tls or *-https, port 443 or 8443).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 64), extend("x-kubernetes-validations" = [{
-        "rule": "self.all(p, type(p) == int ? (p >= 1 && p <= 65535) : size(p) > 0)",
+        "rule": "self.all(p, type(p) == int ? (p >= 1 && p <= 65535) : (size(p) > 0 && size(p) <= 15))",
         "message": "ports must be port names or numbers from 1 to 65535"
     }]))]
     pub ports: Vec<IntOrString>,
@@ -117,7 +126,8 @@ pub struct ServiceTargets {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct IngressTargets {
-    /// Label selector; empty or absent selects every Ingress of the namespace.
+    /// Label selector; empty or absent selects every Ingress of the namespace (bounded as the
+    /// Service selector).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selector: Option<LabelSelector>,
     /// Dial the ingress controller through this Service (its ready EndpointSlice addresses, else
@@ -131,14 +141,16 @@ pub struct IngressTargets {
 #[serde(rename_all = "camelCase")]
 pub struct ControllerService {
     /// Service name.
+    #[schemars(length(min = 1, max = 63), regex(pattern = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"))]
     pub name: String,
     /// Service namespace; default the audit's namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 63), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"))]
     pub namespace: Option<String>,
     /// Service port (name or number) that serves HTTPS; default 443.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("x-kubernetes-validations" = [{
-        "rule": "type(self) == int ? (self >= 1 && self <= 65535) : size(self) > 0",
+        "rule": "type(self) == int ? (self >= 1 && self <= 65535) : (size(self) > 0 && size(self) <= 15)",
         "message": "port must be a port name or a number from 1 to 65535"
     }]))]
     pub port: Option<IntOrString>,
@@ -148,14 +160,16 @@ pub struct ControllerService {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ExplicitEndpoint {
-    /// Host name or IP address.
-    #[schemars(length(min = 1, max = 253))]
+    /// Host name or IP address (IPv6 with or without brackets), at most 253 characters.
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^(\[?[0-9A-Fa-f:.]+\]?|[A-Za-z0-9_]([-A-Za-z0-9_]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9_]([-A-Za-z0-9_]{0,61}[A-Za-z0-9])?)*)$"))]
     pub host: String,
     /// TCP port.
     #[schemars(range(min = 1, max = 65535))]
     pub port: u16,
-    /// SNI and verification name; default `host`.
+    /// SNI and verification name; default `host`. A DNS name or an IP address, at most 253
+    /// characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^(\[?[0-9A-Fa-f:.]+\]?|[A-Za-z0-9_*]([-A-Za-z0-9_]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9_]([-A-Za-z0-9_]{0,61}[A-Za-z0-9])?)*)$"))]
     pub server_name: Option<String>,
 }
 
@@ -208,15 +222,17 @@ pub struct CaBundle {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct KeyRef {
-    /// Object name.
-    #[schemars(length(min = 1, max = 253))]
+    /// Object name (a DNS-1123 subdomain).
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"))]
     pub name: String,
-    /// Key in the object's data.
+    /// Key in the object's data (alphanumerics, `-`, `_`, `.`).
     #[serde(default = "default_ca_key")]
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[-._a-zA-Z0-9]+$"))]
     pub key: String,
     /// Must be empty or the audit's own namespace: the operator never reads another namespace's
     /// Secrets for an audit (a reference elsewhere is refused with a status condition).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 63))]
     pub namespace: Option<String>,
 }
 
@@ -236,11 +252,12 @@ pub struct ClientCertificate {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SecretRef {
-    /// Secret name.
-    #[schemars(length(min = 1, max = 253))]
+    /// Secret name (a DNS-1123 subdomain).
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"))]
     pub name: String,
     /// Must be empty or the audit's own namespace (see `KeyRef.namespace`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 63))]
     pub namespace: Option<String>,
 }
 
@@ -259,6 +276,7 @@ pub struct AuditPolicy {
     pub minimum_grade: Grade,
     /// Finding codes to silence (docs/findings.md).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 256))]
     pub ignore: Vec<Code>,
 }
 
@@ -483,12 +501,68 @@ pub struct FindingStatus {
 }
 
 /// The CRD, with the schema formats the apiserver does not know (`uint16`, `uint32`, from Rust's
-/// unsigned types) removed: their ranges are already in `minimum`/`maximum`.
+/// unsigned types) removed (their ranges are already in `minimum`/`maximum`), and bounds on the
+/// label selectors, whose schema comes from k8s-openapi without any.
 pub fn crd() -> Result<CustomResourceDefinition, serde_json::Error> {
     use kube::CustomResourceExt;
     let mut value = serde_json::to_value(TlsAudit::crd())?;
     strip_unknown_formats(&mut value);
+    if let Some(versions) = value
+        .pointer_mut("/spec/versions")
+        .and_then(serde_json::Value::as_array_mut)
+    {
+        for version in versions {
+            for kind in ["services", "ingresses"] {
+                let path = format!(
+                    "/schema/openAPIV3Schema/properties/spec/properties/{kind}/properties/selector"
+                );
+                if let Some(selector) = version.pointer_mut(&path) {
+                    bound_selector(selector);
+                }
+            }
+        }
+    }
     serde_json::from_value(value)
+}
+
+/// Caps a LabelSelector schema: 64 labels, 32 expressions of at most 64 values, Kubernetes' label
+/// lengths (keys 317 = 253-character prefix, `/`, 63-character name; values 63), the four
+/// operators, and `Exists`/`DoesNotExist` without values. Label key syntax is checked by the
+/// controller (a bad key makes Ready=False).
+fn bound_selector(selector: &mut serde_json::Value) {
+    use serde_json::json;
+    let set = |v: &mut serde_json::Value, pointer: &str, key: &str, bound: serde_json::Value| {
+        if let Some(serde_json::Value::Object(map)) = v.pointer_mut(pointer) {
+            map.insert(key.to_owned(), bound);
+        }
+    };
+    set(selector, "/properties/matchLabels", "maxProperties", json!(64));
+    set(selector, "/properties/matchLabels/additionalProperties", "maxLength", json!(63));
+    set(selector, "/properties/matchExpressions", "maxItems", json!(32));
+    let item = "/properties/matchExpressions/items";
+    set(selector, &format!("{item}/properties/key"), "maxLength", json!(317));
+    set(
+        selector,
+        &format!("{item}/properties/operator"),
+        "enum",
+        json!(["In", "NotIn", "Exists", "DoesNotExist"]),
+    );
+    set(selector, &format!("{item}/properties/values"), "maxItems", json!(64));
+    set(
+        selector,
+        &format!("{item}/properties/values/items"),
+        "maxLength",
+        json!(63),
+    );
+    set(
+        selector,
+        item,
+        "x-kubernetes-validations",
+        json!([{
+            "rule": "self.operator in ['Exists', 'DoesNotExist'] ? (!has(self.values) || size(self.values) == 0) : (has(self.values) && size(self.values) > 0)",
+            "message": "Exists and DoesNotExist take no values; In and NotIn need at least one"
+        }]),
+    );
 }
 
 fn strip_unknown_formats(value: &mut serde_json::Value) {

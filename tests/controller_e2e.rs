@@ -365,7 +365,8 @@ async fn an_invalid_spec_is_rejected_and_an_unusable_selector_makes_ready_false(
     );
 
     let op = operator(&client, ns.name(), &routes, &[]).await;
-    let spec = json!({"services": {"selector": {"matchExpressions": [{"key": "tier", "operator": "Near"}]}}});
+    // The schema cannot check label key syntax; the controller does, instead of matching nothing.
+    let spec = json!({"services": {"selector": {"matchLabels": {"bad key!": "web"}}}});
     create(&audits, &audit("odd", spec)).await;
     let status = wait_status(&audits, "odd", "Ready=False", |s| {
         s.conditions.iter().any(|c| c.type_ == "Ready")
@@ -373,7 +374,10 @@ async fn an_invalid_spec_is_rejected_and_an_unusable_selector_makes_ready_false(
     .await;
     let (ready, reason, message) = condition(&status, "Ready");
     assert_eq!((ready, reason), ("False", "InvalidSpec"));
-    assert!(message.contains("services selector"), "{message}");
+    assert!(
+        message.contains("failed to use the services selector: \"bad key!\" is not a valid label key"),
+        "{message}"
+    );
     op.stop().await.expect("operator stops cleanly");
 }
 

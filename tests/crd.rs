@@ -87,6 +87,56 @@ async fn the_apiserver_rejects_bad_specs_with_a_clear_message() {
             json!({"trust": {"caBundle": {}}}),
             "caBundle needs exactly one of secretRef or configMapRef",
         ),
+        (
+            "unknown-operator",
+            json!({"services": {"selector": {"matchExpressions": [{"key": "tier", "operator": "Near"}]}}}),
+            "spec.services.selector.matchExpressions[0].operator: Unsupported value: \"Near\"",
+        ),
+        (
+            "exists-with-values",
+            json!({"ingresses": {"selector": {"matchExpressions": [{"key": "tier", "operator": "Exists", "values": ["edge"]}]}}}),
+            "Exists and DoesNotExist take no values; In and NotIn need at least one",
+        ),
+        (
+            "huge-server-name",
+            json!({"serverName": "a".repeat(200_000)}),
+            "spec.serverName: Too long: may not be more than 253 bytes",
+        ),
+        (
+            "server-name-with-space",
+            json!({"endpoints": [{"host": "printer.infra.svc", "port": 443, "serverName": "a b"}]}),
+            "spec.endpoints[0].serverName in body should match",
+        ),
+        (
+            "host-with-control-character",
+            json!({"endpoints": [{"host": "printer\u{7}.svc", "port": 443}]}),
+            "spec.endpoints[0].host in body should match",
+        ),
+        (
+            "path-in-secret-name",
+            json!({"trust": {"caBundle": {"secretRef": {"name": "../kube-system/token"}}}}),
+            "spec.trust.caBundle.secretRef.name in body should match",
+        ),
+        (
+            "path-in-key",
+            json!({"trust": {"caBundle": {"configMapRef": {"name": "ca", "key": "../ca.crt/x"}}}}),
+            "spec.trust.caBundle.configMapRef.key in body should match",
+        ),
+        (
+            "too-many-endpoints",
+            json!({"endpoints": (0..257).map(|i| json!({"host": format!("h{i}.svc"), "port": 443})).collect::<Vec<_>>()}),
+            "spec.endpoints: Too many: 257: must have at most 256 items",
+        ),
+        (
+            "too-many-selector-labels",
+            json!({"services": {"selector": {"matchLabels": (0..65).map(|i| (format!("k{i}"), json!("v"))).collect::<serde_json::Map<_, _>>()}}}),
+            "spec.services.selector.matchLabels: Too many: 65: must have at most 64 items",
+        ),
+        (
+            "long-port-name",
+            json!({"services": {"ports": ["a-very-long-port-name"]}}),
+            "ports must be port names or numbers from 1 to 65535",
+        ),
     ];
     for (name, spec, expected) in cases {
         let object = DynamicObject::new(name, &ApiResource::erase::<TlsAudit>(&()))

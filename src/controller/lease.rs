@@ -8,6 +8,11 @@
 //! resourceVersion it read, so two replicas racing for the Lease cannot both win. A leader that
 //! has not renewed within the renew deadline (shorter than the lease duration) must stop at once;
 //! the difference is the margin in which it stops before anybody else may take over.
+//!
+//! Every attempt is bounded: [`Elector::try_acquire_or_renew`] gives up when the time left until the
+//! renew deadline runs out (a partitioned leader stops instead of hanging in a request), and the
+//! times it writes and observes are taken when the apiserver answered, never at the start of an
+//! attempt that may have hung (a healed ex-leader must not judge a fresh Lease expired).
 
 use std::time::{Duration, Instant};
 
@@ -56,13 +61,24 @@ pub struct Elector {
     last_renewed: Option<Instant>,
 }
 
-/// The Lease API failed (a lost race is not an error: it is "not leading").
+/// The Lease API failed or did not answer in time (a lost race is not an error: it is "not
+/// leading").
 #[derive(Debug, thiserror::Error)]
-#[error("failed to {action} Lease {name}: {source}")]
+#[error("failed to {action} Lease {name}: {}", cause(source.as_ref(), *timeout))]
 pub struct LeaseError {
     action: &'static str,
     name: String,
-    source: kube::Error,
+    #[source]
+    source: Option<kube::Error>,
+    timeout: Option<Duration>,
+}
+
+fn cause(source: Option<&kube::Error>, timeout: Option<Duration>) -> String {
+    match (source, timeout) {
+        (Some(e), _) => e.to_string(),
+        (None, Some(t)) => format!("no answer within {t:?}"),
+        (None, None) => "unknown".to_owned(),
+    }
 }
 
 fn conflict_or_exists(err: &kube::Error) -> bool {
@@ -108,6 +124,36 @@ impl Elector {
             .is_some_and(|t| t.elapsed() < self.timings.renew_deadline)
     }
 
+    /// How long the next attempt may take: what is left of the renew deadline while leading, else
+    /// the renew deadline (a campaigning replica holds nothing it could lose).
+    #[must_use]
+    pub fn attempt_budget(&self) -> Duration {
+        match self.last_renewed {
+            Some(t) => self.timings.renew_deadline.saturating_sub(t.elapsed()),
+            None => self.timings.renew_deadline,
+        }
+    }
+
+    /// [`Self::try_acquire_or_renew`] bounded by [`Self::attempt_budget`]: an attempt that the
+    /// apiserver does not answer in time is dropped (its requests cancelled) and is an error.
+    pub async fn attempt(&mut self) -> Result<bool, LeaseError> {
+        let budget = self.attempt_budget();
+        match tokio::time::timeout(budget, self.try_acquire_or_renew()).await {
+            Ok(result) => result,
+            Err(_) => {
+                if !self.within_deadline() {
+                    self.last_renewed = None;
+                }
+                Err(LeaseError {
+                    action: "renew in time",
+                    name: self.name.clone(),
+                    source: None,
+                    timeout: Some(budget),
+                })
+            }
+        }
+    }
+
     fn spec(
         &self,
         now: jiff::Timestamp,
@@ -129,11 +175,11 @@ impl Elector {
     /// Takes or renews the Lease. `Ok(true)`: this replica leads until `renew_deadline` from now.
     pub async fn try_acquire_or_renew(&mut self) -> Result<bool, LeaseError> {
         let attempt = Instant::now();
-        let now = jiff::Timestamp::now();
         let err = |action, source| LeaseError {
             action,
             name: self.name.clone(),
-            source,
+            source: Some(source),
+            timeout: None,
         };
         let Some(mut lease) = self
             .api
@@ -146,7 +192,7 @@ impl Elector {
                     name: Some(self.name.clone()),
                     ..ObjectMeta::default()
                 },
-                spec: Some(self.spec(now, None, 0)),
+                spec: Some(self.spec(jiff::Timestamp::now(), None, 0)),
             };
             return match self.api.create(&PostParams::default(), &lease).await {
                 Ok(_) => Ok(self.won(attempt)),
@@ -161,10 +207,12 @@ impl Elector {
             .as_ref()
             .is_none_or(|o| o.holder != holder || o.renew_time != spec.renew_time);
         if changed {
+            // Stamped when the answer arrived: a read that hung through a partition must not make
+            // a record renewed meanwhile look old.
             self.observed = Some(Observed {
                 holder: holder.clone(),
                 renew_time: spec.renew_time.clone(),
-                at: attempt,
+                at: Instant::now(),
             });
         }
         let mine = holder.as_deref() == Some(self.identity.as_str());
@@ -186,8 +234,10 @@ impl Elector {
         } else {
             (None, spec.lease_transitions.unwrap_or(0).saturating_add(1))
         };
-        lease.spec = Some(self.spec(now, acquired, transitions));
-        // `replace` sends the resourceVersion just read: a concurrent writer makes this a 409.
+        // The times written are those of the write, not of the start of the attempt.
+        lease.spec = Some(self.spec(jiff::Timestamp::now(), acquired, transitions));
+        // `replace` sends the resourceVersion just read (optimistic concurrency): a concurrent
+        // writer makes this a 409, and a 409 is a lost race.
         match self
             .api
             .replace(&self.name, &PostParams::default(), &lease)
@@ -216,7 +266,8 @@ impl Elector {
         let err = |action, source| LeaseError {
             action,
             name: self.name.clone(),
-            source,
+            source: Some(source),
+            timeout: None,
         };
         let Some(mut lease) = self
             .api

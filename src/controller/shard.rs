@@ -250,16 +250,20 @@ impl Membership {
         lease
     }
 
-    /// Renews (or creates) this replica's Lease, then lists the live members.
+    /// Renews (or creates) this replica's Lease, then lists the live members. The caller bounds
+    /// the call by the renew deadline (`supervise::heartbeat`).
     pub async fn refresh(&self) -> Result<BTreeSet<String>, MembershipError> {
-        let now = jiff::Timestamp::now();
         let current = self
             .api
             .get_opt(&self.name)
             .await
             .map_err(|e| self.error("read", e))?;
+        // Stamped after the read answered, not at the start of an attempt that may have hung.
+        let now = jiff::Timestamp::now();
         if current.is_some() {
-            // `replace` carries the resourceVersion just read; only this replica writes its Lease.
+            // `replace` carries the resourceVersion just read (optimistic concurrency): should
+            // anything else have written this Lease meanwhile, the renewal fails with a conflict
+            // and is retried from a fresh read.
             self.api
                 .replace(
                     &self.name,

@@ -63,7 +63,7 @@ async fn lead(
         if *stopped.borrow() {
             return Ok(());
         }
-        match elector.try_acquire_or_renew().await {
+        match elector.attempt().await {
             Ok(true) => break,
             Ok(false) => {}
             Err(err) => tracing::warn!(error = %err, "leader election attempt failed"),
@@ -88,7 +88,9 @@ async fn lead(
                 break Ok(());
             }
             () = tokio::time::sleep(timings.retry_period) => {
-                match elector.try_acquire_or_renew().await {
+                // Bounded by what is left of the renew deadline: a leader cut off from the
+                // apiserver stops auditing when its deadline passes, not when a request returns.
+                match elector.attempt().await {
                     Ok(true) => {}
                     Ok(false) => break Err(Error::LeadershipLost(elector.identity().to_owned())),
                     Err(err) if elector.within_deadline() => tracing::warn!(error = %err, "failed to renew the Lease; retrying"),

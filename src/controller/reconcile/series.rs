@@ -39,10 +39,36 @@ fn float(n: i64) -> f64 {
     n as f64
 }
 
+/// Longest label value exported: a spec's `serverName` or an endpoint's host may be long (the CRD
+/// caps them at 253), and a label is copied into every sample of every scrape.
+pub const MAX_LABEL_VALUE: usize = 128;
+
+/// `value` when it fits [`MAX_LABEL_VALUE`], else its head and `~` and 8 hex digits of its
+/// SHA-256: two long values that share a head still get two series.
+#[must_use]
+pub fn bounded_label(value: String) -> String {
+    use sha2::{Digest, Sha256};
+    use std::fmt::Write as _;
+    if value.len() <= MAX_LABEL_VALUE {
+        return value;
+    }
+    let digest = Sha256::digest(value.as_bytes());
+    let mut cut = MAX_LABEL_VALUE - 9;
+    while !value.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let mut out = value[..cut].to_owned();
+    out.push('~');
+    for byte in digest.iter().take(4) {
+        let _ = write!(out, "{byte:02x}");
+    }
+    out
+}
+
 fn series(family: Family, labels: Vec<String>, value: f64) -> Series {
     Series {
         family,
-        labels,
+        labels: labels.into_iter().map(bounded_label).collect(),
         value,
     }
 }
@@ -344,6 +370,19 @@ mod tests {
         assert!(!text.contains("10.0.0.1:443"), "{text}");
         assert!(!text.contains("cert.expired"), "{text}");
         assert!(text.contains("10.0.0.2:443"));
+    }
+
+    #[test]
+    fn long_label_values_are_cut_with_a_hash_of_the_whole() {
+        assert_eq!(bounded_label("web.shop.svc".into()), "web.shop.svc");
+        let a = bounded_label(format!("{}a", "x".repeat(300)));
+        let b = bounded_label(format!("{}b", "x".repeat(300)));
+        assert_eq!(a.len(), MAX_LABEL_VALUE);
+        assert_eq!(b.len(), MAX_LABEL_VALUE);
+        assert_ne!(a, b);
+        assert!(a.starts_with(&"x".repeat(119)) && a.as_bytes()[119] == b'~', "{a}");
+        let wide = bounded_label("é".repeat(200));
+        assert!(wide.len() <= MAX_LABEL_VALUE && wide.contains('~'), "{wide}");
     }
 
     #[test]

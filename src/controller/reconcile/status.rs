@@ -43,25 +43,48 @@ fn days_until(unix: i64, now: jiff::Timestamp) -> i64 {
     (unix - now.as_second()) / 86_400
 }
 
+/// Longest name (target, host, server name, DN) in the status.
+pub const MAX_NAME: usize = 300;
+/// Longest finding or condition message in the status.
+pub const MAX_MESSAGE: usize = 1024;
+/// Most subjectAltNames listed per leaf (a certificate may carry thousands).
+pub const MAX_SANS: usize = 32;
+
+/// `text` cut to at most `max` bytes at a character boundary, with `…` when cut: every string the
+/// status copies from a spec, a certificate or a server is bounded, so that the status patch stays
+/// small whatever an endpoint serves.
+#[must_use]
+pub fn bounded(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut cut = max.saturating_sub('…'.len_utf8());
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}…", &text[..cut])
+}
+
 /// The slim status form of one endpoint.
 #[must_use]
 pub fn endpoint_status(audited: &Audited, now: jiff::Timestamp) -> EndpointStatus {
     let report = &audited.report;
     let facts = &report.facts;
+    let name = |s: &str| bounded(s, MAX_NAME);
     EndpointStatus {
-        target: audited.origin.clone(),
+        target: name(&audited.origin),
         address: report.address.clone(),
-        host: report.host.clone(),
+        host: name(&report.host),
         port: report.port,
-        server_name: report.server_name.clone(),
+        server_name: report.server_name.as_deref().map(name),
         grade: Some(report.grade),
         profile: report.profile,
         versions: facts.protocols.accepted(),
         cipher: facts.negotiated.as_ref().map(|n| n.cipher.clone()),
         leaf: facts.chain.first().map(|leaf| LeafStatus {
-            subject: leaf.subject.clone(),
-            issuer: leaf.issuer.clone(),
-            sans: leaf.sans.clone(),
+            subject: name(&leaf.subject),
+            issuer: name(&leaf.issuer),
+            sans: leaf.sans.iter().take(MAX_SANS).map(|s| name(s)).collect(),
             not_after: leaf.not_after.clone(),
             days_left: days_until(leaf.not_after_unix, now),
             key_type: format!("{} {}", leaf.key_type, leaf.key_bits),
@@ -74,7 +97,7 @@ pub fn endpoint_status(audited: &Audited, now: jiff::Timestamp) -> EndpointStatu
             .map(|f| FindingStatus {
                 code: f.code,
                 severity: f.severity,
-                message: f.message.clone(),
+                message: bounded(&f.message, MAX_MESSAGE),
             })
             .collect(),
     }
@@ -249,7 +272,7 @@ fn condition(
         type_: type_.to_owned(),
         status: status.to_owned(),
         reason: reason.to_owned(),
-        message,
+        message: bounded(&message, MAX_MESSAGE * 4),
         observed_generation: input.generation,
         last_transition_time: since,
     }

@@ -4,7 +4,12 @@
 //!
 //! The selection itself is pure (`targets`, `networks`); this step adds the I/O it needs: waiting
 //! for the caches, reading an ingress controller's Service that may live outside them, and
-//! resolving explicit host names (every address a name resolves to must be allowed).
+//! resolving explicit host names and Ingress load-balancer host names (every address a name
+//! resolves to must be allowed). Names are resolved concurrently ([`RESOLVE_CONCURRENCY`] at a
+//! time) under one deadline, the probe timeout, for all of them together.
+//!
+//! The guard (`networks`): explicit endpoints and Ingress `status.loadBalancer` addresses must lie
+//! in the allowed networks; no planned address at all may be a cloud metadata endpoint.
 
 pub mod networks;
 pub mod targets;
@@ -26,6 +31,9 @@ use crate::probe::Target;
 
 /// How long a reconcile waits for the informer caches to fill.
 const CACHE_SYNC: Duration = Duration::from_secs(30);
+
+/// Most name lookups of one audit in flight at once.
+pub const RESOLVE_CONCURRENCY: usize = 16;
 
 /// One endpoint an audit covers: probed, or reported without a probe when [`Self::not_probed`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,6 +113,8 @@ pub async fn plan(ctx: &Context, namespace: &str, spec: &TlsAuditSpec) -> Result
         Ok(p) => p,
         Err(e) => return Ok(Plan::InvalidSpec(e)),
     };
+    // Endpoints whose address the audit's author or a tenant's object chose.
+    let mut guarded = Vec::new();
     if let Some(wanted) = &spec.ingresses {
         let dial = match &wanted.controller_service {
             Some(controller) => controller_address(&ctx.client, namespace, controller).await?,
@@ -112,17 +122,43 @@ pub async fn plan(ctx: &Context, namespace: &str, spec: &TlsAuditSpec) -> Result
         };
         let ingresses = in_namespace(stores.ingresses.state(), namespace);
         match targets::ingress_targets(spec, &ingresses, dial) {
+            // Without a controller Service, the addresses come from the Ingresses' status, which
+            // a tenant can write: they pass the same guard as explicit endpoints.
+            Ok(p) if dial.is_none() => guarded.extend(p),
             Ok(p) => planned.extend(p),
             Err(e) => return Ok(Plan::InvalidSpec(e)),
         }
     }
-    let mut explicit = targets::explicit_targets(spec);
-    for endpoint in &mut explicit {
-        let settings = &ctx.settings;
-        resolve_explicit(endpoint, &settings.networks, settings.probe_timeout).await;
-    }
-    planned.extend(explicit);
+    guarded.extend(targets::explicit_targets(spec));
+    let settings = &ctx.settings;
+    resolve_all(&mut guarded, &settings.networks, settings.probe_timeout).await;
+    planned.extend(guarded);
+    refuse_metadata(&mut planned);
     Ok(Plan::Endpoints(planned))
+}
+
+/// Marks every endpoint whose address is a cloud metadata endpoint refused, wherever the address
+/// came from (a tenant can write an EndpointSlice too).
+fn refuse_metadata(planned: &mut [PlannedEndpoint]) {
+    for endpoint in planned.iter_mut().filter(|p| p.not_probed.is_none()) {
+        if let Some(address) = endpoint.dial.address
+            && let Err(reason) = networks::metadata_endpoint(address.ip())
+        {
+            endpoint.not_probed = Some(NotProbed::Refused(reason));
+        }
+    }
+}
+
+/// Resolves and checks every guarded endpoint, [`RESOLVE_CONCURRENCY`] at a time, all under one
+/// deadline `timeout` from now: 10,000 unresolvable names cost one timeout, not 10,000.
+async fn resolve_all(guarded: &mut [PlannedEndpoint], networks: &TargetNetworks, timeout: Duration) {
+    use futures::StreamExt;
+    let deadline = tokio::time::Instant::now() + timeout;
+    futures::stream::iter(guarded.iter_mut())
+        .for_each_concurrent(RESOLVE_CONCURRENCY, |endpoint| {
+            resolve_guarded(endpoint, networks, deadline, timeout)
+        })
+        .await;
 }
 
 /// The ingress controller Service may live in another namespace (ingress-nginx), outside the
@@ -158,13 +194,24 @@ async fn controller_address(
     ))
 }
 
-/// Resolves an explicit endpoint's host and pins the address, or marks it not probed. Every address
-/// the name resolves to must be allowed, so DNS cannot smuggle in a forbidden one.
-async fn resolve_explicit(
+/// Checks a guarded endpoint's address, or resolves its host and pins the address; else marks it
+/// not probed. Every address the name resolves to must be allowed, so DNS cannot smuggle in a
+/// forbidden one.
+async fn resolve_guarded(
     endpoint: &mut PlannedEndpoint,
     networks: &TargetNetworks,
+    deadline: tokio::time::Instant,
     timeout: Duration,
 ) {
+    if endpoint.not_probed.is_some() {
+        return;
+    }
+    if let Some(address) = endpoint.dial.address {
+        if let Err(reason) = networks.check(address.ip()) {
+            endpoint.not_probed = Some(NotProbed::Refused(format!("{}: {reason}", endpoint.dial.host)));
+        }
+        return;
+    }
     let host = endpoint
         .dial
         .host
@@ -175,7 +222,7 @@ async fn resolve_explicit(
         vec![ip]
     } else {
         let lookup = tokio::net::lookup_host((host.as_str(), endpoint.dial.port));
-        match tokio::time::timeout(timeout, lookup).await {
+        match tokio::time::timeout_at(deadline, lookup).await {
             Ok(Ok(found)) => found.map(|a| a.ip()).collect(),
             Ok(Err(e)) => {
                 endpoint.not_probed = Some(NotProbed::NoAddress(format!(
@@ -185,7 +232,7 @@ async fn resolve_explicit(
             }
             Err(_) => {
                 endpoint.not_probed = Some(NotProbed::NoAddress(format!(
-                    "{host} did not resolve within {timeout:?}"
+                    "{host} did not resolve within the audit's resolution deadline ({timeout:?})"
                 )));
                 return;
             }

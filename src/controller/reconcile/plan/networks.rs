@@ -1,12 +1,17 @@
-//! Which addresses an explicit `endpoints` entry may reach (no SSRF through a TlsAudit).
-//! Input: resolved IP addresses and the operator's `--allow-target-cidr` list. Output: allowed, or
-//! the reason for refusal that becomes a `target.refused` finding. Pure.
+//! Which addresses an audit may reach (no SSRF through a TlsAudit). Input: resolved IP addresses
+//! and the operator's `--allow-target-cidr` list. Output: allowed, or the reason for refusal that
+//! becomes a `target.refused` finding. Pure.
 //!
-//! By default explicit targets may be in private networks only (RFC 1918, CGNAT 100.64/10, IPv6
-//! ULA), where Service and Pod networks live; loopback, link-local, unspecified, multicast and
-//! public addresses are refused unless a `--allow-target-cidr` covers them. Addresses taken from the
-//! cluster's own objects (EndpointSlices, ClusterIPs, Ingress status) are not checked: the cluster
-//! chose them, not the audit's author.
+//! Two rules:
+//! - [`METADATA_ENDPOINTS`], the cloud instance-metadata and platform endpoints that hand out
+//!   credentials, are never dialled, whatever an allow rule says ([`metadata_endpoint`]). This
+//!   applies to every address of every planned endpoint, also those from EndpointSlices.
+//! - Addresses an audit's author or a tenant's object can choose (explicit `endpoints`, and the
+//!   `status.loadBalancer` of a selected Ingress, IP or resolved host name) must lie in the private
+//!   networks (RFC 1918, CGNAT 100.64/10, IPv6 ULA), where Service and Pod networks live; loopback,
+//!   link-local, unspecified, multicast and public addresses are refused unless a
+//!   `--allow-target-cidr` covers them ([`TargetNetworks::check`]). ClusterIPs and EndpointSlice
+//!   addresses of selected Services are the cluster's choice and get only the first rule.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -93,6 +98,45 @@ impl fmt::Display for Cidr {
     }
 }
 
+/// Cloud instance-metadata and platform endpoints: never dialled, whatever `--allow-target-cidr`
+/// says. Each serves credentials or platform secrets to anything that can reach it from a node:
+/// - `169.254.169.254`: AWS EC2 IMDS (IPv4), also the address of the GCE, Azure IMDS, OpenStack and
+///   DigitalOcean metadata services — <https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instancedata-data-retrieval.html>,
+///   <https://cloud.google.com/compute/docs/metadata/querying-metadata>,
+///   <https://learn.microsoft.com/en-us/azure/virtual-machines/instance-metadata-service>;
+/// - `fd00:ec2::254`: AWS EC2 IMDS over IPv6 (Nitro instances) — same AWS page;
+/// - `169.254.170.2`: AWS ECS task metadata and task-role credentials —
+///   <https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-iam-roles.html>;
+/// - `100.100.100.200`: Alibaba Cloud ECS instance metadata —
+///   <https://www.alibabacloud.com/help/en/ecs/user-guide/view-instance-metadata>;
+/// - `168.63.129.16`: Azure WireServer (VM agent, extension settings) —
+///   <https://learn.microsoft.com/en-us/azure/virtual-network/what-is-ip-address-168-63-129-16>.
+///
+/// `100.100.100.200` lies in 100.64/10 and `fd00:ec2::254` in fc00::/7, both allowed by default:
+/// without this list they would be dialled.
+pub const METADATA_ENDPOINTS: &[&str] = &[
+    "169.254.169.254",
+    "fd00:ec2::254",
+    "169.254.170.2",
+    "100.100.100.200",
+    "168.63.129.16",
+];
+
+/// `Err(reason)` when `ip` is one of the [`METADATA_ENDPOINTS`] (IPv4-mapped IPv6 included).
+pub fn metadata_endpoint(ip: IpAddr) -> Result<(), String> {
+    let ip = canonical(ip);
+    if METADATA_ENDPOINTS
+        .iter()
+        .any(|m| m.parse::<IpAddr>().is_ok_and(|m| m == ip))
+    {
+        return Err(format!(
+            "{ip} is a cloud metadata endpoint; the operator never dials it (no \
+             --allow-target-cidr can open it)"
+        ));
+    }
+    Ok(())
+}
+
 /// The private networks explicit targets may reach without configuration.
 pub const DEFAULT_ALLOWED: &[&str] = &[
     "10.0.0.0/8",
@@ -123,7 +167,9 @@ impl TargetNetworks {
     /// `Ok` when `ip` may be dialled, else why not (for the `target.refused` message).
     pub fn check(&self, ip: IpAddr) -> Result<(), String> {
         let ip = canonical(ip);
-        // An operator's explicit allowance wins, also for loopback and link-local.
+        metadata_endpoint(ip)?;
+        // An operator's explicit allowance wins, also for loopback and link-local (but never for
+        // a metadata endpoint, refused above).
         if self.extra.iter().any(|c| c.contains(ip)) {
             return Ok(());
         }
@@ -243,6 +289,19 @@ mod tests {
         ] {
             assert_eq!(nets.check(ip(ok)), Ok(()), "{ok}");
         }
+    }
+
+    #[test]
+    fn metadata_endpoints_are_refused_even_when_everything_is_allowed() {
+        let nets = TargetNetworks::new(vec!["0.0.0.0/0".parse().unwrap(), "::/0".parse().unwrap()]);
+        for m in METADATA_ENDPOINTS {
+            let err = nets.check(ip(m)).unwrap_err();
+            assert!(err.contains("cloud metadata endpoint"), "{m}: {err}");
+        }
+        let mapped = nets.check(ip("::ffff:169.254.169.254")).unwrap_err();
+        assert!(mapped.contains("169.254.169.254"), "{mapped}");
+        assert_eq!(nets.check(ip("169.254.169.253")), Ok(()));
+        assert_eq!(nets.check(ip("100.100.100.201")), Ok(()));
     }
 
     #[test]

@@ -30,17 +30,95 @@ pub struct SelectorError {
     reason: String,
 }
 
-/// Converts an optional label selector; absent or empty selects everything.
+/// Converts an optional label selector; absent or empty selects everything. Refuses what the
+/// apiserver would refuse in a built-in object's selector (bad label keys or values, `Exists`
+/// with values, `In` without), so that an invalid selector is a Ready=False, never a selector that
+/// quietly matches nothing.
 pub fn selector(
     what: &'static str,
     selector: Option<&LabelSelector>,
 ) -> Result<Selector, SelectorError> {
-    match selector {
-        None => Ok(Selector::default()),
-        Some(s) => Selector::try_from(s.clone()).map_err(|e| SelectorError {
-            what,
-            reason: e.to_string(),
-        }),
+    let err = |reason: String| SelectorError { what, reason };
+    let Some(s) = selector else {
+        return Ok(Selector::default());
+    };
+    for (key, value) in s.match_labels.iter().flatten() {
+        label_key(key).map_err(err)?;
+        label_value(value).map_err(|e| err(format!("matchLabels[{key}]: {e}")))?;
+    }
+    for (i, e) in s.match_expressions.iter().flatten().enumerate() {
+        label_key(&e.key).map_err(|r| err(format!("matchExpressions[{i}]: {r}")))?;
+        let values = e.values.as_deref().unwrap_or_default();
+        match e.operator.as_str() {
+            "Exists" | "DoesNotExist" if !values.is_empty() => {
+                return Err(err(format!(
+                    "matchExpressions[{i}]: operator {} takes no values",
+                    e.operator
+                )));
+            }
+            "In" | "NotIn" if values.is_empty() => {
+                return Err(err(format!(
+                    "matchExpressions[{i}]: operator {} needs at least one value",
+                    e.operator
+                )));
+            }
+            _ => {}
+        }
+        for value in values {
+            label_value(value).map_err(|r| err(format!("matchExpressions[{i}]: {r}")))?;
+        }
+    }
+    Selector::try_from(s.clone()).map_err(|e| err(e.to_string()))
+}
+
+/// A label name: 1–63 alphanumerics, `-`, `_` or `.`, beginning and ending alphanumeric.
+fn label_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// A DNS-1123 subdomain: at most 253 characters of lower-case labels separated by dots.
+fn dns_subdomain(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+                && label.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+                && label
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        })
+}
+
+/// A label key: `[prefix/]name`, the prefix a DNS subdomain (Kubernetes' qualified name).
+fn label_key(key: &str) -> Result<(), String> {
+    let shown: String = key.chars().take(80).collect();
+    let ok = match key.split_once('/') {
+        Some((prefix, name)) => dns_subdomain(prefix) && label_name(name),
+        None => label_name(key),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{shown:?} is not a valid label key ([prefix/]name: name of at most 63 alphanumerics, \
+             '-', '_' or '.', beginning and ending alphanumeric; prefix a DNS subdomain)"
+        ))
+    }
+}
+
+fn label_value(value: &str) -> Result<(), String> {
+    if value.is_empty() || label_name(value) {
+        Ok(())
+    } else {
+        let shown: String = value.chars().take(80).collect();
+        Err(format!("{shown:?} is not a valid label value"))
     }
 }
 
@@ -611,6 +689,45 @@ mod tests {
         assert!(
             matches!(&planned[0].not_probed, Some(NotProbed::NoAddress(m)) if m.contains("controllerService"))
         );
+    }
+
+    #[test]
+    fn invalid_selectors_are_refused_not_matched_against_nothing() {
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
+        let expression = |key: &str, operator: &str, values: &[&str]| LabelSelector {
+            match_expressions: Some(vec![LabelSelectorRequirement {
+                key: key.into(),
+                operator: operator.into(),
+                values: (!values.is_empty())
+                    .then(|| values.iter().map(|v| (*v).to_owned()).collect()),
+            }]),
+            ..LabelSelector::default()
+        };
+        let labels = |key: &str, value: &str| LabelSelector {
+            match_labels: Some([(key.to_owned(), value.to_owned())].into()),
+            ..LabelSelector::default()
+        };
+        for (bad, why) in [
+            (labels("bad key!", "x"), "not a valid label key"),
+            (labels("Example.COM/app", "x"), "not a valid label key"),
+            (labels("app", "no spaces"), "not a valid label value"),
+            (expression("app", "Exists", &["web"]), "takes no values"),
+            (expression("app", "In", &[]), "needs at least one value"),
+            (expression("-app", "Exists", &[]), "not a valid label key"),
+            (expression("app", "Near", &["x"]), "operator"),
+        ] {
+            let err = selector("services", Some(&bad)).unwrap_err().to_string();
+            assert!(err.contains(why), "{bad:?}: {err}");
+            assert!(err.starts_with("failed to use the services selector"), "{err}");
+        }
+        for good in [
+            labels("app.kubernetes.io/name", "web"),
+            labels("tier", ""),
+            expression("tier", "In", &["edge", "web"]),
+            expression("tier", "DoesNotExist", &[]),
+        ] {
+            assert!(selector("services", Some(&good)).is_ok(), "{good:?}");
+        }
     }
 
     #[test]

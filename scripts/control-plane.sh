@@ -6,6 +6,9 @@
 #
 # Usage: scripts/control-plane.sh start    start, or do nothing when already healthy; waits for /readyz
 #        scripts/control-plane.sh stop     stop both processes (process groups) and free their ports
+#        scripts/control-plane.sh restart  stop both and start them again on the same ports with the same
+#                                          etcd data (objects, resourceVersions and the kubeconfig survive),
+#                                          as an apiserver restart or upgrade does in a real cluster
 #        scripts/control-plane.sh env      print `export KUBECONFIG=...` (use: eval "$(... env)")
 #        scripts/control-plane.sh status   print what runs; exit 0 when healthy, 1 otherwise
 #
@@ -216,7 +219,7 @@ start() {
 # Starts etcd, then kube-apiserver, on fresh ports and waits until both are ready. On failure sets
 # FAILURE and returns 1, leaving the processes for the caller to stop.
 launch_all() {
-  local etcd=$1 apiserver=$2 pki=$STATE/pki etcd_port peer_port api_port
+  local etcd=$1 apiserver=$2 etcd_port peer_port api_port
   etcd_port=$(free_port)
   peer_port=$(free_port); while [ "$peer_port" = "$etcd_port" ]; do peer_port=$(free_port); done
   api_port=$(free_port)
@@ -225,6 +228,14 @@ launch_all() {
 
   # A fresh etcd each start: tests never see a previous run's objects.
   rm -rf "$STATE/etcd"
+  launch_on_ports "$etcd" "$apiserver"
+}
+
+# Starts etcd, then kube-apiserver, on the ports of $STATE/ports with the etcd data in $STATE/etcd
+# (kept as it is), and waits until both are ready. On failure sets FAILURE and returns 1.
+launch_on_ports() {
+  local etcd=$1 apiserver=$2 pki=$STATE/pki etcd_port peer_port api_port
+  etcd_port=$(port_of etcd); peer_port=$(port_of etcd-peer); api_port=$(port_of apiserver)
   launch etcd "$etcd" --name tlsaudit-test --data-dir "$STATE/etcd" \
     --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
     --listen-peer-urls "http://127.0.0.1:$peer_port" --initial-advertise-peer-urls "http://127.0.0.1:$peer_port" \
@@ -270,6 +281,27 @@ wait_for() {
 stop_processes() {
   kill_group kube-apiserver
   kill_group etcd
+}
+
+# Stops both processes and starts them again on the same ports with the same etcd data.
+restart() {
+  if [ ! -s "$STATE/ports" ] || [ ! -d "$STATE/etcd" ]; then die "nothing to restart in $STATE; run: scripts/control-plane.sh start"; fi
+  local apiserver etcd t0=$SECONDS p busy
+  apiserver=$(binary kube-apiserver "${TLSAUDIT_KUBE_APISERVER:-}")
+  etcd=$(binary etcd "${TLSAUDIT_ETCD:-}")
+  stop_processes
+  for p in $(port_of etcd) $(port_of etcd-peer) $(port_of apiserver); do
+    for _ in $(seq 1 50); do
+      busy=$(ss -Hltn "sport = :$p")
+      [ -z "$busy" ] && break
+      sleep 0.1
+    done
+  done
+  if ! launch_on_ports "$etcd" "$apiserver"; then
+    tail_logs etcd kube-apiserver
+    die "$FAILURE (restart on the same ports; state in $STATE)"
+  fi
+  log "restarted in $((SECONDS - t0)) s: https://127.0.0.1:$(port_of apiserver), same data and ports"
 }
 
 stop() {
@@ -320,7 +352,8 @@ with_lock() {
 case ${1:-} in
   start) with_lock start ;;
   stop) with_lock stop ;;
+  restart) with_lock restart ;;
   env) env_cmd ;;
   status) status ;;
-  *) echo "usage: $0 start|stop|env|status" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|restart|env|status" >&2; exit 2 ;;
 esac

@@ -1,12 +1,14 @@
 //! The operator's HTTP endpoint: `/metrics` (Prometheus text), `/healthz` (the process serves) and
-//! `/readyz` (the operator reached the apiserver and is leading or standing by). Input: a bound
+//! `/readyz` (the operator is started and has reached the apiserver, with the resources it watches
+//! and the rights to list them, within the readiness grace period). Input: a bound
 //! listener and the shared [`Health`] and [`Metrics`]. Output: HTTP/1 responses until shutdown.
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -20,21 +22,57 @@ use tokio::net::TcpListener;
 use crate::metrics::Metrics;
 
 /// Liveness and readiness, flipped by the controller.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Health {
     ready: AtomicBool,
+    grace: Duration,
+    failing_since: Mutex<Option<Instant>>,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Self::new(Duration::from_secs(30))
+    }
 }
 
 impl Health {
+    /// Health whose readiness turns false once the apiserver checks have failed for `grace`.
+    #[must_use]
+    pub fn new(grace: Duration) -> Self {
+        Self {
+            ready: AtomicBool::new(false),
+            grace,
+            failing_since: Mutex::new(None),
+        }
+    }
+
     /// Marks the operator ready (or not).
     pub fn set_ready(&self, ready: bool) {
         self.ready.store(ready, Ordering::Relaxed);
     }
 
-    /// Whether the operator is ready.
+    /// Records a check of the apiserver and the watched resources: `true` when it succeeded.
+    pub fn checked(&self, ok: bool) {
+        let mut since = self
+            .failing_since
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match (ok, *since) {
+            (true, _) => *since = None,
+            (false, None) => *since = Some(Instant::now()),
+            (false, Some(_)) => {}
+        }
+    }
+
+    /// Whether the operator is ready: started, and the checks have not failed for the grace period.
     #[must_use]
     pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::Relaxed)
+        let failing = self
+            .failing_since
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_some_and(|t| t.elapsed() >= self.grace);
+        self.ready.load(Ordering::Relaxed) && !failing
     }
 }
 

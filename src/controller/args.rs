@@ -94,6 +94,10 @@ pub struct ControllerArgs {
     /// Audit only this namespace (default: every namespace).
     #[arg(long, env = "TLSAUDIT_WATCH_NAMESPACE")]
     pub watch_namespace: Option<String>,
+    /// /readyz turns false once the apiserver, the TlsAudit CRD or the rights to list what the
+    /// operator watches have been missing for this long (checked every third of it).
+    #[arg(long, env = "TLSAUDIT_READINESS_GRACE", default_value = "30s", value_parser = crate::duration::parse)]
+    pub readiness_grace: Duration,
 }
 
 impl ControllerArgs {

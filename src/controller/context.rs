@@ -3,17 +3,21 @@
 //! what every reconcile shares — settings, informer caches, the prober, metrics and the Event
 //! recorder — built from the setup each time the controller starts.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::Client;
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Reporter;
 use kube::runtime::reflector::Store;
+use tokio::sync::watch;
 
 use super::args::ControllerArgs;
+use super::reconcile::events::Recorder;
 use super::reconcile::plan::networks::TargetNetworks;
 use super::reconcile::prober::{ProbeFn, Prober};
 use crate::crd::TlsAudit;
@@ -82,6 +86,67 @@ pub struct Stores {
     pub ingresses: Store<Ingress>,
 }
 
+/// The reconciles in flight, so that deleting an audit cancels its probes at once instead of
+/// letting them run to their deadlines.
+#[derive(Debug, Default)]
+pub struct InFlight {
+    running: Mutex<HashMap<(String, String), (u64, watch::Sender<bool>)>>,
+    next: AtomicU64,
+}
+
+/// One registered reconcile: resolves [`Self::cancelled`] when its audit is deleted, and
+/// unregisters itself when dropped.
+pub struct Running<'a> {
+    in_flight: &'a InFlight,
+    key: (String, String),
+    id: u64,
+    cancelled: watch::Receiver<bool>,
+}
+
+impl InFlight {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), (u64, watch::Sender<bool>)>> {
+        self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Registers a reconcile of `namespace/name`.
+    pub fn start(&self, namespace: &str, name: &str) -> Running<'_> {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let key = (namespace.to_owned(), name.to_owned());
+        let (cancel, cancelled) = watch::channel(false);
+        self.lock().insert(key.clone(), (id, cancel));
+        Running {
+            in_flight: self,
+            key,
+            id,
+            cancelled,
+        }
+    }
+
+    /// Cancels the reconcile of `namespace/name`, if one runs.
+    pub fn cancel(&self, namespace: &str, name: &str) {
+        if let Some((_, cancel)) = self.lock().remove(&(namespace.to_owned(), name.to_owned())) {
+            let _ = cancel.send(true);
+        }
+    }
+}
+
+impl Running<'_> {
+    /// Resolves when the audit was deleted.
+    pub async fn cancelled(&mut self) {
+        // An error means the sender is gone: the entry was removed by `cancel`.
+        let _ = self.cancelled.wait_for(|c| *c).await;
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        let mut running = self.in_flight.lock();
+        if running.get(&self.key).is_some_and(|(id, _)| *id == self.id) {
+            running.remove(&self.key);
+        }
+    }
+}
+
 /// Everything a reconcile shares with the others.
 pub struct Context {
     /// API client.
@@ -96,6 +161,8 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// Event publisher.
     pub recorder: Recorder,
+    /// Reconciles in flight (cancelled when their audit is deleted).
+    pub in_flight: InFlight,
 }
 
 impl Context {
@@ -118,6 +185,7 @@ impl Context {
             ),
             metrics: Arc::clone(&setup.metrics),
             recorder: Recorder::new(setup.client.clone(), reporter),
+            in_flight: InFlight::default(),
         }
     }
 }

@@ -23,7 +23,9 @@ use k8s_openapi::api::networking::v1::{
     IngressTLS,
 };
 use kube::api::ObjectMeta;
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Reporter;
+
+use crate::controller::reconcile::events::Recorder;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::watcher;
 use kube::{Client, Resource};
@@ -429,6 +431,7 @@ pub fn context(cluster: &Cluster, api: &FakeApiserver, probes: &FakeProbes) -> A
                 instance: None,
             },
         ),
+        in_flight: crate::controller::context::InFlight::default(),
     })
 }
 

@@ -8,10 +8,12 @@
 //! - `supervise`: who audits — alone, the holder of the leader Lease (`lease`), or each member for
 //!   its share of the audits (`shard`);
 //! - `watches`: the informer caches and watches, and which audits each change triggers;
+//! - `health`: the periodic check of the apiserver and the watched resources behind /readyz;
 //! - `reconcile`: one audit, a pipeline plan → material → probe → judge → status, events, series.
 
 pub mod args;
 pub mod context;
+mod health;
 pub mod lease;
 pub mod reconcile;
 pub mod shard;
@@ -126,7 +128,7 @@ impl Operator {
         let timings = args.lease_timings()?;
         client.apiserver_version().await.map_err(Error::Apiserver)?;
         let metrics = Arc::new(Metrics::new()?);
-        let health = Arc::new(Health::default());
+        let health = Arc::new(Health::new(args.readiness_grace));
         let listener = http::bind(args.metrics_addr).await?;
         let metrics_addr = listener
             .local_addr()

@@ -38,6 +38,20 @@ pub(super) async fn supervise(
     stopped: watch::Receiver<bool>,
 ) -> Result<(), Error> {
     setup.health.set_ready(true);
+    let checks = super::health::run(&setup);
+    let work = supervise_inner(&setup, coordination, stopped);
+    tokio::pin!(checks, work);
+    tokio::select! {
+        result = &mut work => result,
+        () = &mut checks => work.await,
+    }
+}
+
+async fn supervise_inner(
+    setup: &Setup,
+    coordination: Coordination,
+    stopped: watch::Receiver<bool>,
+) -> Result<(), Error> {
     match coordination {
         Coordination::Alone => {
             run_controller(&setup, None, wait_for(stopped)).await;

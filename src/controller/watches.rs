@@ -57,7 +57,7 @@ pub(super) async fn run_controller(
         ns,
         audit_writer,
         audits.clone(),
-        Arc::clone(&setup.metrics),
+        Arc::clone(&ctx),
     );
 
     let (a1, a2, a3, a4, a5) = (
@@ -113,8 +113,14 @@ pub(super) async fn run_controller(
             ctx,
         )
         .for_each(|result| async move {
-            if let Err(err) = result {
-                tracing::debug!(error = %err, "controller event");
+            match result {
+                // A watch failed (apiserver gone, CRD deleted, RBAC revoked): it retries with
+                // `WatchBackoff`; /readyz turns false if it lasts (`health`).
+                Err(kube::runtime::controller::Error::QueueError(err)) => {
+                    tracing::warn!(error = %err, "watch failed; retrying");
+                }
+                Err(err) => tracing::debug!(error = %err, "controller event"),
+                Ok(_) => {}
             }
         })
         .await;
@@ -167,6 +173,41 @@ fn moved_in(
     })
 }
 
+/// The backoff of a failed watch: 250 ms doubling to at most 4 s, so that a watch comes back
+/// within seconds after the apiserver or the CRD does (kube's default climbs to 30 s and resets
+/// only after 120 s, which made recovery after a CRD re-creation take up to two minutes).
+#[derive(Debug, Clone, Copy)]
+pub struct WatchBackoff {
+    next: Duration,
+}
+
+impl WatchBackoff {
+    const FIRST: Duration = Duration::from_millis(250);
+    const MAX: Duration = Duration::from_secs(4);
+}
+
+impl Default for WatchBackoff {
+    fn default() -> Self {
+        Self { next: Self::FIRST }
+    }
+}
+
+impl Iterator for WatchBackoff {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        let current = self.next;
+        self.next = (current * 2).min(Self::MAX);
+        Some(current)
+    }
+}
+
+impl kube::runtime::utils::Backoff for WatchBackoff {
+    fn reset(&mut self) {
+        self.next = Self::FIRST;
+    }
+}
+
 fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
 where
     K: Resource<Scope = k8s_openapi::NamespaceResourceScope>,
@@ -195,7 +236,7 @@ where
         + 'static,
 {
     watcher(api::<K>(client, namespace), watcher::Config::default())
-        .default_backoff()
+        .backoff(WatchBackoff::default())
         .reflect(writer)
         .touched_objects()
         .predicate_filter(predicates::resource_version, PredicateConfig::default())
@@ -224,7 +265,7 @@ where
         api::<PartialObjectMeta<K>>(client, namespace),
         watcher::Config::default(),
     )
-    .default_backoff()
+    .backoff(WatchBackoff::default())
     .touched_objects()
     .predicate_filter(predicates::resource_version, PredicateConfig::default())
     .boxed()
@@ -237,17 +278,21 @@ fn audit_stream(
     namespace: Option<&str>,
     writer: reflector::store::Writer<TlsAudit>,
     reader: reflector::Store<TlsAudit>,
-    metrics: Arc<Metrics>,
+    ctx: Arc<Context>,
 ) -> impl futures::Stream<Item = Result<TlsAudit, watcher::Error>> + Send + 'static {
+    let metrics = Arc::clone(&ctx.metrics);
     watcher(
         api::<TlsAudit>(client, namespace),
         watcher::Config::default(),
     )
-    .default_backoff()
+    .backoff(WatchBackoff::default())
     .reflect(writer)
     .inspect_ok(move |event| match event {
         watcher::Event::Delete(audit) => {
-            metrics.remove_audit(&audit.namespace().unwrap_or_default(), &audit.name_any());
+            let (ns, name) = (audit.namespace().unwrap_or_default(), audit.name_any());
+            // Its probes stop now, not at their deadlines.
+            ctx.in_flight.cancel(&ns, &name);
+            metrics.remove_audit(&ns, &name);
         }
         // After a relist, deletions missed while disconnected show as absence from the cache.
         watcher::Event::InitDone => {
@@ -278,7 +323,18 @@ async fn reconcile_if_owned(
         ctx.metrics.remove_audit(&ns, &name);
         return Ok(Action::await_change());
     }
-    let result = reconcile::reconcile(Arc::clone(&audit), Arc::clone(&ctx)).await;
+    let result = {
+        let mut running = ctx.in_flight.start(&ns, &name);
+        tokio::select! {
+            result = reconcile::reconcile(Arc::clone(&audit), Arc::clone(&ctx)) => result,
+            // Dropping the reconcile closes its probe connections.
+            () = running.cancelled() => {
+                tracing::info!(audit = %name, namespace = %ns, "audit deleted: its probes were cancelled");
+                ctx.metrics.remove_audit(&ns, &name);
+                return Ok(Action::await_change());
+            }
+        }
+    };
     if result.is_ok() {
         ctx.metrics.reconciled(None);
     }

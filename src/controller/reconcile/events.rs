@@ -1,13 +1,21 @@
 //! Step 6 of the reconcile: which Kubernetes Events an audit emits. Input: the status before and
 //! after an audit. Output: a Warning for critical findings that were not there before, a Normal
-//! `Recovered` when the last critical finding is gone. [`changes`] is pure; [`publish`] is a thin
-//! call on `kube::runtime::events::Recorder`. The previous state is read from the stored status, so
-//! a restart does not repeat the warnings.
+//! `Recovered` when the last critical finding is gone. [`changes`] is pure; [`publish`] writes them
+//! through the [`Recorder`]. The previous state is read from the stored status, so a restart does
+//! not repeat the warnings.
+//!
+//! The [`Recorder`] writes `events.k8s.io/v1` Events as kube's does, but names them so that the name
+//! stays a valid object name for audits whose own name is up to 253 characters long (kube's
+//! `<object name>.<hex nanoseconds>` exceeds 253 past about 236).
 
 use std::collections::BTreeSet;
 
-use kube::runtime::events::{Event, EventType, Recorder};
-use kube::{Resource, ResourceExt};
+use k8s_openapi::api::core::v1::ObjectReference;
+use k8s_openapi::api::events::v1::Event as K8sEvent;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+use kube::api::{Api, PostParams};
+use kube::runtime::events::{Event, EventType, Reporter};
+use kube::{Client, Resource, ResourceExt};
 
 use crate::crd::{TlsAudit, TlsAuditStatus};
 use crate::findings::Severity;
@@ -89,6 +97,83 @@ pub fn changes(before: Option<&TlsAuditStatus>, after: &TlsAuditStatus) -> Vec<E
     events
 }
 
+/// Writes Events about objects, as `reporter`.
+#[derive(Clone)]
+pub struct Recorder {
+    client: Client,
+    reporter: Reporter,
+}
+
+/// Most characters of an Event name (a DNS subdomain).
+const MAX_NAME: usize = 253;
+
+/// The name of an Event about `object` at `nanos`: `<object>.<hex nanos>`, the object's name cut and
+/// suffixed with a hash of the whole when that would pass 253 characters.
+#[must_use]
+pub fn event_name(object: &str, nanos: i128) -> String {
+    use sha2::{Digest, Sha256};
+    use std::fmt::Write as _;
+    let suffix = format!("{nanos:x}");
+    if object.len() + 1 + suffix.len() <= MAX_NAME {
+        return format!("{object}.{suffix}");
+    }
+    let mut hash = String::new();
+    for byte in Sha256::digest(object.as_bytes()).iter().take(4) {
+        let _ = write!(hash, "{byte:02x}");
+    }
+    // Object names are ASCII (DNS subdomains); cut on a boundary anyway.
+    let mut cut = MAX_NAME - suffix.len() - hash.len() - 2;
+    while !object.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let head = object[..cut].trim_end_matches(|c: char| !c.is_ascii_alphanumeric());
+    format!("{head}-{hash}.{suffix}")
+}
+
+impl Recorder {
+    /// A recorder writing as `reporter`.
+    #[must_use]
+    pub fn new(client: Client, reporter: Reporter) -> Self {
+        Self { client, reporter }
+    }
+
+    /// Creates one Event about `reference`.
+    pub async fn publish(&self, ev: &Event, reference: &ObjectReference) -> Result<(), kube::Error> {
+        let now = jiff::Timestamp::now();
+        let object = reference.name.as_deref().unwrap_or(&self.reporter.controller);
+        let namespace = reference.namespace.clone().unwrap_or_else(|| "default".into());
+        let event = K8sEvent {
+            action: Some(ev.action.clone()),
+            reason: Some(ev.reason.clone()),
+            event_time: Some(MicroTime(now)),
+            regarding: Some(reference.clone()),
+            note: ev.note.clone(),
+            metadata: ObjectMeta {
+                namespace: Some(namespace.clone()),
+                name: Some(event_name(object, now.as_nanosecond())),
+                ..ObjectMeta::default()
+            },
+            reporting_controller: Some(self.reporter.controller.clone()),
+            reporting_instance: Some(
+                self.reporter
+                    .instance
+                    .clone()
+                    .unwrap_or_else(|| self.reporter.controller.clone()),
+            ),
+            type_: Some(match ev.type_ {
+                EventType::Normal => "Normal".into(),
+                EventType::Warning => "Warning".into(),
+            }),
+            related: ev.secondary.clone(),
+            ..K8sEvent::default()
+        };
+        Api::<K8sEvent>::namespaced(self.client.clone(), &namespace)
+            .create(&PostParams::default(), &event)
+            .await
+            .map(|_| ())
+    }
+}
+
 /// Publishes the [`changes`] from `before` to `after` on `audit`. An Event that cannot be written is
 /// logged, not worth failing the audit over.
 pub async fn publish(
@@ -108,6 +193,18 @@ pub async fn publish(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn event_names_stay_object_names_for_the_longest_audit_names() {
+        assert_eq!(event_name("web", 0x1f), "web.1f");
+        let long = "a".repeat(253);
+        let name = event_name(&long, i128::from(i64::MAX));
+        assert_eq!(name.len(), 253, "{name}");
+        assert!(name.ends_with(".7fffffffffffffff"), "{name}");
+        let other = event_name(&format!("{}b", "a".repeat(252)), i128::from(i64::MAX));
+        assert_ne!(name, other);
+        assert_eq!(event_name(&"c".repeat(236), 0x1234).len(), 241);
+    }
     use crate::crd::{AuditSummary, EndpointStatus, FindingStatus, SeverityCounts};
     use crate::findings::Code;
 

@@ -2,8 +2,14 @@
 //! audit's own namespace only — trust anchors (CA bundle, web PKI roots, cluster CA), the mTLS client
 //! identity, and the TLS Secrets of the Ingresses it audits. Input: the spec, the planned endpoints
 //! and an API client. Output: [`Material`] for the probes and the judge, plus [`Problem`]s (missing
-//! Secret, reference to another namespace, unreadable PEM) that make Ready=False without stopping
-//! the audit. Only an API failure (not a 404) is an error.
+//! Secret, reference to another namespace, unreadable PEM, a Secret the operator may not read)
+//! that make Ready=False without stopping the audit. Only an API failure of the operator's own
+//! (not a 404, not a 403) is an error.
+//!
+//! A 403 is the tenant's configuration meeting the operator's RBAC (chart `rbac.secrets: none`, or
+//! a namespace outside `rbac.secrets.namespaces`): the audit gets Ready=False with reason
+//! `SecretForbidden` (or `ConfigMapForbidden`), its other endpoints are still probed, and
+//! `tlsaudit_reconcile_errors_total`, which counts the operator's own failures, does not move.
 //!
 //! This is the only step that reads Secrets. Private keys go into the [`ClientIdentity`] and
 //! nowhere else: not into logs, problems or status.
@@ -139,19 +145,60 @@ pub fn identity_from(
     Ok((identity, fingerprint, not_after))
 }
 
-fn not_found(err: &kube::Error) -> bool {
-    matches!(err, kube::Error::Api(status) if status.code == 404)
+fn status_code(err: &kube::Error) -> Option<u16> {
+    match err {
+        kube::Error::Api(status) => Some(status.code),
+        _ => None,
+    }
+}
+
+/// What reading an object gave.
+#[derive(Debug)]
+enum Found<T> {
+    /// The object.
+    Yes(T),
+    /// 404.
+    Missing,
+    /// 403: the operator may not read it.
+    Forbidden,
+}
+
+impl<T> Found<T> {
+    fn map<U>(self, f: impl FnOnce(T) -> U) -> Found<U> {
+        match self {
+            Self::Yes(t) => Found::Yes(f(t)),
+            Self::Missing => Found::Missing,
+            Self::Forbidden => Found::Forbidden,
+        }
+    }
+}
+
+/// The problem of an object the operator may not read.
+fn forbidden(field: &str, kind: &str, name: &str, namespace: &str) -> Problem {
+    Problem {
+        reason: if kind == "Secret" {
+            "SecretForbidden"
+        } else {
+            "ConfigMapForbidden"
+        },
+        message: format!(
+            "{field}: the operator may not read {kind} {name} in namespace {namespace} (its RBAC \
+             does not allow it, e.g. chart rbac.secrets: none or a namespace outside \
+             rbac.secrets.namespaces)"
+        ),
+    }
 }
 
 async fn secret(
     client: &Client,
     namespace: &str,
     name: &str,
-) -> Result<Option<Secret>, MaterialError> {
+) -> Result<Found<Secret>, MaterialError> {
     let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
     match api.get(name).await {
-        Ok(secret) => Ok(Some(secret)),
-        Err(err) if not_found(&err) => Ok(None),
+        Ok(secret) => Ok(Found::Yes(secret)),
+        Err(err) if status_code(&err) == Some(404) => Ok(Found::Missing),
+        Err(err) if status_code(&err) == Some(403) => Ok(Found::Forbidden),
         Err(source) => Err(MaterialError::ReadSecret {
             namespace: namespace.into(),
             name: name.into(),
@@ -164,11 +211,12 @@ async fn config_map(
     client: &Client,
     namespace: &str,
     name: &str,
-) -> Result<Option<ConfigMap>, MaterialError> {
+) -> Result<Found<ConfigMap>, MaterialError> {
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
     match api.get(name).await {
-        Ok(cm) => Ok(Some(cm)),
-        Err(err) if not_found(&err) => Ok(None),
+        Ok(cm) => Ok(Found::Yes(cm)),
+        Err(err) if status_code(&err) == Some(404) => Ok(Found::Missing),
+        Err(err) if status_code(&err) == Some(403) => Ok(Found::Forbidden),
         Err(source) => Err(MaterialError::ReadConfigMap {
             namespace: namespace.into(),
             name: name.into(),
@@ -195,8 +243,14 @@ async fn tls_secret_leaf(
     namespace: &str,
     name: &str,
 ) -> Result<SecretCert, MaterialError> {
-    let Some(secret) = secret(client, namespace, name).await? else {
-        return Ok(SecretCert::Missing);
+    let secret = match secret(client, namespace, name).await? {
+        Found::Yes(secret) => secret,
+        Found::Missing => return Ok(SecretCert::Missing),
+        Found::Forbidden => {
+            return Ok(SecretCert::Unusable(
+                "the operator may not read it (RBAC)".into(),
+            ));
+        }
     };
     let Some(pem) = secret_value(&secret, "tls.crt") else {
         return Ok(SecretCert::Unusable("no tls.crt key".into()));
@@ -236,7 +290,8 @@ async fn bundle(
         )
     };
     Ok(match value {
-        None => Err(Problem {
+        Found::Forbidden => Err(forbidden(field, kind, &r.name, namespace)),
+        Found::Missing => Err(Problem {
             reason: if secret_kind {
                 "SecretNotFound"
             } else {
@@ -247,11 +302,11 @@ async fn bundle(
                 r.name
             ),
         }),
-        Some(None) => Err(Problem {
+        Found::Yes(None) => Err(Problem {
             reason: "KeyNotFound",
             message: format!("{field}: {kind} {} has no key {}", r.name, r.key),
         }),
-        Some(Some(pem)) => Ok((format!("{kind} {}/{}", r.name, r.key), pem)),
+        Found::Yes(Some(pem)) => Ok((format!("{kind} {}/{}", r.name, r.key), pem)),
     })
 }
 
@@ -303,12 +358,22 @@ pub async fn load(
             None => {}
         }
     }
-    if spec.trust.cluster_ca
-        && let Some(cm) = config_map(client, namespace, CLUSTER_CA_CONFIGMAP).await?
-        && let Some(pem) = config_map_value(&cm, "ca.crt")
-    {
-        // Absent without a controller-manager (tests) or on exotic clusters: nothing to add then.
-        bundles.push((format!("ConfigMap {CLUSTER_CA_CONFIGMAP}/ca.crt"), pem));
+    if spec.trust.cluster_ca {
+        match config_map(client, namespace, CLUSTER_CA_CONFIGMAP).await? {
+            Found::Yes(cm) => {
+                if let Some(pem) = config_map_value(&cm, "ca.crt") {
+                    bundles.push((format!("ConfigMap {CLUSTER_CA_CONFIGMAP}/ca.crt"), pem));
+                }
+            }
+            // Absent without a controller-manager (tests) or on exotic clusters: nothing to add.
+            Found::Missing => {}
+            Found::Forbidden => problems.push(forbidden(
+                "spec.trust.clusterCA",
+                "ConfigMap",
+                CLUSTER_CA_CONFIGMAP,
+                namespace,
+            )),
+        }
     }
     let (roots, trust, bad) = trust_from(spec.trust.system_roots, &bundles);
     problems.extend(bad);
@@ -322,14 +387,15 @@ pub async fn load(
         match same_namespace(field, r.namespace.as_deref(), namespace) {
             Err(problem) => problems.push(problem),
             Ok(()) => match secret(client, namespace, &r.name).await? {
-                None => problems.push(Problem {
+                Found::Forbidden => problems.push(forbidden(field, "Secret", &r.name, namespace)),
+                Found::Missing => problems.push(Problem {
                     reason: "SecretNotFound",
                     message: format!(
                         "{field}: Secret {} not found in namespace {namespace}",
                         r.name
                     ),
                 }),
-                Some(s) => match (secret_value(&s, "tls.crt"), secret_value(&s, "tls.key")) {
+                Found::Yes(s) => match (secret_value(&s, "tls.crt"), secret_value(&s, "tls.key")) {
                     (Some(crt), Some(key)) => match identity_from(&r.name, &crt, &key) {
                         Ok((id, fp, not_after)) => {
                             identity = Some(Arc::new(id));

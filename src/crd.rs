@@ -71,7 +71,12 @@ pub struct TlsAuditSpec {
     /// SNI and verification name for Services; default `<service>.<namespace>.svc`. A DNS name or
     /// an IP address, at most 253 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 253), regex(pattern = r"^(\[?[0-9A-Fa-f:.]+\]?|[A-Za-z0-9_*]([-A-Za-z0-9_]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9_]([-A-Za-z0-9_]{0,61}[A-Za-z0-9])?)*)$"))]
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(
+            pattern = r"^(\[?[0-9A-Fa-f:.]+\]?|[A-Za-z0-9_*]([-A-Za-z0-9_]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9_]([-A-Za-z0-9_]{0,61}[A-Za-z0-9])?)*)$"
+        )
+    )]
     pub server_name: Option<String>,
     /// Trust anchors the served chains are verified against.
     #[serde(default)]
@@ -141,11 +146,17 @@ pub struct IngressTargets {
 #[serde(rename_all = "camelCase")]
 pub struct ControllerService {
     /// Service name.
-    #[schemars(length(min = 1, max = 63), regex(pattern = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"))]
+    #[schemars(
+        length(min = 1, max = 63),
+        regex(pattern = r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+    )]
     pub name: String,
     /// Service namespace; default the audit's namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 63), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"))]
+    #[schemars(
+        length(min = 1, max = 63),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    )]
     pub namespace: Option<String>,
     /// Service port (name or number) that serves HTTPS; default 443.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -161,7 +172,12 @@ pub struct ControllerService {
 #[serde(rename_all = "camelCase")]
 pub struct ExplicitEndpoint {
     /// Host name or IP address (IPv6 with or without brackets), at most 253 characters.
-    #[schemars(length(min = 1, max = 253), regex(pattern = r"^(\[?[0-9A-Fa-f:.]+\]?|[A-Za-z0-9_]([-A-Za-z0-9_]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9_]([-A-Za-z0-9_]{0,61}[A-Za-z0-9])?)*)$"))]
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(
+            pattern = r"^(\[?[0-9A-Fa-f:.]+\]?|[A-Za-z0-9_]([-A-Za-z0-9_]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9_]([-A-Za-z0-9_]{0,61}[A-Za-z0-9])?)*)$"
+        )
+    )]
     pub host: String,
     /// TCP port.
     #[schemars(range(min = 1, max = 65535))]
@@ -169,7 +185,12 @@ pub struct ExplicitEndpoint {
     /// SNI and verification name; default `host`. A DNS name or an IP address, at most 253
     /// characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 253), regex(pattern = r"^(\[?[0-9A-Fa-f:.]+\]?|[A-Za-z0-9_*]([-A-Za-z0-9_]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9_]([-A-Za-z0-9_]{0,61}[A-Za-z0-9])?)*)$"))]
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(
+            pattern = r"^(\[?[0-9A-Fa-f:.]+\]?|[A-Za-z0-9_*]([-A-Za-z0-9_]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9_]([-A-Za-z0-9_]{0,61}[A-Za-z0-9])?)*)$"
+        )
+    )]
     pub server_name: Option<String>,
 }
 
@@ -223,7 +244,10 @@ pub struct CaBundle {
 #[serde(rename_all = "camelCase")]
 pub struct KeyRef {
     /// Object name (a DNS-1123 subdomain).
-    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"))]
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+    )]
     pub name: String,
     /// Key in the object's data (alphanumerics, `-`, `_`, `.`).
     #[serde(default = "default_ca_key")]
@@ -253,7 +277,10 @@ pub struct ClientCertificate {
 #[serde(rename_all = "camelCase")]
 pub struct SecretRef {
     /// Secret name (a DNS-1123 subdomain).
-    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"))]
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+    )]
     pub name: String,
     /// Must be empty or the audit's own namespace (see `KeyRef.namespace`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -536,18 +563,43 @@ fn bound_selector(selector: &mut serde_json::Value) {
             map.insert(key.to_owned(), bound);
         }
     };
-    set(selector, "/properties/matchLabels", "maxProperties", json!(64));
-    set(selector, "/properties/matchLabels/additionalProperties", "maxLength", json!(63));
-    set(selector, "/properties/matchExpressions", "maxItems", json!(32));
+    set(
+        selector,
+        "/properties/matchLabels",
+        "maxProperties",
+        json!(64),
+    );
+    set(
+        selector,
+        "/properties/matchLabels/additionalProperties",
+        "maxLength",
+        json!(63),
+    );
+    set(
+        selector,
+        "/properties/matchExpressions",
+        "maxItems",
+        json!(32),
+    );
     let item = "/properties/matchExpressions/items";
-    set(selector, &format!("{item}/properties/key"), "maxLength", json!(317));
+    set(
+        selector,
+        &format!("{item}/properties/key"),
+        "maxLength",
+        json!(317),
+    );
     set(
         selector,
         &format!("{item}/properties/operator"),
         "enum",
         json!(["In", "NotIn", "Exists", "DoesNotExist"]),
     );
-    set(selector, &format!("{item}/properties/values"), "maxItems", json!(64));
+    set(
+        selector,
+        &format!("{item}/properties/values"),
+        "maxItems",
+        json!(64),
+    );
     set(
         selector,
         &format!("{item}/properties/values/items"),

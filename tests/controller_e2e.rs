@@ -375,7 +375,8 @@ async fn an_invalid_spec_is_rejected_and_an_unusable_selector_makes_ready_false(
     let (ready, reason, message) = condition(&status, "Ready");
     assert_eq!((ready, reason), ("False", "InvalidSpec"));
     assert!(
-        message.contains("failed to use the services selector: \"bad key!\" is not a valid label key"),
+        message
+            .contains("failed to use the services selector: \"bad key!\" is not a valid label key"),
         "{message}"
     );
     op.stop().await.expect("operator stops cleanly");

@@ -34,19 +34,9 @@ fn the_checked_in_crd_is_what_tlsaudit_crd_prints() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_apiserver_rejects_bad_specs_with_a_clear_message() {
-    let ns = TestNamespace::new("crd").await;
-    let client = ns.client();
-    install_tlsaudit_crd(&client).await;
-    let api = ns.api::<TlsAudit>();
-    // Bad specs do not even parse as the Rust types; send them as raw objects.
-    let raw: Api<DynamicObject> = Api::namespaced_with(
-        client.clone(),
-        ns.name(),
-        &ApiResource::erase::<TlsAudit>(&()),
-    );
-    let cases = [
+/// Specs the apiserver must refuse, each with a part of the message it must give.
+fn bad_specs() -> Vec<(&'static str, serde_json::Value, &'static str)> {
+    vec![
         (
             "port-zero",
             json!({"endpoints": [{"host": "printer.infra.svc", "port": 0}]}),
@@ -137,7 +127,22 @@ async fn the_apiserver_rejects_bad_specs_with_a_clear_message() {
             json!({"services": {"ports": ["a-very-long-port-name"]}}),
             "ports must be port names or numbers from 1 to 65535",
         ),
-    ];
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_apiserver_rejects_bad_specs_with_a_clear_message() {
+    let ns = TestNamespace::new("crd").await;
+    let client = ns.client();
+    install_tlsaudit_crd(&client).await;
+    let api = ns.api::<TlsAudit>();
+    // Bad specs do not even parse as the Rust types; send them as raw objects.
+    let raw: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        ns.name(),
+        &ApiResource::erase::<TlsAudit>(&()),
+    );
+    let cases = bad_specs();
     for (name, spec, expected) in cases {
         let object = DynamicObject::new(name, &ApiResource::erase::<TlsAudit>(&()))
             .data(json!({ "spec": spec }));

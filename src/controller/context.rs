@@ -86,11 +86,14 @@ pub struct Stores {
     pub ingresses: Store<Ingress>,
 }
 
+/// Running reconciles by `(namespace, name)`: an id and the sender that cancels it.
+type Registry = HashMap<(String, String), (u64, watch::Sender<bool>)>;
+
 /// The reconciles in flight, so that deleting an audit cancels its probes at once instead of
 /// letting them run to their deadlines.
 #[derive(Debug, Default)]
 pub struct InFlight {
-    running: Mutex<HashMap<(String, String), (u64, watch::Sender<bool>)>>,
+    running: Mutex<Registry>,
     next: AtomicU64,
 }
 
@@ -104,8 +107,10 @@ pub struct Running<'a> {
 }
 
 impl InFlight {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), (u64, watch::Sender<bool>)>> {
-        self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn lock(&self) -> std::sync::MutexGuard<'_, Registry> {
+        self.running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Registers a reconcile of `namespace/name`.

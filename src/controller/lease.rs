@@ -138,20 +138,18 @@ impl Elector {
     /// apiserver does not answer in time is dropped (its requests cancelled) and is an error.
     pub async fn attempt(&mut self) -> Result<bool, LeaseError> {
         let budget = self.attempt_budget();
-        match tokio::time::timeout(budget, self.try_acquire_or_renew()).await {
-            Ok(result) => result,
-            Err(_) => {
-                if !self.within_deadline() {
-                    self.last_renewed = None;
-                }
-                Err(LeaseError {
-                    action: "renew in time",
-                    name: self.name.clone(),
-                    source: None,
-                    timeout: Some(budget),
-                })
-            }
+        if let Ok(result) = tokio::time::timeout(budget, self.try_acquire_or_renew()).await {
+            return result;
         }
+        if !self.within_deadline() {
+            self.last_renewed = None;
+        }
+        Err(LeaseError {
+            action: "renew in time",
+            name: self.name.clone(),
+            source: None,
+            timeout: Some(budget),
+        })
     }
 
     fn spec(

@@ -15,6 +15,9 @@ use super::lease::Elector;
 use super::shard::{Membership, Shard};
 use super::watches::run_controller;
 
+/// How long in-flight audits may finish at shutdown when no Lease sets the bound.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Resolves when `stopped` turns true (or its sender is gone).
 pub(super) async fn wait_for(mut stopped: watch::Receiver<bool>) {
     // An error means the sender is gone: treat it as stop.
@@ -54,14 +57,27 @@ async fn supervise_inner(
 ) -> Result<(), Error> {
     match coordination {
         Coordination::Alone => {
-            run_controller(&setup, None, wait_for(stopped)).await;
+            let (halt, halted) = watch::channel(false);
+            let controller = run_controller(setup, None, wait_for(halted));
+            tokio::pin!(controller);
+            tokio::select! {
+                () = &mut controller => {}
+                () = wait_for(stopped) => {
+                    let _ = halt.send(true);
+                    // Bounded: kube's graceful shutdown waits for informer caches that may never
+                    // fill while the apiserver is away.
+                    if tokio::time::timeout(SHUTDOWN_GRACE, &mut controller).await.is_err() {
+                        tracing::warn!("in-flight audits cancelled at shutdown");
+                    }
+                }
+            }
             Ok(())
         }
         Coordination::Sharded(membership) => {
-            run_sharded(&setup, &membership, stopped).await;
+            run_sharded(setup, &membership, stopped).await;
             Ok(())
         }
-        Coordination::Elected(elector) => lead(&setup, elector, stopped).await,
+        Coordination::Elected(elector) => lead(setup, elector, stopped).await,
     }
 }
 

@@ -52,13 +52,7 @@ pub(super) async fn run_controller(
         ingresses: ingresses.clone(),
     };
     let ctx = Arc::new(Context::new(setup, stores));
-    let audit_events = audit_stream(
-        client,
-        ns,
-        audit_writer,
-        audits.clone(),
-        Arc::clone(&ctx),
-    );
+    let audit_events = audit_stream(client, ns, audit_writer, audits.clone(), Arc::clone(&ctx));
 
     let (a1, a2, a3, a4, a5) = (
         audits.clone(),
@@ -176,7 +170,7 @@ fn moved_in(
 /// The backoff of a failed watch: 250 ms doubling to at most 4 s, so that a watch comes back
 /// within seconds after the apiserver or the CRD does (kube's default climbs to 30 s and resets
 /// only after 120 s, which made recovery after a CRD re-creation take up to two minutes).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct WatchBackoff {
     next: Duration,
 }

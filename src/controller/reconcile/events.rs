@@ -138,10 +138,20 @@ impl Recorder {
     }
 
     /// Creates one Event about `reference`.
-    pub async fn publish(&self, ev: &Event, reference: &ObjectReference) -> Result<(), kube::Error> {
+    pub async fn publish(
+        &self,
+        ev: &Event,
+        reference: &ObjectReference,
+    ) -> Result<(), kube::Error> {
         let now = jiff::Timestamp::now();
-        let object = reference.name.as_deref().unwrap_or(&self.reporter.controller);
-        let namespace = reference.namespace.clone().unwrap_or_else(|| "default".into());
+        let object = reference
+            .name
+            .as_deref()
+            .unwrap_or(&self.reporter.controller);
+        let namespace = reference
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".into());
         let event = K8sEvent {
             action: Some(ev.action.clone()),
             reason: Some(ev.reason.clone()),

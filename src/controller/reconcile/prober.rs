@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use futures::FutureExt;
-use futures::future::{BoxFuture, Shared};
+use futures::future::{BoxFuture, Shared, WeakShared};
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
@@ -78,11 +78,16 @@ pub fn engine() -> ProbeFn {
     Arc::new(|target, options| async move { crate::probe::probe(&target, &options).await }.boxed())
 }
 
+/// A probe's result and when it finished.
+type Finished = Arc<std::sync::OnceLock<(Instant, Arc<Facts>)>>;
+
 struct Entry {
-    /// When the probe finished; unset while it runs. The window counts from here, so a result of
-    /// a long audit is still shared at its end, however long the audit took to probe.
-    finished: Arc<std::sync::OnceLock<Instant>>,
-    facts: ProbeFuture,
+    /// When the probe finished, and its facts; unset while it runs. The window counts from
+    /// there, so a result of a long audit is still shared at its end, however long it took.
+    finished: Finished,
+    /// The probe while it runs, held weakly: when every audit waiting for it is gone (deleted,
+    /// or its controller stopped), the probe is dropped and its connections close.
+    running: WeakShared<BoxFuture<'static, Arc<Facts>>>,
 }
 
 impl Entry {
@@ -90,7 +95,18 @@ impl Entry {
     fn fresh(&self, now: Instant, window: Duration) -> bool {
         self.finished
             .get()
-            .is_none_or(|at| now.duration_since(*at) < window)
+            .is_none_or(|(at, _)| now.duration_since(*at) < window)
+    }
+
+    /// Its result when finished, else the running probe when anybody still waits for it.
+    fn share(&self) -> Option<ProbeFuture> {
+        match self.finished.get() {
+            Some((_, facts)) => {
+                let facts = Arc::clone(facts);
+                Some(async move { facts }.boxed().shared())
+            }
+            None => self.running.upgrade(),
+        }
     }
 }
 
@@ -153,20 +169,20 @@ impl Prober {
                 cache.entries.retain(|_, e| e.fresh(now, self.window));
                 cache.next_sweep = Some(now + self.window);
             }
-            match cache.entries.get(&key) {
-                Some(entry) if entry.fresh(now, self.window) => entry.facts.clone(),
-                _ => {
-                    let finished = Arc::new(std::sync::OnceLock::new());
-                    let fut = self.start(target.clone(), options.clone(), Arc::clone(&finished));
-                    cache.entries.insert(
-                        key,
-                        Entry {
-                            finished,
-                            facts: fut.clone(),
-                        },
-                    );
-                    fut
+            let shared = cache
+                .entries
+                .get(&key)
+                .filter(|entry| entry.fresh(now, self.window))
+                .and_then(Entry::share);
+            if let Some(shared) = shared {
+                shared
+            } else {
+                let finished: Finished = Arc::new(std::sync::OnceLock::new());
+                let fut = self.start(target.clone(), options.clone(), Arc::clone(&finished));
+                if let Some(running) = fut.downgrade() {
+                    cache.entries.insert(key, Entry { finished, running });
                 }
+                fut
             }
         };
         shared.await
@@ -200,12 +216,7 @@ impl Prober {
         futures::future::join_all(probes).await
     }
 
-    fn start(
-        &self,
-        target: Target,
-        options: ProbeOptions,
-        finished: Arc<std::sync::OnceLock<Instant>>,
-    ) -> ProbeFuture {
+    fn start(&self, target: Target, options: ProbeOptions, finished: Finished) -> ProbeFuture {
         let probe = Arc::clone(&self.probe);
         let permits = Arc::clone(&self.permits);
         let metrics = self.metrics.clone();
@@ -214,12 +225,12 @@ impl Prober {
             // than waiting, so fall through without a permit only in that impossible case.
             let _permit = permits.acquire_owned().await.ok();
             let started = Instant::now();
-            let facts = probe(target, options).await;
-            let _ = finished.set(Instant::now());
+            let facts = Arc::new(probe(target, options).await);
+            let _ = finished.set((Instant::now(), Arc::clone(&facts)));
             if let Some(metrics) = metrics {
                 metrics.observe_probe(started.elapsed(), facts.reachable);
             }
-            Arc::new(facts)
+            facts
         }
         .boxed()
         .shared()

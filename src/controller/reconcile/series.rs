@@ -380,9 +380,15 @@ mod tests {
         assert_eq!(a.len(), MAX_LABEL_VALUE);
         assert_eq!(b.len(), MAX_LABEL_VALUE);
         assert_ne!(a, b);
-        assert!(a.starts_with(&"x".repeat(119)) && a.as_bytes()[119] == b'~', "{a}");
+        assert!(
+            a.starts_with(&"x".repeat(119)) && a.as_bytes()[119] == b'~',
+            "{a}"
+        );
         let wide = bounded_label("é".repeat(200));
-        assert!(wide.len() <= MAX_LABEL_VALUE && wide.contains('~'), "{wide}");
+        assert!(
+            wide.len() <= MAX_LABEL_VALUE && wide.contains('~'),
+            "{wide}"
+        );
     }
 
     #[test]

@@ -151,7 +151,11 @@ fn refuse_metadata(planned: &mut [PlannedEndpoint]) {
 
 /// Resolves and checks every guarded endpoint, [`RESOLVE_CONCURRENCY`] at a time, all under one
 /// deadline `timeout` from now: 10,000 unresolvable names cost one timeout, not 10,000.
-async fn resolve_all(guarded: &mut [PlannedEndpoint], networks: &TargetNetworks, timeout: Duration) {
+async fn resolve_all(
+    guarded: &mut [PlannedEndpoint],
+    networks: &TargetNetworks,
+    timeout: Duration,
+) {
     use futures::StreamExt;
     let deadline = tokio::time::Instant::now() + timeout;
     futures::stream::iter(guarded.iter_mut())
@@ -208,7 +212,10 @@ async fn resolve_guarded(
     }
     if let Some(address) = endpoint.dial.address {
         if let Err(reason) = networks.check(address.ip()) {
-            endpoint.not_probed = Some(NotProbed::Refused(format!("{}: {reason}", endpoint.dial.host)));
+            endpoint.not_probed = Some(NotProbed::Refused(format!(
+                "{}: {reason}",
+                endpoint.dial.host
+            )));
         }
         return;
     }

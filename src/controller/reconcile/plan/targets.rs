@@ -718,7 +718,10 @@ mod tests {
         ] {
             let err = selector("services", Some(&bad)).unwrap_err().to_string();
             assert!(err.contains(why), "{bad:?}: {err}");
-            assert!(err.starts_with("failed to use the services selector"), "{err}");
+            assert!(
+                err.starts_with("failed to use the services selector"),
+                "{err}"
+            );
         }
         for good in [
             labels("app.kubernetes.io/name", "web"),

@@ -113,10 +113,8 @@ async fn run(args: &Args) -> Result<String, String> {
         ..ProbeOptions::default()
     };
     let policy = Policy {
-        warning_days: 28,
-        critical_days: 14,
         profile: Profile::Intermediate,
-        ignore: Vec::new(),
+        ..Policy::default()
     };
     let jobs: Vec<Target> = (0..args.repeat)
         .flat_map(|_| targets.iter().cloned())

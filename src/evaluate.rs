@@ -2,12 +2,11 @@
 
 use crate::facts::{CertFacts, ClientAuthDemand, Facts, FailureKind, TlsVersion};
 use crate::findings::{Code, Finding, Severity};
+use crate::lifetime;
 use crate::policy::{Policy, Profile};
 use crate::tls::suites::{self, Suite};
 
 const DAY: i64 = 86_400;
-/// Browsers and public CAs cap leaf validity at 398 days.
-const MAX_VALIDITY_DAYS: i64 = 398;
 /// A+ and `http.no_hsts` need HSTS of at least 180 days.
 pub const HSTS_MIN_SECONDS: u64 = 180 * 86_400;
 
@@ -290,7 +289,7 @@ fn certificate(
     now: i64,
     out: &mut Vec<Finding>,
 ) {
-    validity(leaf, policy, now, out);
+    validity(leaf, facts.trust.public, policy, now, out);
     if let Some(name) = name {
         names(leaf, name, out);
     }
@@ -298,7 +297,7 @@ fn certificate(
     keys(facts, out);
 }
 
-fn validity(leaf: &CertFacts, policy: &Policy, now: i64, out: &mut Vec<Finding>) {
+fn validity(leaf: &CertFacts, public: bool, policy: &Policy, now: i64, out: &mut Vec<Finding>) {
     if now > leaf.not_after_unix {
         push(
             out,
@@ -315,27 +314,72 @@ fn validity(leaf: &CertFacts, policy: &Policy, now: i64, out: &mut Vec<Finding>)
             Code::CertNotYetValid,
             format!("the certificate is valid only from {}", leaf.not_before),
         );
-    } else {
-        let left = days(leaf.not_after_unix - now);
-        if left < i64::from(policy.warning_days) {
-            let severity = if left < i64::from(policy.critical_days) {
-                Severity::High
+    } else if let Some((severity, threshold)) = expiry_level(leaf, policy, now) {
+        let message = format!(
+            "the certificate expires on {} ({} left); {} threshold: {}",
+            leaf.not_after,
+            lifetime::duration(lifetime::remaining(leaf.not_after_unix, now)),
+            if severity == Severity::High {
+                "critical"
             } else {
-                Severity::Medium
-            };
-            let message = format!(
-                "the certificate expires on {} ({left} days left)",
-                leaf.not_after
-            );
-            out.push(Finding::new(Code::CertExpiringSoon, message).with_severity(severity));
-        }
+                "warning"
+            },
+            threshold.describe()
+        );
+        out.push(Finding::new(Code::CertExpiringSoon, message).with_severity(severity));
     }
-    let validity = days(leaf.not_after_unix - leaf.not_before_unix);
-    if validity > MAX_VALIDITY_DAYS {
+    long_validity(leaf, public, policy, out);
+}
+
+/// The severity and threshold an unexpired certificate has crossed: each threshold is the smaller of
+/// its day count and its share of the lifetime, so short-lived certificates renewed on schedule
+/// (at two thirds of their lifetime) never cross one.
+fn expiry_level(
+    cert: &CertFacts,
+    policy: &Policy,
+    now: i64,
+) -> Option<(Severity, lifetime::Threshold)> {
+    let period = lifetime::validity_period(cert.not_before_unix, cert.not_after_unix);
+    let left = lifetime::remaining(cert.not_after_unix, now);
+    let critical = lifetime::Threshold::new(
+        policy.critical_days,
+        policy.critical_lifetime_percent,
+        period,
+    );
+    let warning =
+        lifetime::Threshold::new(policy.warning_days, policy.warning_lifetime_percent, period);
+    if left < critical.seconds {
+        Some((Severity::High, critical))
+    } else if left < warning.seconds {
+        Some((Severity::Medium, warning))
+    } else {
+        None
+    }
+}
+
+/// BR §6.3.2 (ballot SC-081) on publicly trusted leaves, judged by the limit in force at notBefore;
+/// `policy.max_validity_days` on the others.
+fn long_validity(leaf: &CertFacts, public: bool, policy: &Policy, out: &mut Vec<Finding>) {
+    let period = lifetime::validity_period(leaf.not_before_unix, leaf.not_after_unix);
+    let days = lifetime::period_days(period);
+    let (max, rule) = if public {
+        (
+            lifetime::public_max_days(leaf.not_before_unix),
+            "the CA/Browser Forum Baseline Requirements (§6.3.2, ballot SC-081) allow",
+        )
+    } else if let Some(max) = policy.max_validity_days {
+        (max, "the policy (maxValidityDays) allows")
+    } else {
+        return;
+    };
+    if period > i64::from(max) * lifetime::DAY {
         push(
             out,
             Code::CertLongValidity,
-            format!("the leaf is valid for {validity} days (more than {MAX_VALIDITY_DAYS})"),
+            format!(
+                "the leaf is valid for {days} days from {}; {rule} at most {max} days",
+                leaf.not_before
+            ),
         );
     }
 }
@@ -488,7 +532,7 @@ fn extensions(facts: &Facts, now: i64, out: &mut Vec<Finding>) {
     }
     let ocsp = &facts.ocsp;
     if !ocsp.stapled {
-        push(out, Code::OcspNotStapled, "no OCSP response stapled".into());
+        not_stapled(facts, out);
     } else if ocsp.status.as_deref() == Some("revoked") {
         push(
             out,
@@ -503,6 +547,29 @@ fn extensions(facts: &Facts, now: i64, out: &mut Vec<Finding>) {
                 "the stapled OCSP response's nextUpdate {} has passed",
                 ocsp.next_update.as_deref().unwrap_or("-")
             ),
+        );
+    }
+}
+
+/// A missing staple matters only when the leaf names an OCSP responder (Let's Encrypt and others
+/// have moved to CRLs) and only after a completed handshake, which asked for one; must-staple makes
+/// it fatal for clients that enforce RFC 7633.
+fn not_stapled(facts: &Facts, out: &mut Vec<Finding>) {
+    let Some(leaf) = facts.chain.first().filter(|_| facts.negotiated.is_some()) else {
+        return;
+    };
+    let revocation = &leaf.revocation;
+    if revocation.must_staple {
+        push(
+            out,
+            Code::OcspMustStapleMissing,
+            "the leaf demands a stapled OCSP response (TLS Feature status_request) and none was stapled".into(),
+        );
+    } else if let Some(url) = revocation.ocsp_urls.first() {
+        push(
+            out,
+            Code::OcspNotStapled,
+            format!("no OCSP response stapled; the leaf names the responder {url}"),
         );
     }
 }
@@ -542,23 +609,25 @@ fn client_auth(facts: &Facts, policy: &Policy, now: i64, out: &mut Vec<Finding>)
         );
     }
     if let Some(cert) = &auth.client_cert {
-        let left = days(cert.not_after_unix - now);
-        if left < i64::from(policy.warning_days) {
-            let severity = if left < i64::from(policy.critical_days) {
-                Severity::High
-            } else {
-                Severity::Medium
-            };
-            let message = if left < 0 {
-                format!(
+        let left = cert.not_after_unix - now;
+        let level = if left < 0 {
+            Some((Severity::High, None))
+        } else {
+            expiry_level(cert, policy, now).map(|(severity, t)| (severity, Some(t)))
+        };
+        if let Some((severity, threshold)) = level {
+            let message = match threshold {
+                None => format!(
                     "the client certificate {} expired on {}",
                     cert.subject, cert.not_after
-                )
-            } else {
-                format!(
-                    "the client certificate {} expires on {} ({left} days left)",
-                    cert.subject, cert.not_after
-                )
+                ),
+                Some(threshold) => format!(
+                    "the client certificate {} expires on {} ({} left); threshold: {}",
+                    cert.subject,
+                    cert.not_after,
+                    lifetime::duration(lifetime::remaining(cert.not_after_unix, now)),
+                    threshold.describe()
+                ),
             };
             out.push(Finding::new(Code::MtlsClientCertExpiring, message).with_severity(severity));
         }

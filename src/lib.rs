@@ -7,6 +7,7 @@
 //! - [`probe`] does the I/O (raw ClientHello probes and validated rustls handshakes) and returns
 //!   [`facts::Facts`];
 //! - [`cert`] turns DER certificates into facts and chain verdicts (pure);
+//! - [`lifetime`] holds the certificate-lifetime rules (BR maximum validity, expiry thresholds);
 //! - [`evaluate`] and [`grade`] judge facts against a [`policy::Policy`] at a given time (pure);
 //! - [`report`] renders a scan for humans and as JSON;
 //! - [`crd`], [`controller`], [`metrics`] and [`http`] make it a Kubernetes operator.
@@ -21,6 +22,7 @@ pub mod facts;
 pub mod findings;
 pub mod grade;
 pub mod http;
+pub mod lifetime;
 pub mod metrics;
 pub mod policy;
 pub mod probe;

@@ -394,7 +394,7 @@ fn cert(
         signature: "ecdsa-with-SHA256".into(),
         is_ca,
         self_signed: false,
-        revocation: Default::default(),
+        revocation: tlsaudit::facts::RevocationFacts::default(),
     }
 }
 

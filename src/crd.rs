@@ -253,7 +253,8 @@ pub struct AuditPolicy {
     /// Mozilla server-side TLS profile the endpoints are expected to meet.
     #[serde(default)]
     pub profile: Profile,
-    /// Certificate expiry thresholds.
+    /// Certificate expiry thresholds: each is the smaller of a day count and a share of the
+    /// certificate's lifetime, so short-lived certificates renewed on schedule raise nothing.
     #[serde(default)]
     pub expiry: Expiry,
     /// Longest leaf validity in days accepted from CAs outside the web PKI (private and cluster

@@ -28,10 +28,10 @@ fn endpoint(mut leaf: CertFacts, not_before: i64, period: i64, public: bool) -> 
     leaf.not_before_unix = not_before;
     leaf.not_after_unix = not_before + period - 1;
     leaf.not_before = jiff::Timestamp::from_second(not_before)
-        .unwrap()
+        .expect("timestamp in range")
         .to_string();
     leaf.not_after = jiff::Timestamp::from_second(leaf.not_after_unix)
-        .unwrap()
+        .expect("timestamp in range")
         .to_string();
     let mut facts = Facts {
         reachable: true,
@@ -60,7 +60,7 @@ fn judge(facts: &Facts, policy: &Policy, now: i64) -> Vec<Finding> {
         facts,
         Some("rules.test"),
         policy,
-        jiff::Timestamp::from_second(now).unwrap(),
+        jiff::Timestamp::from_second(now).expect("timestamp in range"),
     )
 }
 

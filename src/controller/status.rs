@@ -389,7 +389,7 @@ mod tests {
                 signature: "ecdsa-with-SHA256".into(),
                 is_ca: false,
                 self_signed: false,
-                revocation: Default::default(),
+                revocation: crate::facts::RevocationFacts::default(),
             });
         }
         Audited {

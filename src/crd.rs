@@ -510,6 +510,18 @@ pub struct LeafStatus {
     pub signature: String,
     /// SHA-256 fingerprint of the DER certificate, hex.
     pub sha256: String,
+    /// notBefore (RFC 3339): with notAfter, the lifetime the expiry thresholds are relative to.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub not_before: String,
+    /// OCSP responder URLs the leaf names (none: revocation by CRL only, as at Let's Encrypt).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ocsp_urls: Vec<String>,
+    /// CRL distribution points the leaf names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub crl_urls: Vec<String>,
+    /// The leaf demands a stapled OCSP response (TLS Feature must-staple).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub must_staple: bool,
 }
 
 /// One finding in the status (remediations are in docs/findings.md and `tlsaudit scan`).

@@ -7,6 +7,7 @@
 //! - [`cert`] turns DER certificates into facts and chain verdicts (pure);
 //! - [`evaluate`] and [`grade`] judge facts against a [`policy::Policy`] at a given time (pure);
 //! - [`report`] renders a scan for humans and as JSON;
+//! - [`fixtures`] builds facts and reports for unit tests and benches;
 //! - [`crd`], [`controller`], [`metrics`] and [`http`] make it a Kubernetes operator.
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::panic))]
@@ -17,6 +18,7 @@ pub mod crd;
 pub mod evaluate;
 pub mod facts;
 pub mod findings;
+pub mod fixtures;
 pub mod grade;
 pub mod http;
 pub mod metrics;

@@ -351,8 +351,9 @@ pub fn invalid(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::{CertFacts, TlsVersion};
+    use crate::facts::TlsVersion;
     use crate::findings::Code;
+    use crate::fixtures::{self, CertBuilder};
 
     fn now() -> jiff::Timestamp {
         "2026-03-01T00:00:00Z".parse().unwrap()
@@ -365,45 +366,22 @@ mod tests {
         codes: &[Code],
         not_after_days: Option<i64>,
     ) -> Audited {
-        let mut facts = Facts {
-            reachable: true,
-            ..Facts::default()
-        };
-        facts.protocols.set(TlsVersion::Tls13, true);
+        let mut facts = fixtures::reachable(&[TlsVersion::Tls13]);
         if let Some(days) = not_after_days {
             let unix = now().as_second() + days * 86_400 + days.signum() * 3600;
-            facts.chain.push(CertFacts {
-                subject: "CN=x".into(),
-                issuer: "CN=ca".into(),
-                common_name: Some("x".into()),
-                sans: vec!["x.shop.svc".into()],
-                serial: "01".into(),
-                sha256: "ab".repeat(32),
-                not_before: String::new(),
-                not_after: format!("t+{days}d"),
-                not_before_unix: 0,
-                not_after_unix: unix,
-                key_type: "EC".into(),
-                key_bits: 256,
-                curve: None,
-                signature: "ecdsa-with-SHA256".into(),
-                is_ca: false,
-                self_signed: false,
-            });
+            let mut leaf = CertBuilder::new("CN=x", "CN=ca")
+                .common_name("x")
+                .sans(&["x.shop.svc"])
+                .sha256(&"ab".repeat(32))
+                .valid_unix(0, unix)
+                .build();
+            leaf.not_after = format!("t+{days}d");
+            facts.chain.push(leaf);
         }
+        let findings = codes.iter().map(|c| Finding::new(*c, "m")).collect();
         Audited {
             target: target.into(),
-            report: EndpointReport {
-                host: "x.shop.svc".into(),
-                port: 443,
-                address: Some(address.into()),
-                server_name: Some("x.shop.svc".into()),
-                scanned_at: now().to_string(),
-                grade,
-                profile: None,
-                findings: codes.iter().map(|c| Finding::new(*c, "m")).collect(),
-                facts,
-            },
+            report: fixtures::report("x.shop.svc", address, grade, findings, facts),
         }
     }
 

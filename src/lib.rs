@@ -10,8 +10,6 @@
 //! - [`fixtures`] builds facts and reports for unit tests and benches;
 //! - [`crd`], [`controller`], [`metrics`] and [`http`] make it a Kubernetes operator.
 
-#![cfg_attr(test, allow(clippy::unwrap_used, clippy::panic))]
-
 pub mod cert;
 pub mod controller;
 pub mod crd;

@@ -1,4 +1,4 @@
-//! Certificates: DER → [`CertFacts`](crate::facts::CertFacts), the webpki chain verdict, OCSP
+//! Certificates: DER → [`CertFacts`], the webpki chain verdict, OCSP
 //! staples, and PEM loading for trust anchors and client identities. Pure apart from the bytes the
 //! caller hands in; the verification time is a parameter.
 

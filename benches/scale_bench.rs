@@ -13,8 +13,7 @@
 //! `scale_bench setup --namespaces 100 --services 100`, then
 //! `scale_bench run --namespaces 100 --services 100 [--pid apiserver=PID] [-- OPERATOR FLAGS]`.
 //! A `harness = false` bench target: `cargo bench --profile dev --bench scale_bench -- memory …`
-//! runs one command; without a command (`cargo test --all-targets`, a bare `cargo bench`) it
-//! does nothing.
+//! runs one command; run by `cargo test --all-targets` or a bare `cargo bench` it does nothing.
 
 mod support;
 
@@ -143,7 +142,10 @@ impl Shape {
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> anyhow::Result<()> {
     let Some(args) = support::driver_args() else {
-        eprintln!("scale_bench: no command, nothing to do (benches/controller-scale.sh runs it)");
+        eprintln!(
+            "scale_bench: nothing to do under `cargo test` or a bare `cargo bench`; \
+             benches/controller-scale.sh runs it"
+        );
         return Ok(());
     };
     let _ = rustls::crypto::ring::default_provider().install_default();

@@ -10,8 +10,8 @@
 //! ```sh
 //! cargo bench --bench scan_many -- --sni bench.test --ca ca.pem --pool 50 --repeat 4 127.0.0.1:9001 …
 //! ```
-//! Used by `benches/concurrency.sh`; loopback targets only. A `harness = false` bench target:
-//! without targets (`cargo test --all-targets`, a bare `cargo bench`) it does nothing.
+//! Used by `benches/concurrency.sh`; loopback targets only. A `harness = false` bench target: run
+//! by `cargo test --all-targets` or a bare `cargo bench` it does nothing.
 
 mod support;
 
@@ -68,7 +68,10 @@ struct Sample {
 
 fn main() -> ExitCode {
     let Some(args) = support::driver_args() else {
-        eprintln!("scan_many: no targets, nothing to do (benches/concurrency.sh runs it)");
+        eprintln!(
+            "scan_many: nothing to do under `cargo test` or a bare `cargo bench`; \
+             benches/concurrency.sh runs it"
+        );
         return ExitCode::SUCCESS;
     };
     let args = Args::parse_from(args);

@@ -33,13 +33,6 @@ pub fn validity_period(not_before: i64, not_after: i64) -> i64 {
     not_after.saturating_sub(not_before).saturating_add(1)
 }
 
-/// Seconds of validity left at `now`, counted like the validity period (notAfter is inclusive): a
-/// certificate renewed at two thirds of its lifetime has exactly a third of its period left.
-#[must_use]
-pub fn remaining(not_after: i64, now: i64) -> i64 {
-    not_after.saturating_sub(now).saturating_add(1)
-}
-
 /// The period in whole days as the BRs count it: any excess over a multiple of 86,400 s is one more
 /// day.
 #[must_use]
@@ -110,13 +103,15 @@ impl Threshold {
     }
 }
 
-/// Seconds as hours below two days, else as days with one decimal when not whole.
+/// Seconds as whole hours below two days, else as days with one decimal when not whole; rounded to
+/// the nearest unit, so that a certificate valid "until 23:59:59" reads as whole days.
 #[must_use]
 pub fn duration(seconds: i64) -> String {
+    let round = |unit: i64| (seconds + unit / 2).div_euclid(unit);
     if seconds.abs() < 2 * DAY {
-        return format!("{} hours", seconds / 3600);
+        return format!("{} hours", round(3600));
     }
-    let tenths = seconds * 10 / DAY;
+    let tenths = round(DAY / 10);
     if tenths % 10 == 0 {
         format!("{} days", tenths / 10)
     } else {
@@ -193,7 +188,7 @@ mod tests {
         assert_eq!(ninety.describe(), "28 days");
         assert_eq!(
             forty_five.describe(),
-            "33% of its lifetime of 45 days (14.8 days, sooner than 28 days)"
+            "33% of its lifetime of 45 days (14.9 days, sooner than 28 days)"
         );
     }
 
@@ -208,5 +203,7 @@ mod tests {
         assert_eq!(duration(53 * HOUR), "2.2 days");
         assert_eq!(duration(26 * HOUR), "26 hours");
         assert_eq!(duration(5 * DAY), "5 days");
+        assert_eq!(duration(5 * DAY - 1), "5 days");
+        assert_eq!(duration(40 * HOUR - 1), "40 hours");
     }
 }

@@ -1,15 +1,16 @@
 //! The certificate-lifetime and revocation rules as pure functions of (facts, policy, now): the
 //! CA/Browser Forum maximum validity on public chains (BR §6.3.2, ballot SC-081), the private-CA
-//! policy limit, lifetime-relative expiry thresholds and the OCSP staple findings. Certificates are
-//! generated with rcgen and parsed by `cert::cert_facts`; dates are then set exactly and the clock is
-//! fixed.
+//! policy limit, lifetime-relative expiry thresholds and the OCSP staple findings. The endpoint is
+//! `fixtures::healthy` with its leaf replaced; leaves with revocation extensions are generated with
+//! rcgen and parsed by `cert::cert_facts`. Dates are set exactly and the clock is fixed.
 
 mod support;
 
 use support::pki::{Hierarchy, Spec};
 use tlsaudit::evaluate::evaluate;
-use tlsaudit::facts::{CertFacts, Facts, Negotiated, TlsVersion};
+use tlsaudit::facts::{CertFacts, Facts};
 use tlsaudit::findings::{Code, Finding, Severity};
+use tlsaudit::fixtures::{self, CertBuilder, INTERMEDIATE};
 use tlsaudit::policy::Policy;
 
 const DAY: i64 = 86_400;
@@ -22,36 +23,23 @@ fn leaf(spec: &Spec) -> CertFacts {
     tlsaudit::cert::cert_facts(&pki.leaf(spec).der).expect("parse leaf")
 }
 
-/// A negotiated endpoint serving `leaf`, valid from `not_before` for `period` seconds (inclusive
+/// A healthy endpoint serving `leaf`, valid from `not_before` for `period` seconds (inclusive
 /// validity: notAfter = notBefore + period − 1 s).
-fn endpoint(mut leaf: CertFacts, not_before: i64, period: i64, public: bool) -> Facts {
-    leaf.not_before_unix = not_before;
-    leaf.not_after_unix = not_before + period - 1;
-    leaf.not_before = jiff::Timestamp::from_second(not_before)
-        .expect("timestamp in range")
-        .to_string();
-    leaf.not_after = jiff::Timestamp::from_second(leaf.not_after_unix)
-        .expect("timestamp in range")
-        .to_string();
-    let mut facts = Facts {
-        reachable: true,
-        negotiated: Some(Negotiated {
-            version: TlsVersion::Tls13,
-            cipher: "TLS13_AES_128_GCM_SHA256".into(),
-            group: Some("X25519".into()),
-            alpn: None,
-        }),
-        ..Facts::default()
+fn endpoint(leaf: CertFacts, not_before: i64, period: i64, public: bool) -> Facts {
+    let mut facts = fixtures::healthy("rules.test", not_before);
+    let dated = CertBuilder::leaf("rules.test", INTERMEDIATE)
+        .valid(not_before, not_before + period - 1)
+        .build();
+    facts.chain[0] = CertFacts {
+        revocation: leaf.revocation,
+        ..dated
     };
-    facts.trust.verified = true;
-    facts.trust.path_found = Some(true);
     facts.trust.public = public;
-    facts.chain.push(leaf);
     facts
 }
 
 fn plain_leaf() -> CertFacts {
-    leaf(&Spec::leaf(&["rules.test"]))
+    CertBuilder::leaf("rules.test", INTERMEDIATE).build()
 }
 
 /// Findings of the certificate rules at `now` (other areas have no facts here and stay silent).
@@ -153,7 +141,7 @@ fn a_six_day_certificate_left_past_its_renewal_warns_then_goes_critical() {
     assert_eq!(codes(&warn), [(Code::CertExpiringSoon, Severity::Medium)]);
     assert!(
         warn[0].message.ends_with(
-            "(40 hours left); warning threshold: 33% of its lifetime of 6.6 days \
+            "(40 hours left); warning threshold: 33% of its lifetime of 6.7 days \
              (2.2 days, sooner than 28 days)"
         ),
         "{}",
@@ -244,7 +232,7 @@ fn revocation_sources_and_must_staple_are_recorded_from_the_extensions() {
     assert_eq!(with.revocation.ocsp_urls, ["http://ocsp.rules.test"]);
     assert_eq!(with.revocation.crl_urls, ["http://crl.rules.test/1.crl"]);
     assert!(with.revocation.must_staple);
-    let without = plain_leaf();
+    let without = leaf(&Spec::leaf(&["rules.test"]));
     assert!(without.revocation.ocsp_urls.is_empty() && without.revocation.crl_urls.is_empty());
     assert!(!without.revocation.must_staple);
 }

@@ -325,6 +325,8 @@ pub fn net_failure(err: &NetError) -> Failure {
         NetError::Reset => FailureKind::Reset,
         NetError::TooLarge(_) => FailureKind::NotTls,
         NetError::Io(_) => FailureKind::Unreachable,
+        NetError::TlsDeclined(_) => FailureKind::TlsDeclined,
+        NetError::Foreign(_) => FailureKind::NotTls,
     };
     failure(kind, None, err.to_string())
 }

@@ -449,6 +449,51 @@ mod tests {
     }
 
     #[test]
+    fn postgres_ports_are_chosen_by_name_or_app_protocol_and_planned_as_postgres() {
+        let mut app = port(Some("db"), 6432);
+        app.app_protocol = Some("postgresql".into());
+        let svc = service(
+            "db",
+            &[],
+            vec![
+                port(Some("postgres"), 5432),
+                port(Some("replica-postgresql"), 5433),
+                app,
+                port(Some("metrics"), 9187),
+                port(Some("https"), 8443),
+            ],
+        );
+        let spec = spec_with_services(ServiceTargets::default());
+        let planned = service_targets("shop", &spec, &[svc], &[]).unwrap();
+        let dialled: Vec<(u16, Protocol)> = planned
+            .iter()
+            .map(|p| (p.dial.port, p.dial.protocol))
+            .collect();
+        assert_eq!(
+            dialled,
+            vec![
+                (5432, Protocol::Postgres),
+                (5433, Protocol::Postgres),
+                (6432, Protocol::Postgres),
+                (8443, Protocol::Tls),
+            ]
+        );
+        assert_eq!(planned[0].dial.server_name.as_deref(), Some("db.shop.svc"));
+    }
+
+    #[test]
+    fn an_explicitly_named_postgres_port_keeps_its_protocol() {
+        let svc = service("db", &[], vec![port(Some("postgres"), 5432)]);
+        let spec = spec_with_services(ServiceTargets {
+            ports: vec![IntOrString::Int(5432)],
+            ..ServiceTargets::default()
+        });
+        let planned = service_targets("shop", &spec, &[svc], &[]).unwrap();
+        assert_eq!(planned.len(), 1);
+        assert_eq!(planned[0].dial.protocol, Protocol::Postgres);
+    }
+
+    #[test]
     fn named_and_numbered_ports_select_exactly_those() {
         let svc = service(
             "web",
@@ -659,5 +704,16 @@ mod tests {
             Some("printer.infra.svc")
         );
         assert_eq!(planned[1].dial.server_name.as_deref(), Some("x.internal"));
+    }
+
+    #[test]
+    fn explicit_endpoints_carry_their_protocol_defaulting_to_tls() {
+        let spec: TlsAuditSpec = serde_json::from_value(serde_json::json!({
+            "endpoints": [{"host": "db.data.svc", "port": 5432, "protocol": "postgres"}, {"host": "web.data.svc", "port": 443}]
+        }))
+        .unwrap();
+        let planned = explicit_targets(&spec);
+        assert_eq!(planned[0].dial.protocol, Protocol::Postgres);
+        assert_eq!(planned[1].dial.protocol, Protocol::Tls);
     }
 }

@@ -101,8 +101,11 @@ pub fn healthy(server_name: &str, leaf_sha256: &str) -> Facts {
 pub struct FakeProbes {
     answers: Arc<Mutex<HashMap<SocketAddr, Facts>>>,
     calls: Arc<AtomicUsize>,
-    dialled: Arc<Mutex<Vec<(Option<SocketAddr>, Protocol)>>>,
+    dialled: Arc<Mutex<Vec<Dialled>>>,
 }
+
+/// The address and pre-TLS protocol of one probe.
+pub type Dialled = (Option<SocketAddr>, Protocol);
 
 impl FakeProbes {
     /// Probes of `address` see `facts`.
@@ -117,7 +120,7 @@ impl FakeProbes {
     }
 
     /// The address and pre-TLS protocol of every probe that ran, sorted.
-    pub fn dialled(&self) -> Vec<(Option<SocketAddr>, Protocol)> {
+    pub fn dialled(&self) -> Vec<Dialled> {
         let mut dialled = self.dialled.lock().unwrap().clone();
         dialled.sort();
         dialled

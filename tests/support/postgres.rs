@@ -126,18 +126,15 @@ impl PostgresServer {
     /// configuration out of the way (it must not change what the test server accepts).
     fn command(&self, tool: &str) -> Command {
         let program = self.bin.join(tool);
-        let mut command = match self.run_as {
-            Some(user) => {
-                let mut c = Command::new("runuser");
-                c.args(["-u", user, "--", "env", "OPENSSL_CONF=/dev/null"])
-                    .arg(program);
-                c
-            }
-            None => {
-                let mut c = Command::new(program);
-                c.env("OPENSSL_CONF", "/dev/null");
-                c
-            }
+        let mut command = if let Some(user) = self.run_as {
+            let mut c = Command::new("runuser");
+            c.args(["-u", user, "--", "env", "OPENSSL_CONF=/dev/null"])
+                .arg(program);
+            c
+        } else {
+            let mut c = Command::new(program);
+            c.env("OPENSSL_CONF", "/dev/null");
+            c
         };
         command.current_dir(self.dir.path());
         command

@@ -111,7 +111,7 @@ catalog! {
         "No TLS handshake succeeded; the server's alert is named in the message.",
         "Enable TLS 1.2 and 1.3 with ECDHE AEAD suites and a valid certificate; the alert name says what the server rejected.";
     PostgresSslDisabled = "postgres.ssl_disabled", Critical,
-        "The PostgreSQL server answered the SSLRequest with `N`: it does not offer TLS, so passwords and data cross the network in clear (PostgreSQL protocol docs, \"SSL Session Encryption\": https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-SSL).",
+        "The PostgreSQL server answered the SSLRequest with `N`: it does not offer TLS, so passwords and data cross the network in clear (PostgreSQL protocol docs, \"SSL Session Encryption\", <https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-SSL>).",
         "Set `ssl = on` with `ssl_cert_file` and `ssl_key_file` in postgresql.conf, and `hostssl` (not `host`) lines in pg_hba.conf so clients cannot fall back to plaintext.";
     ProtocolSslv3 = "protocol.sslv3", Critical,
         "SSL 3.0 is accepted (POODLE; broken since 2014).",

@@ -394,6 +394,7 @@ fn cert(
         signature: "ecdsa-with-SHA256".into(),
         is_ca,
         self_signed: false,
+        ca_issuers: Vec::new(),
     }
 }
 

@@ -59,7 +59,7 @@ pub struct ScanArgs {
     /// Days before expiry that are critical.
     #[arg(long, default_value_t = 14)]
     pub critical_days: u32,
-    /// Mozilla profile expected: modern, intermediate or old.
+    /// Mozilla profile expected (guidelines 6.0): modern or intermediate; old is deprecated (5.8).
     #[arg(long, default_value = "intermediate", value_parser = parse_profile)]
     pub profile: Profile,
     /// Finding code to silence (repeatable).

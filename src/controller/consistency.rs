@@ -125,6 +125,7 @@ mod tests {
             signature: "ecdsa-with-SHA256".into(),
             is_ca: false,
             self_signed: false,
+            ca_issuers: Vec::new(),
         });
         facts
     }

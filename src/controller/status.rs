@@ -58,19 +58,20 @@ pub fn add_findings(report: &mut EndpointReport, extra: Vec<Finding>, policy: &P
     report.rejudge();
 }
 
-/// How bad a grade is, for "worst" and "at least": A+ best, then A … E, M, T, F worst.
+/// How bad a grade is, for "worst" and "at least": A+ best, then A, A-, B … E, M, T, F worst.
 #[must_use]
 pub fn grade_rank(grade: Grade) -> u8 {
     match grade {
         Grade::APlus => 0,
         Grade::A => 1,
-        Grade::B => 2,
-        Grade::C => 3,
-        Grade::D => 4,
-        Grade::E => 5,
-        Grade::M => 6,
-        Grade::T => 7,
-        Grade::F => 8,
+        Grade::AMinus => 2,
+        Grade::B => 3,
+        Grade::C => 4,
+        Grade::D => 5,
+        Grade::E => 6,
+        Grade::M => 7,
+        Grade::T => 8,
+        Grade::F => 9,
     }
 }
 
@@ -389,6 +390,7 @@ mod tests {
                 signature: "ecdsa-with-SHA256".into(),
                 is_ca: false,
                 self_signed: false,
+                ca_issuers: Vec::new(),
             });
         }
         Audited {

@@ -27,8 +27,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::api::{ListParams, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
-use tlsaudit::controller::probes::ProbeFn;
-use tlsaudit::controller::{ControllerArgs, Operator};
+use tlsaudit::controller::{ControllerArgs, Operator, ProbeFn};
 use tlsaudit::crd::{AUDIT_NOW_ANNOTATION, TlsAudit, TlsAuditStatus};
 use tlsaudit::facts::{
     AlpnFacts, CertFacts, Facts, FeatureFacts, Negotiated, SniFacts, SuiteFacts, TlsVersion,
@@ -1032,7 +1031,7 @@ async fn status_size(client: &Client, shape: Shape) -> anyhow::Result<serde_json
 // --- memory breakdown ----------------------------------------------------------------------------
 
 /// The endpoint reports one audit of namespace `i` produces (healthy, as in `run`).
-fn reports(shape: Shape, i: u32) -> Vec<tlsaudit::controller::status::Audited> {
+fn reports(shape: Shape, i: u32) -> Vec<tlsaudit::controller::reconcile::judge::Audited> {
     let ns = Shape::namespace(i);
     let policy = tlsaudit::policy::Policy::default();
     let now = jiff::Timestamp::now();
@@ -1046,8 +1045,8 @@ fn reports(shape: Shape, i: u32) -> Vec<tlsaudit::controller::status::Audited> {
                 address: format!("{}:8443", shape.address(i, j, k)).parse().ok(),
                 server_name: Some(host.clone()),
             };
-            tlsaudit::controller::status::Audited {
-                target: format!("service/{}", Shape::service(j)),
+            tlsaudit::controller::reconcile::judge::Audited {
+                origin: format!("service/{}", Shape::service(j)),
                 report: tlsaudit::report::EndpointReport::assemble(
                     &target,
                     healthy(&host, 20),
@@ -1062,8 +1061,9 @@ fn reports(shape: Shape, i: u32) -> Vec<tlsaudit::controller::status::Audited> {
 /// Fills the operator's probe cache and metrics registry as `run` does, measuring RSS after each
 /// (the cache first: memory freed by the metrics render would otherwise be reused unseen).
 async fn memory_breakdown(shape: Shape) -> anyhow::Result<()> {
-    use tlsaudit::controller::probes::{Fingerprint, ProbeKey, Prober};
-    use tlsaudit::metrics::{AuditFacts, Metrics, audit_series};
+    use tlsaudit::controller::reconcile::prober::{Fingerprint, ProbeKey, Prober};
+    use tlsaudit::controller::reconcile::series::{AuditFacts, audit_series};
+    use tlsaudit::metrics::Metrics;
     let rss = || memory("self").1;
     let counter = Arc::new(ProbeCount::default());
     let prober = Prober::new(
@@ -1160,7 +1160,9 @@ fn resolve(shape: Shape) -> anyhow::Result<()> {
     }
     let spec = audit()?.spec;
     let started = Instant::now();
-    let planned = tlsaudit::controller::targets::service_targets(&ns, &spec, &services, &slices)?;
+    let planned = tlsaudit::controller::reconcile::plan::targets::service_targets(
+        &ns, &spec, &services, &slices,
+    )?;
     let elapsed = started.elapsed();
     ensure!(
         planned.len() == shape.per_audit() as usize,

@@ -13,7 +13,10 @@ use crate::findings::{Code, Finding, Severity};
 use crate::policy::Profile;
 use crate::tls::suites;
 
-/// The endpoint's grade, best first. `T`: trust problem; `M`: name mismatch.
+/// The endpoint's grade, best first: A+, A, A-, B … E, M (name mismatch), T (trust problem), F. `M` and
+/// `T` replace the letter of a working handshake (`T` wins over `M`); only `F` is worse.
+// The variant order is the one order of "worse" (the derived `Ord`): status, metrics and
+// `minimumGrade` compare grades with it.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
 )]
@@ -34,15 +37,29 @@ pub enum Grade {
     D,
     /// E.
     E,
-    /// F.
-    F,
-    /// Certificate not trusted.
-    T,
     /// Certificate name mismatch.
     M,
+    /// Certificate not trusted.
+    T,
+    /// F.
+    F,
 }
 
 impl Grade {
+    /// Every grade, best first.
+    pub const ALL: [Grade; 10] = [
+        Self::APlus,
+        Self::A,
+        Self::AMinus,
+        Self::B,
+        Self::C,
+        Self::D,
+        Self::E,
+        Self::M,
+        Self::T,
+        Self::F,
+    ];
+
     /// Display text, e.g. `A+`.
     #[must_use]
     pub fn as_str(self) -> &'static str {

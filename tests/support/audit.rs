@@ -25,8 +25,7 @@ use kube::{Api, Client};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
-use tlsaudit::controller::probes::ProbeFn;
-use tlsaudit::controller::{ControllerArgs, Operator};
+use tlsaudit::controller::{ControllerArgs, Operator, ProbeFn};
 use tlsaudit::crd::{TlsAudit, TlsAuditStatus};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

@@ -263,3 +263,362 @@ pub fn best_profile(facts: &Facts) -> Option<Profile> {
     let old_versions = accepted.iter().all(|v| *v >= TlsVersion::Tls10);
     (old_versions && within(&[&INTERMEDIATE_SUITES, &OLD_EXTRA_SUITES])).then_some(Profile::Old)
 }
+
+#[cfg(test)]
+mod tests {
+    //! Facts → findings → grade and profile, with a fixed clock and no I/O.
+
+    use super::*;
+    use crate::facts::{CertFacts, Protocols, SuiteFacts, TrustFacts, VersionSuites};
+    use crate::policy::Policy;
+
+    const NOW: i64 = 1_800_000_000;
+    const DAY: i64 = 86_400;
+    const YEAR: u64 = 31_536_000;
+
+    fn cert(subject: &str, issuer: &str) -> CertFacts {
+        CertFacts {
+            subject: subject.into(),
+            issuer: issuer.into(),
+            common_name: Some("a.test".into()),
+            sans: vec!["a.test".into()],
+            serial: "01".into(),
+            sha256: "00".into(),
+            not_before: String::new(),
+            not_after: String::new(),
+            not_before_unix: NOW - 10 * DAY,
+            not_after_unix: NOW + 80 * DAY,
+            key_type: "EC".into(),
+            key_bits: 256,
+            curve: Some("prime256v1".into()),
+            signature: "ecdsa-with-SHA256".into(),
+            is_ca: false,
+            self_signed: false,
+            ca_issuers: Vec::new(),
+        }
+    }
+
+    fn suites(version: TlsVersion, ids: &[u16]) -> VersionSuites {
+        VersionSuites {
+            version,
+            server_order: None,
+            suites: ids
+                .iter()
+                .map(|id| SuiteFacts {
+                    id: *id,
+                    name: suites::name(*id),
+                })
+                .collect(),
+            incomplete: false,
+        }
+    }
+
+    /// A verified Mozilla 6.0 intermediate endpoint (TLS 1.2 + 1.3, ECDHE AEAD) with a year of
+    /// HSTS over HTTP/1.1: A+.
+    fn healthy() -> Facts {
+        let mut facts = Facts {
+            reachable: true,
+            protocols: Protocols {
+                ssl3: Some(false),
+                tls1_0: Some(false),
+                tls1_1: Some(false),
+                tls1_2: Some(true),
+                tls1_3: Some(true),
+            },
+            ciphers: vec![
+                suites(TlsVersion::Tls12, &[0xC02B, 0xC02C, 0xCCA9]),
+                suites(TlsVersion::Tls13, &[0x1301, 0x1302, 0x1303]),
+            ],
+            chain: vec![
+                cert("CN=a.test", "CN=Int"),
+                CertFacts {
+                    is_ca: true,
+                    ..cert("CN=Int", "CN=Root")
+                },
+            ],
+            trust: TrustFacts {
+                verified: true,
+                path_found: Some(true),
+                ordered: Some(true),
+                ..TrustFacts::default()
+            },
+            ..Facts::default()
+        };
+        facts.ocsp.stapled = true;
+        facts.features.http = Some(true);
+        facts.features.hsts_max_age = Some(YEAR);
+        facts
+    }
+
+    fn judge_with(facts: &Facts, policy: &Policy) -> (Vec<(&'static str, Severity)>, Grade) {
+        let at = jiff::Timestamp::from_second(NOW).unwrap();
+        let findings = crate::evaluate::evaluate(facts, Some("a.test"), policy, at);
+        let codes = findings
+            .iter()
+            .map(|f| (f.code.as_str(), f.severity))
+            .collect();
+        (codes, grade(facts, &findings))
+    }
+
+    fn judge(facts: &Facts) -> (Vec<(&'static str, Severity)>, Grade) {
+        judge_with(facts, &Policy::default())
+    }
+
+    #[test]
+    fn a_minus_sits_between_a_and_b_and_serialises_as_a_minus() {
+        assert!(Grade::A < Grade::AMinus && Grade::AMinus < Grade::B);
+        assert_eq!(serde_json::to_string(&Grade::AMinus).unwrap(), "\"A-\"");
+        assert_eq!(
+            serde_json::from_str::<Grade>("\"A-\"").unwrap(),
+            Grade::AMinus
+        );
+        assert!(Grade::ALL.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(Grade::ALL.len(), 10);
+    }
+
+    #[test]
+    fn healthy_intermediate_endpoint_is_a_plus_and_meets_intermediate() {
+        let facts = healthy();
+        assert_eq!(judge(&facts), (vec![], Grade::APlus));
+        assert_eq!(best_profile(&facts), Some(Profile::Intermediate));
+    }
+
+    #[test]
+    fn tls1_3_only_is_an_info_finding_without_a_cap_and_silent_under_modern() {
+        let mut facts = healthy();
+        facts.protocols.tls1_2 = Some(false);
+        facts.ciphers.remove(0);
+        assert_eq!(
+            judge(&facts),
+            (vec![("protocol.no_tls1_2", Severity::Info)], Grade::APlus)
+        );
+        let modern = Policy {
+            profile: Profile::Modern,
+            ..Policy::default()
+        };
+        assert_eq!(judge_with(&facts, &modern), (vec![], Grade::APlus));
+        assert_eq!(best_profile(&facts), Some(Profile::Modern));
+    }
+
+    #[test]
+    fn no_tls1_3_caps_at_a_minus_even_with_hsts() {
+        let mut facts = healthy();
+        facts.protocols.tls1_3 = Some(false);
+        facts.ciphers.pop();
+        assert_eq!(
+            judge(&facts),
+            (vec![("protocol.no_tls1_3", Severity::Low)], Grade::AMinus)
+        );
+    }
+
+    #[test]
+    fn missing_or_short_hsts_caps_an_http_endpoint_at_a_minus() {
+        for hsts in [None, Some(86_400)] {
+            let mut facts = healthy();
+            facts.features.hsts_max_age = hsts;
+            assert_eq!(
+                judge(&facts),
+                (vec![("http.no_hsts", Severity::Low)], Grade::AMinus)
+            );
+        }
+    }
+
+    #[test]
+    fn endpoint_that_does_not_speak_http_is_a_without_hsts() {
+        let mut facts = healthy();
+        facts.features.http = Some(false);
+        facts.features.hsts_max_age = None;
+        assert_eq!(judge(&facts), (vec![], Grade::A));
+    }
+
+    #[test]
+    fn tls1_3_not_tested_withholds_a_plus() {
+        let mut facts = healthy();
+        facts.protocols.tls1_3 = None;
+        assert_eq!(judge(&facts), (vec![], Grade::A));
+    }
+
+    #[test]
+    fn sha1_signed_leaf_is_t_and_md5_is_f() {
+        let mut facts = healthy();
+        facts.chain[0].signature = "sha1WithRSAEncryption".into();
+        assert_eq!(
+            judge(&facts),
+            (vec![("cert.weak_signature", Severity::High)], Grade::T)
+        );
+        facts.chain[0].signature = "md5WithRSAEncryption".into();
+        assert_eq!(judge(&facts).1, Grade::F);
+    }
+
+    #[test]
+    fn sha1_self_signature_of_a_served_root_is_not_judged() {
+        let mut facts = healthy();
+        let mut root = cert("CN=Root", "CN=Root");
+        root.is_ca = true;
+        root.self_signed = true;
+        root.signature = "sha1WithRSAEncryption".into();
+        facts.chain.push(root);
+        assert_eq!(judge(&facts), (vec![], Grade::APlus));
+    }
+
+    #[test]
+    fn rsa_1024_leaf_is_a_high_weak_key_capped_at_b_and_rsa_512_fails() {
+        let mut facts = healthy();
+        facts.chain[0].key_type = "RSA".into();
+        facts.chain[0].key_bits = 1024;
+        assert_eq!(
+            judge(&facts),
+            (vec![("cert.weak_key", Severity::High)], Grade::B)
+        );
+        assert_eq!(best_profile(&facts), None);
+        facts.chain[0].key_bits = 512;
+        assert_eq!(judge(&facts).1, Grade::F);
+    }
+
+    #[test]
+    fn expired_leaf_with_a_path_is_only_expired_and_graded_t() {
+        let mut facts = healthy();
+        facts.chain[0].not_after_unix = NOW - 3 * DAY;
+        facts.trust = TrustFacts {
+            verified: false,
+            path_found: Some(true),
+            alert: Some("certificate_expired".into()),
+            ordered: Some(true),
+            ..TrustFacts::default()
+        };
+        assert_eq!(
+            judge(&facts),
+            (vec![("cert.expired", Severity::Critical)], Grade::T)
+        );
+    }
+
+    fn untrusted(facts: &mut Facts, unknown: &str, missing: Option<&str>) {
+        facts.trust = TrustFacts {
+            verified: false,
+            path_found: Some(false),
+            alert: Some("unknown_ca".into()),
+            error: Some("unknown issuer: no path to a trust anchor".into()),
+            ordered: Some(true),
+            unknown_issuer: Some(unknown.into()),
+            missing_issuer: missing.map(str::to_owned),
+            ..TrustFacts::default()
+        };
+    }
+
+    fn messages(facts: &Facts) -> Vec<String> {
+        let at = jiff::Timestamp::from_second(NOW).unwrap();
+        crate::evaluate::evaluate(facts, Some("a.test"), &Policy::default(), at)
+            .into_iter()
+            .map(|f| format!("{}: {}", f.code, f.message))
+            .collect()
+    }
+
+    #[test]
+    fn complete_chain_under_an_unknown_root_is_untrusted_only() {
+        let mut facts = healthy();
+        untrusted(&mut facts, "CN=Root", None);
+        assert_eq!(
+            judge(&facts),
+            (vec![("cert.untrusted", Severity::High)], Grade::T)
+        );
+        assert_eq!(
+            messages(&facts),
+            [
+                "cert.untrusted: the served chain is complete up to CN=Root, a root the audit does \
+              not trust; clients fail with unknown_ca"
+            ]
+        );
+    }
+
+    #[test]
+    fn lone_leaf_of_an_unknown_issuer_without_aia_names_both_possible_causes() {
+        let mut facts = healthy();
+        facts.chain.truncate(1);
+        untrusted(&mut facts, "CN=Int", None);
+        assert_eq!(
+            messages(&facts),
+            [
+                "cert.untrusted: issuer CN=Int is neither served nor trusted: either the server \
+              omits an intermediate, or CN=Int is a private CA the audit does not trust; clients \
+              fail with unknown_ca"
+            ]
+        );
+    }
+
+    #[test]
+    fn lone_leaf_naming_its_issuer_by_aia_is_an_incomplete_chain() {
+        let mut facts = healthy();
+        facts.chain.truncate(1);
+        facts.chain[0].ca_issuers = vec!["http://ca.test/int.der".into()];
+        untrusted(&mut facts, "CN=Int", Some("CN=Int"));
+        assert_eq!(
+            judge(&facts),
+            (
+                vec![
+                    ("cert.untrusted", Severity::High),
+                    ("chain.incomplete", Severity::High)
+                ],
+                Grade::T
+            )
+        );
+        assert_eq!(
+            messages(&facts),
+            [
+                "cert.untrusted: no path to a trust anchor: CN=Int is not served (see \
+                 chain.incomplete); clients that do not fetch it fail with unknown_ca",
+                "chain.incomplete: the intermediate CN=Int is not served (1 certificate(s) \
+                 served; the leaf names it at http://ca.test/int.der)"
+            ]
+        );
+    }
+
+    #[test]
+    fn revoked_staple_fails_the_grade() {
+        let mut facts = healthy();
+        facts.ocsp.status = Some("revoked".into());
+        assert_eq!(
+            judge(&facts),
+            (vec![("ocsp.revoked", Severity::Critical)], Grade::F)
+        );
+    }
+
+    #[test]
+    fn dhe_suites_of_mozilla_5_7_meet_no_profile_since_5_8() {
+        let mut facts = healthy();
+        // TLS_DHE_RSA_WITH_AES_128_GCM_SHA256
+        facts.ciphers[0].suites.push(SuiteFacts {
+            id: 0x009E,
+            name: suites::name(0x009E),
+        });
+        assert_eq!(best_profile(&facts), None);
+    }
+
+    #[test]
+    fn tls1_0_with_mozilla_5_8_old_suites_meets_deprecated_old() {
+        let mut facts = healthy();
+        facts.protocols.tls1_0 = Some(true);
+        facts.protocols.tls1_1 = Some(true);
+        facts.ciphers.push(suites(
+            TlsVersion::Tls10,
+            &[0xC013, 0xC014, 0x002F, 0x0035, 0x000A],
+        ));
+        assert_eq!(best_profile(&facts), Some(Profile::Old));
+        // RC4 is outside even old.
+        facts.ciphers[2].suites.push(SuiteFacts {
+            id: 0x0005,
+            name: suites::name(0x0005),
+        });
+        assert_eq!(best_profile(&facts), None);
+    }
+
+    #[test]
+    fn profile_suite_lists_name_known_code_points() {
+        let known: Vec<&str> = (0..=u16::MAX)
+            .filter_map(suites::lookup)
+            .map(|s| s.name)
+            .collect();
+        for name in INTERMEDIATE_SUITES.iter().chain(&OLD_EXTRA_SUITES) {
+            assert!(known.contains(name), "{name} is not in the suite table");
+        }
+    }
+}

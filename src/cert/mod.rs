@@ -338,3 +338,120 @@ pub fn chain_shape(chain: &[CertificateDer<'_>], anchor_subjects: &[Vec<u8>]) ->
         unknown_issuer: Some(unknown),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+
+    use super::*;
+
+    const DAY: i64 = 86_400;
+    const NOW: i64 = 1_800_000_000;
+
+    struct Made {
+        der: CertificateDer<'static>,
+        params: CertificateParams,
+        key: KeyPair,
+    }
+
+    fn make(cn: &str, ca: bool, days: (i64, i64), issuer: Option<&Made>) -> Made {
+        let mut params = CertificateParams::new(vec![format!("{cn}.test")]).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, cn);
+        let at = |d: i64| time::OffsetDateTime::from_unix_timestamp(NOW + d * DAY).unwrap();
+        params.not_before = at(days.0);
+        params.not_after = at(days.1);
+        if ca {
+            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        }
+        let key = KeyPair::generate().unwrap();
+        let cert = match issuer {
+            Some(i) => params
+                .signed_by(&key, &Issuer::from_params(&i.params, &i.key))
+                .unwrap(),
+            None => params.self_signed(&key).unwrap(),
+        };
+        Made {
+            der: cert.der().clone(),
+            params,
+            key,
+        }
+    }
+
+    fn subject(made: &Made) -> Vec<u8> {
+        names_der(&made.der).unwrap().0
+    }
+
+    fn unix(secs: i64) -> UnixTime {
+        UnixTime::since_unix_epoch(std::time::Duration::from_secs(secs.try_into().unwrap()))
+    }
+
+    #[test]
+    fn leaf_and_intermediate_under_an_unknown_root_are_complete_but_the_root_is_unknown() {
+        let root = make("root", true, (-30, 900), None);
+        let int = make("int", true, (-30, 900), Some(&root));
+        let leaf = make("leaf", false, (-1, 60), Some(&int));
+        let shape = chain_shape(&[leaf.der.clone(), int.der.clone()], &[]);
+        assert_eq!(
+            shape,
+            ChainShape {
+                ordered: true,
+                unknown_issuer: Some("CN=root".into()),
+                missing_issuer: None,
+            }
+        );
+        // Under the root as an anchor nothing is unknown.
+        let anchored = chain_shape(&[leaf.der, int.der], &[subject(&root)]);
+        assert_eq!(anchored.unknown_issuer, None);
+    }
+
+    #[test]
+    fn served_root_without_the_intermediate_between_it_and_the_leaf_is_a_gap() {
+        let root = make("root", true, (-30, 900), None);
+        let int = make("int", true, (-30, 900), Some(&root));
+        let leaf = make("leaf", false, (-1, 60), Some(&int));
+        let anchor = subject(&root);
+        let shape = chain_shape(&[leaf.der, root.der], &[anchor]);
+        assert_eq!(shape.missing_issuer.as_deref(), Some("CN=int"));
+        assert_eq!(shape.unknown_issuer.as_deref(), Some("CN=int"));
+        assert!(!shape.ordered);
+    }
+
+    #[test]
+    fn lone_leaf_without_aia_is_ambiguous_not_missing() {
+        let int = make("int", true, (-30, 900), None);
+        let leaf = make("leaf", false, (-1, 60), Some(&int));
+        let shape = chain_shape(&[leaf.der], &[]);
+        assert_eq!(shape.unknown_issuer.as_deref(), Some("CN=int"));
+        assert_eq!(shape.missing_issuer, None);
+    }
+
+    #[test]
+    fn moments_fall_inside_every_window_first_then_each_window_alone() {
+        let root = make("root", true, (-30, 900), None);
+        let int = make("int", true, (-30, 900), Some(&root));
+        let leaf = make("leaf", false, (-100, -3), Some(&int));
+        let moments = moments_inside_validity(&[leaf.der, int.der], unix(NOW));
+        let secs: Vec<i64> = moments
+            .iter()
+            .map(|m| i64::try_from(m.as_secs()).unwrap())
+            .collect();
+        // Overlap ends with the leaf (-3 days); then the leaf alone; then the intermediate (now).
+        assert_eq!(secs, [NOW - 3 * DAY, NOW]);
+    }
+
+    #[test]
+    fn windows_that_never_overlap_still_give_a_moment_in_each() {
+        let root = make("root", true, (-30, 900), None);
+        // An intermediate reissued after the leaf expired.
+        let int = make("int", true, (-2, 900), Some(&root));
+        let leaf = make("leaf", false, (-100, -3), Some(&int));
+        let moments = moments_inside_validity(&[leaf.der, int.der], unix(NOW));
+        let secs: Vec<i64> = moments
+            .iter()
+            .map(|m| i64::try_from(m.as_secs()).unwrap())
+            .collect();
+        assert_eq!(secs, [NOW - 3 * DAY, NOW]);
+    }
+}

@@ -1,7 +1,10 @@
 //! Certificates for tests, generated per test with rcgen: CAs, intermediates and leaves with chosen
 //! names, validity windows and key types.
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use rcgen::{
+    BasicConstraints, CertificateParams, CustomExtension, DnType, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
+};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use time::{Duration, OffsetDateTime};
 
@@ -54,6 +57,8 @@ pub struct Spec {
     pub to_days: i64,
     /// A CA certificate.
     pub ca: bool,
+    /// An Authority Information Access caIssuers URI, as public CAs put in every leaf.
+    pub ca_issuers: Option<String>,
 }
 
 impl Spec {
@@ -65,6 +70,7 @@ impl Spec {
             from_days: -10,
             to_days: 90,
             ca: false,
+            ca_issuers: None,
         }
     }
 
@@ -76,6 +82,7 @@ impl Spec {
             from_days: -30,
             to_days: 5 * 365,
             ca: true,
+            ca_issuers: None,
         }
     }
 
@@ -83,6 +90,12 @@ impl Spec {
     pub fn valid(mut self, from_days: i64, to_days: i64) -> Self {
         self.from_days = from_days;
         self.to_days = to_days;
+        self
+    }
+
+    /// The same spec with an AIA caIssuers URI.
+    pub fn ca_issuers(mut self, uri: &str) -> Self {
+        self.ca_issuers = Some(uri.to_owned());
         self
     }
 
@@ -99,6 +112,9 @@ impl Spec {
             params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
         }
         params.use_authority_key_identifier_extension = true;
+        if let Some(uri) = &self.ca_issuers {
+            params.custom_extensions.push(aia_ca_issuers(uri));
+        }
         (params, KeyPair::generate().expect("generate key"))
     }
 
@@ -113,6 +129,26 @@ impl Spec {
             params,
         }
     }
+}
+
+/// The AIA extension (RFC 5280 4.2.2.1) with one id-ad-caIssuers URI, DER-encoded by hand (rcgen
+/// has no builder for it). Short URIs only: every length fits one byte.
+fn aia_ca_issuers(uri: &str) -> CustomExtension {
+    const ID_AD_CA_ISSUERS: [u8; 10] = [0x06, 0x08, 0x2B, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x02];
+    let uri = uri.as_bytes();
+    assert!(
+        uri.len() < 100,
+        "AIA URI too long for the short-form encoding"
+    );
+    let mut description = ID_AD_CA_ISSUERS.to_vec();
+    description.push(0x86); // [6] IMPLICIT IA5String: uniformResourceIdentifier
+    description.push(u8::try_from(uri.len()).unwrap());
+    description.extend_from_slice(uri);
+    let mut access = vec![0x30, u8::try_from(description.len()).unwrap()];
+    access.extend(description);
+    let mut content = vec![0x30, u8::try_from(access.len()).unwrap()];
+    content.extend(access);
+    CustomExtension::from_oid_content(&[1, 3, 6, 1, 5, 5, 7, 1, 1], content)
 }
 
 /// A root CA → intermediate → leaf hierarchy for `localhost`-style names.

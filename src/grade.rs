@@ -266,93 +266,439 @@ pub fn best_profile(facts: &Facts) -> Option<Profile> {
 
 #[cfg(test)]
 mod tests {
-    //! Facts → findings → grade and profile, with a fixed clock and no I/O.
-
     use super::*;
-    use crate::facts::{CertFacts, Protocols, SuiteFacts, TrustFacts, VersionSuites};
+    use crate::evaluate::evaluate;
+    use crate::facts::{Failure, FailureKind, OcspFacts, TrustFacts};
+    use crate::fixtures::{self, CertBuilder, DAY, INTERMEDIATE};
     use crate::policy::Policy;
 
-    const NOW: i64 = 1_800_000_000;
-    const DAY: i64 = 86_400;
-    const YEAR: u64 = 31_536_000;
+    /// The fixed clock: 2026-03-01T00:00:00Z.
+    const NOW: i64 = 1_772_323_200;
+    const NAME: &str = "web.shop.svc";
 
-    fn cert(subject: &str, issuer: &str) -> CertFacts {
-        CertFacts {
-            subject: subject.into(),
-            issuer: issuer.into(),
-            common_name: Some("a.test".into()),
-            sans: vec!["a.test".into()],
-            serial: "01".into(),
-            sha256: "00".into(),
-            not_before: String::new(),
-            not_after: String::new(),
-            not_before_unix: NOW - 10 * DAY,
-            not_after_unix: NOW + 80 * DAY,
-            key_type: "EC".into(),
-            key_bits: 256,
-            curve: Some("prime256v1".into()),
-            signature: "ecdsa-with-SHA256".into(),
-            is_ca: false,
-            self_signed: false,
-            ca_issuers: Vec::new(),
-        }
-    }
-
-    fn suites(version: TlsVersion, ids: &[u16]) -> VersionSuites {
-        VersionSuites {
-            version,
-            server_order: None,
-            suites: ids
-                .iter()
-                .map(|id| SuiteFacts {
-                    id: *id,
-                    name: suites::name(*id),
-                })
-                .collect(),
-            incomplete: false,
-        }
-    }
-
-    /// A verified Mozilla 6.0 intermediate endpoint (TLS 1.2 + 1.3, ECDHE AEAD) with a year of
-    /// HSTS over HTTP/1.1: A+.
     fn healthy() -> Facts {
-        let mut facts = Facts {
-            reachable: true,
-            protocols: Protocols {
-                ssl3: Some(false),
-                tls1_0: Some(false),
-                tls1_1: Some(false),
-                tls1_2: Some(true),
-                tls1_3: Some(true),
-            },
-            ciphers: vec![
-                suites(TlsVersion::Tls12, &[0xC02B, 0xC02C, 0xCCA9]),
-                suites(TlsVersion::Tls13, &[0x1301, 0x1302, 0x1303]),
-            ],
-            chain: vec![
-                cert("CN=a.test", "CN=Int"),
-                CertFacts {
-                    is_ca: true,
-                    ..cert("CN=Int", "CN=Root")
-                },
-            ],
-            trust: TrustFacts {
-                verified: true,
-                path_found: Some(true),
-                ordered: Some(true),
-                ..TrustFacts::default()
-            },
-            ..Facts::default()
+        fixtures::healthy(NAME, NOW)
+    }
+
+    /// One fact pattern, judged for `name` at `at` under the default policy.
+    struct Case {
+        pattern: &'static str,
+        facts: Facts,
+        name: &'static str,
+        at: i64,
+    }
+
+    /// `facts` of `NAME`, judged at `NOW`.
+    fn case(pattern: &'static str, facts: Facts) -> Case {
+        Case {
+            pattern,
+            facts,
+            name: NAME,
+            at: NOW,
+        }
+    }
+
+    impl Case {
+        fn named(self, name: &'static str) -> Self {
+            Self { name, ..self }
+        }
+
+        fn at(self, at: i64) -> Self {
+            Self { at, ..self }
+        }
+    }
+
+    /// Each case's grade and best profile are the expected ones.
+    fn assert_judged(cases: Vec<(Case, Grade, Option<Profile>)>) {
+        for (case, grade_expected, profile_expected) in cases {
+            let now = jiff::Timestamp::from_second(case.at).unwrap();
+            let findings = evaluate(&case.facts, Some(case.name), &Policy::default(), now);
+            assert_eq!(
+                (grade(&case.facts, &findings), best_profile(&case.facts)),
+                (grade_expected, profile_expected),
+                "{}: {findings:?}",
+                case.pattern
+            );
+        }
+    }
+
+    fn with_tls12_suite(suite: (u16, &str)) -> Facts {
+        let mut facts = healthy();
+        facts.ciphers[0] = fixtures::suites(
+            TlsVersion::Tls12,
+            &[(0xC02B, "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"), suite],
+        );
+        facts
+    }
+
+    fn changed(change: impl FnOnce(&mut Facts)) -> Facts {
+        let mut facts = healthy();
+        change(&mut facts);
+        facts
+    }
+
+    fn failed(kind: FailureKind, alert: Option<&str>) -> Failure {
+        Failure {
+            kind,
+            alert: alert.map(str::to_owned),
+            detail: "what the socket said".into(),
+        }
+    }
+
+    #[test]
+    fn versions_hsts_and_connection_failures_grade_as_documented() {
+        use Profile::{Intermediate, Modern, Old};
+        assert_judged(vec![
+            (case("healthy", healthy()), Grade::APlus, Some(Intermediate)),
+            (
+                case(
+                    "no HSTS (SSL Labs 2009r)",
+                    changed(|f| f.features.hsts_max_age = None),
+                ),
+                Grade::AMinus,
+                Some(Intermediate),
+            ),
+            (
+                case(
+                    "no TLS 1.3 (SSL Labs 2009r)",
+                    changed(|f| f.protocols.set(TlsVersion::Tls13, false)),
+                ),
+                Grade::AMinus,
+                Some(Intermediate),
+            ),
+            (
+                case(
+                    "TLS 1.3 only",
+                    changed(|f| {
+                        f.protocols.set(TlsVersion::Tls12, false);
+                        f.ciphers.remove(0);
+                    }),
+                ),
+                Grade::APlus,
+                Some(Modern),
+            ),
+            (
+                case(
+                    "TLS 1.0 enabled",
+                    changed(|f| f.protocols.set(TlsVersion::Tls10, true)),
+                ),
+                Grade::B,
+                Some(Old),
+            ),
+            (
+                case(
+                    "SSLv3 enabled",
+                    changed(|f| f.protocols.set(TlsVersion::Ssl3, true)),
+                ),
+                Grade::F,
+                None,
+            ),
+            (
+                case(
+                    "a current client fails where raw hellos succeed",
+                    changed(|f| {
+                        f.negotiated = None;
+                        f.failure = Some(failed(FailureKind::Handshake, Some("handshake_failure")));
+                    }),
+                ),
+                Grade::C,
+                Some(Intermediate),
+            ),
+            (
+                case(
+                    "connection refused",
+                    Facts {
+                        failure: Some(failed(FailureKind::Refused, None)),
+                        ..Facts::default()
+                    },
+                ),
+                Grade::F,
+                None,
+            ),
+        ]);
+    }
+
+    #[test]
+    fn certificate_patterns_grade_t_m_or_by_their_caps() {
+        use Profile::Intermediate;
+        let untrusted = TrustFacts {
+            verified: false,
+            alert: Some("unknown_ca".into()),
+            path_found: Some(false),
+            ordered: Some(true),
+            ..TrustFacts::default()
         };
+        let untrusted_facts = changed(|f| f.trust = untrusted);
+        assert_judged(vec![
+            (
+                case("expired", healthy()).at(NOW + 61 * DAY),
+                Grade::T,
+                Some(Intermediate),
+            ),
+            (
+                case("expiring, warning window", healthy()).at(NOW + 40 * DAY),
+                Grade::A,
+                Some(Intermediate),
+            ),
+            (
+                case("expiring, critical window", healthy()).at(NOW + 50 * DAY),
+                Grade::A,
+                Some(Intermediate),
+            ),
+            (
+                case("not yet valid", healthy()).at(NOW - 31 * DAY),
+                Grade::T,
+                Some(Intermediate),
+            ),
+            (
+                case("untrusted", untrusted_facts.clone()),
+                Grade::T,
+                Some(Intermediate),
+            ),
+            (
+                case("hostname mismatch", healthy()).named("api.shop.svc"),
+                Grade::M,
+                Some(Intermediate),
+            ),
+            (
+                case("untrusted and mismatched", untrusted_facts).named("api.shop.svc"),
+                Grade::T,
+                Some(Intermediate),
+            ),
+            (
+                case(
+                    "1024-bit RSA leaf",
+                    changed(|f| {
+                        f.chain[0] = CertBuilder::leaf(NAME, INTERMEDIATE)
+                            .key("RSA", 1024)
+                            .valid(NOW - DAY, NOW + 90 * DAY)
+                            .build();
+                    }),
+                ),
+                Grade::B,
+                // Mozilla 5.8 raised old's RSA minimum to 2048 bits.
+                None,
+            ),
+            (
+                case(
+                    "incomplete chain",
+                    changed(|f| {
+                        f.chain.truncate(1);
+                        f.trust.missing_issuer = Some(INTERMEDIATE.into());
+                    }),
+                ),
+                Grade::B,
+                Some(Intermediate),
+            ),
+            (
+                case(
+                    "leaf valid for 399 days (a low finding keeps A+)",
+                    changed(|f| {
+                        f.chain[0] = CertBuilder::leaf(NAME, INTERMEDIATE)
+                            .valid(NOW - DAY, NOW + 398 * DAY)
+                            .build();
+                    }),
+                ),
+                Grade::APlus,
+                Some(Intermediate),
+            ),
+            (
+                case(
+                    "OCSP staple says revoked",
+                    changed(|f| {
+                        f.ocsp = OcspFacts {
+                            stapled: true,
+                            status: Some("revoked".into()),
+                            ..OcspFacts::default()
+                        };
+                    }),
+                ),
+                Grade::F,
+                Some(Intermediate),
+            ),
+        ]);
+    }
+
+    #[test]
+    fn weak_cipher_families_and_features_cap_the_grade_and_the_profile() {
+        use Profile::{Intermediate, Old};
+        assert_judged(vec![
+            (
+                case(
+                    "static RSA (no forward secrecy)",
+                    with_tls12_suite((0x009C, "TLS_RSA_WITH_AES_128_GCM_SHA256")),
+                ),
+                Grade::B,
+                Some(Old),
+            ),
+            (
+                case(
+                    "3DES",
+                    with_tls12_suite((0xC012, "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA")),
+                ),
+                Grade::C,
+                // Mozilla 5.8 old keeps only TLS_RSA_WITH_3DES_EDE_CBC_SHA.
+                None,
+            ),
+            (
+                case(
+                    "RC4",
+                    with_tls12_suite((0x0005, "TLS_RSA_WITH_RC4_128_SHA")),
+                ),
+                Grade::C,
+                None,
+            ),
+            (
+                case("NULL", with_tls12_suite((0x0002, "TLS_RSA_WITH_NULL_SHA"))),
+                Grade::F,
+                None,
+            ),
+            (
+                case(
+                    "anonymous",
+                    with_tls12_suite((0x0034, "TLS_DH_anon_WITH_AES_128_CBC_SHA")),
+                ),
+                Grade::F,
+                None,
+            ),
+            (
+                case(
+                    "EXPORT",
+                    with_tls12_suite((0x0003, "TLS_RSA_EXPORT_WITH_RC4_40_MD5")),
+                ),
+                Grade::F,
+                None,
+            ),
+            (
+                case(
+                    "CBC only, no TLS 1.3",
+                    changed(|f| {
+                        f.ciphers = vec![fixtures::suites(
+                            TlsVersion::Tls12,
+                            &[(0xC013, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA")],
+                        )];
+                        f.protocols.set(TlsVersion::Tls13, false);
+                    }),
+                ),
+                Grade::B,
+                Some(Old),
+            ),
+            (
+                case("1024-bit DH", changed(|f| f.features.dh_bits = Some(1024))),
+                Grade::B,
+                Some(Intermediate),
+            ),
+            (
+                case(
+                    "compression",
+                    changed(|f| f.features.compression = Some(true)),
+                ),
+                Grade::C,
+                Some(Intermediate),
+            ),
+        ]);
+    }
+
+    #[test]
+    fn an_unreachable_endpoint_is_f_even_without_findings() {
+        assert_eq!(grade(&Facts::default(), &[]), Grade::F);
+    }
+
+    #[test]
+    fn f_outranks_trust_and_trust_outranks_a_name_mismatch() {
+        let facts = healthy();
+        let findings = |codes: &[Code]| -> Vec<Finding> {
+            codes.iter().map(|code| Finding::new(*code, "m")).collect()
+        };
+        assert_eq!(
+            grade(&facts, &findings(&[Code::CertExpired, Code::CipherNull])),
+            Grade::F
+        );
+        assert_eq!(
+            grade(
+                &facts,
+                &findings(&[Code::CertHostnameMismatch, Code::CertUntrusted])
+            ),
+            Grade::T
+        );
+        assert_eq!(
+            grade(
+                &facts,
+                &findings(&[Code::CertHostnameMismatch, Code::Cipher3des])
+            ),
+            Grade::M
+        );
+        assert_eq!(
+            grade(&facts, &findings(&[Code::ProtocolTls10, Code::CipherRc4])),
+            Grade::C
+        );
+    }
+
+    #[test]
+    fn a_plus_needs_hsts_of_180_days_and_nothing_above_low() {
+        let mut facts = healthy();
+        let low = [Finding::new(Code::TlsHeartbeat, "m")];
+        facts.features.hsts_max_age = Some(HSTS_MIN_SECONDS);
+        assert_eq!(grade(&facts, &low), Grade::APlus);
+        let medium = [Finding::new(Code::ChainExpiringIntermediate, "m")];
+        assert_eq!(grade(&facts, &medium), Grade::A);
+        facts.features.hsts_max_age = Some(HSTS_MIN_SECONDS - 1);
+        assert_eq!(grade(&facts, &low), Grade::A);
+    }
+
+    #[test]
+    fn a_failed_handshake_caps_at_c_when_high_and_at_f_when_critical() {
+        let facts = healthy();
+        let failed = Finding::new(Code::TlsHandshakeFailed, "m");
+        assert_eq!(grade(&facts, std::slice::from_ref(&failed)), Grade::F);
+        assert_eq!(
+            grade(&facts, &[failed.with_severity(Severity::High)]),
+            Grade::C
+        );
+    }
+
+    #[test]
+    fn no_accepted_version_meets_no_profile() {
+        let mut facts = healthy();
+        facts.protocols = crate::facts::Protocols::default();
+        assert_eq!(best_profile(&facts), None);
+        assert_eq!(
+            best_profile(&fixtures::reachable(&[TlsVersion::Tls13])),
+            Some(Profile::Modern)
+        );
+    }
+}
+
+#[cfg(test)]
+mod verdict_tests {
+    //! Issue 9's verdicts: facts → findings → grade and profile, with a fixed clock and no I/O.
+
+    use super::*;
+    use crate::facts::{SuiteFacts, TrustFacts};
+    use crate::fixtures::{self, CertBuilder, DAY, INTERMEDIATE};
+    use crate::policy::Policy;
+
+    /// The fixed clock: 2026-03-01T00:00:00Z.
+    const NOW: i64 = 1_772_323_200;
+    const NAME: &str = "a.test";
+
+    fn suites(version: TlsVersion, ids: &[u16]) -> crate::facts::VersionSuites {
+        let names: Vec<(u16, String)> = ids.iter().map(|id| (*id, suites::name(*id))).collect();
+        let list: Vec<(u16, &str)> = names.iter().map(|(id, n)| (*id, n.as_str())).collect();
+        fixtures::suites(version, &list)
+    }
+
+    /// The fixtures' healthy endpoint (Mozilla 6.0 intermediate, HSTS of a year over HTTP) with an
+    /// OCSP staple, so that it has no finding at all: A+.
+    fn healthy() -> Facts {
+        let mut facts = fixtures::healthy(NAME, NOW);
         facts.ocsp.stapled = true;
-        facts.features.http = Some(true);
-        facts.features.hsts_max_age = Some(YEAR);
         facts
     }
 
     fn judge_with(facts: &Facts, policy: &Policy) -> (Vec<(&'static str, Severity)>, Grade) {
         let at = jiff::Timestamp::from_second(NOW).unwrap();
-        let findings = crate::evaluate::evaluate(facts, Some("a.test"), policy, at);
+        let findings = crate::evaluate::evaluate(facts, Some(NAME), policy, at);
         let codes = findings
             .iter()
             .map(|f| (f.code.as_str(), f.severity))
@@ -453,10 +799,12 @@ mod tests {
     #[test]
     fn sha1_self_signature_of_a_served_root_is_not_judged() {
         let mut facts = healthy();
-        let mut root = cert("CN=Root", "CN=Root");
-        root.is_ca = true;
-        root.self_signed = true;
-        root.signature = "sha1WithRSAEncryption".into();
+        let root = CertBuilder::new(fixtures::ROOT, fixtures::ROOT)
+            .ca()
+            .self_signed()
+            .signature("sha1WithRSAEncryption")
+            .valid(NOW - DAY, NOW + 900 * DAY)
+            .build();
         facts.chain.push(root);
         assert_eq!(judge(&facts), (vec![], Grade::APlus));
     }
@@ -507,7 +855,7 @@ mod tests {
 
     fn messages(facts: &Facts) -> Vec<String> {
         let at = jiff::Timestamp::from_second(NOW).unwrap();
-        crate::evaluate::evaluate(facts, Some("a.test"), &Policy::default(), at)
+        crate::evaluate::evaluate(facts, Some(NAME), &Policy::default(), at)
             .into_iter()
             .map(|f| format!("{}: {}", f.code, f.message))
             .collect()
@@ -548,8 +896,11 @@ mod tests {
     #[test]
     fn lone_leaf_naming_its_issuer_by_aia_is_an_incomplete_chain() {
         let mut facts = healthy();
+        facts.chain[0] = CertBuilder::leaf(NAME, INTERMEDIATE)
+            .ca_issuers(&["http://ca.test/int.der"])
+            .valid(NOW - DAY, NOW + 60 * DAY)
+            .build();
         facts.chain.truncate(1);
-        facts.chain[0].ca_issuers = vec!["http://ca.test/int.der".into()];
         untrusted(&mut facts, "CN=Int", Some("CN=Int"));
         assert_eq!(
             judge(&facts),

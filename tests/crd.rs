@@ -106,4 +106,16 @@ async fn the_apiserver_rejects_bad_specs_with_a_clear_message() {
     assert_eq!(spec.policy.expiry.critical_days, 7);
     assert!(spec.trust.system_roots && spec.trust.cluster_ca);
     assert_eq!(spec.interval.as_deref(), Some("1h30m"));
+
+    // SSL Labs 2009r's A- is a grade, and Mozilla's deprecated `old` profile is still accepted.
+    let legacy = json!({"policy": {"minimumGrade": "A-", "profile": "old"}});
+    let created = api
+        .create(&PostParams::default(), &audit("legacy", legacy))
+        .await
+        .expect("A- and old are accepted");
+    assert_eq!(
+        created.spec.policy.minimum_grade,
+        tlsaudit::grade::Grade::AMinus
+    );
+    assert_eq!(created.spec.policy.profile, tlsaudit::policy::Profile::Old);
 }

@@ -2,7 +2,7 @@
 # The operator at scale (design §7), measured against the real test control plane: for each SIZE
 # (NAMESPACESxSERVICES, 5 ready endpoints per Service, one TlsAudit per namespace selecting every
 # Service with perEndpoint: true) it starts a fresh control plane, creates the objects
-# (benches/scale_bench.rs `setup`), runs the operator in-process with a fake probe that waits
+# (benches/scale_bench/, `setup`), runs the operator in-process with a fake probe that waits
 # PROBE_DELAY_MS and returns a healthy TLS 1.2/1.3 result (`run`; no address is ever dialled), and
 # stops the control plane again, which discards every object.
 #
@@ -32,7 +32,7 @@ done
 
 cd "$ROOT"
 mkdir -p "$OUT"
-echo "controller-scale: building benches/scale_bench.rs" >&2
+echo "controller-scale: building benches/scale_bench/" >&2
 # A bench target's binary has a hashed name: take its path from cargo's build messages.
 BIN=$(CARGO_PROFILE_DEV_OPT_LEVEL=3 cargo build --quiet --bench scale_bench \
   --message-format=json-render-diagnostics | python3 -c 'import json, sys

@@ -164,3 +164,33 @@ fn scan_protocol_postgres_reports_ssl_disabled_and_exits_unreachable() {
         .collect();
     assert_eq!(codes, ["postgres.ssl_disabled"]);
 }
+
+#[tokio::test]
+async fn an_error_response_to_the_ssl_request_is_not_tls_and_its_text_is_not_repeated() {
+    // A pre-SSL PostgreSQL (or an impostor) answers the SSLRequest with an ErrorResponse.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut request = [0u8; 8];
+            if stream.read_exact(&mut request).await.is_ok() {
+                assert_eq!(request, [0, 0, 0, 8, 0x04, 0xD2, 0x16, 0x2F]);
+                let _ = stream
+                    .write_all(b"EFATAL: trust me, send your password")
+                    .await;
+            }
+        }
+    });
+    let report = audit(addr, None, Protocol::Postgres).await;
+    server.abort();
+    assert_eq!(codes(&report), BTreeSet::from(["tls.not_tls"]));
+    assert_eq!(
+        report.findings[0].message,
+        "the server answered the PostgreSQL SSLRequest with an ErrorResponse ('E'): it predates \
+         SSL support or is not PostgreSQL"
+    );
+    assert_eq!(report.grade, Grade::F);
+}

@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Builds the upstream tools the tests need, from source through the Go module proxy, pinned and cached:
-#   kube-apiserver, kubectl (k8s.io/kubernetes), etcd (go.etcd.io/etcd), helm, promtool.
+#   kube-apiserver, kubectl (k8s.io/kubernetes), etcd (go.etcd.io/etcd), helm, promtool;
+#   for the one-node cluster of scripts/node.sh (target `node`, not part of `all`): kubelet,
+#   kube-controller-manager, kube-scheduler, kube-proxy (the same k8s.io/kubernetes version, cached
+#   apart so that adding them does not rebuild kube-apiserver), containerd, containerd-shim-runc-v2 and
+#   ctr (github.com/containerd/containerd/v2), and the Prometheus server (the same module as promtool).
 # Each tool is built only when its cached binary is missing. Prints what it builds and how long it took;
 # fails loudly, naming the step, when the proxy or a build fails.
 #
-# Usage: scripts/toolchain.sh [all|kube|etcd|helm|promtool]...   (default: all)
+# Usage: scripts/toolchain.sh [all|kube|etcd|helm|promtool|node|kube-node|containerd|prometheus]...
+#                                                                (default: all)
 #        scripts/toolchain.sh path NAME                          (print a cached binary's path)
 set -euo pipefail
 
@@ -13,6 +18,7 @@ ETCD_VERSION=v3.6.16         # a release line Kubernetes 1.37 supports
 HELM_VERSION=v3.22.0
 PROMETHEUS_VERSION=v0.316.0  # Go module version of Prometheus 3.16.0 (promtool)
 PROMETHEUS_RELEASE=3.16.0    # the same release, as `promtool --version` should print it
+CONTAINERD_VERSION=v2.2.9    # containerd 2.x: kubelet 1.36+ no longer supports containerd 1.x (Debian 12 has 1.6)
 
 CACHE=${TLSAUDIT_CACHE:-$HOME/.cache/tlsaudit}
 TOOLS=$CACHE/tools
@@ -28,6 +34,9 @@ tool_dir() {
     etcd) echo "$TOOLS/etcd-$ETCD_VERSION" ;;
     helm) echo "$TOOLS/helm-$HELM_VERSION" ;;
     promtool) echo "$TOOLS/prometheus-$PROMETHEUS_VERSION" ;;
+    kubelet|kube-controller-manager|kube-scheduler|kube-proxy) echo "$TOOLS/kubernetes-node-$KUBERNETES_VERSION" ;;
+    containerd|containerd-shim-runc-v2|ctr) echo "$TOOLS/containerd-$CONTAINERD_VERSION" ;;
+    prometheus) echo "$TOOLS/prometheus-server-$PROMETHEUS_VERSION" ;;
     *) die "unknown tool $1" ;;
   esac
 }
@@ -87,17 +96,55 @@ build() {
   log "built $name in $((SECONDS - start)) s"
 }
 
+# Stamp the version so that kubectl and clients see v1.37.x, not v0.0.0-master.
+kube_ldflags() {
+  local v=$KUBERNETES_VERSION minor ld="" p; minor=$(echo "$v" | cut -d. -f2)
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld="$ld -X $p.gitVersion=$v -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
+  done
+  echo "$ld"
+}
+
 build_kube() {
   local dir; dir=$(tool_dir kube-apiserver)
   [ -x "$dir/bin/kube-apiserver" ] && [ -x "$dir/bin/kubectl" ] && return 0
-  local v=$KUBERNETES_VERSION minor; minor=$(echo "$v" | cut -d. -f2)
-  local staging="v0.${v#v1.}" pkgs="k8s.io/component-base/version" ld=""
-  # Stamp the version so that kubectl and clients see v1.37.x, not v0.0.0-master.
-  for p in $pkgs k8s.io/client-go/pkg/version; do
-    ld="$ld -X $p.gitVersion=$v -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
-  done
-  build kubernetes "$dir" k8s.io/kubernetes "$v" "$staging" "$ld" \
+  local v=$KUBERNETES_VERSION
+  build kubernetes "$dir" k8s.io/kubernetes "$v" "v0.${v#v1.}" "$(kube_ldflags)" \
     "k8s.io/kubernetes/cmd/kube-apiserver@$v" "k8s.io/kubernetes/cmd/kubectl@$v"
+}
+
+# The node's components, from the same module version, in a directory of their own.
+build_kube_node() {
+  local dir name missing=0; dir=$(tool_dir kubelet)
+  for name in kubelet kube-controller-manager kube-scheduler kube-proxy; do
+    [ -x "$dir/bin/$name" ] || missing=1
+  done
+  [ $missing = 1 ] || return 0
+  local v=$KUBERNETES_VERSION
+  build kubernetes-node "$dir" k8s.io/kubernetes "$v" "v0.${v#v1.}" "$(kube_ldflags)" \
+    "k8s.io/kubernetes/cmd/kubelet@$v" "k8s.io/kubernetes/cmd/kube-controller-manager@$v" \
+    "k8s.io/kubernetes/cmd/kube-scheduler@$v" "k8s.io/kubernetes/cmd/kube-proxy@$v"
+}
+
+# containerd without the cgo-only snapshotters (btrfs, devmapper, zfs): overlayfs and native remain.
+build_containerd() {
+  local dir name missing=0 m=github.com/containerd/containerd/v2; dir=$(tool_dir containerd)
+  for name in containerd containerd-shim-runc-v2 ctr; do [ -x "$dir/bin/$name" ] || missing=1; done
+  [ $missing = 1 ] || return 0
+  GOFLAGS="$GOFLAGS -tags=no_btrfs,no_devmapper,no_zfs" \
+    build containerd "$dir" "$m" "$CONTAINERD_VERSION" "$CONTAINERD_VERSION" \
+    "-X $m/version.Version=$CONTAINERD_VERSION -X $m/version.Package=$m" \
+    "$m/cmd/containerd@$CONTAINERD_VERSION" "$m/cmd/containerd-shim-runc-v2@$CONTAINERD_VERSION" \
+    "$m/cmd/ctr@$CONTAINERD_VERSION"
+}
+
+# The Prometheus server, API only: without the builtinassets tag it embeds no web UI.
+build_prometheus() {
+  local dir; dir=$(tool_dir prometheus)
+  [ -x "$dir/bin/prometheus" ] && return 0
+  build prometheus "$dir" github.com/prometheus/prometheus "$PROMETHEUS_VERSION" "$PROMETHEUS_VERSION" \
+    "-X github.com/prometheus/common/version.Version=$PROMETHEUS_RELEASE" \
+    "github.com/prometheus/prometheus/cmd/prometheus@$PROMETHEUS_VERSION"
 }
 
 build_etcd() {
@@ -141,7 +188,11 @@ main() {
       etcd) build_etcd ;;
       helm) build_helm ;;
       promtool) build_promtool ;;
-      *) die "unknown target $what (all|kube|etcd|helm|promtool|path NAME)" ;;
+      node) build_kube_node; build_containerd; build_prometheus ;;
+      kube-node) build_kube_node ;;
+      containerd) build_containerd ;;
+      prometheus) build_prometheus ;;
+      *) die "unknown target $what (all|kube|etcd|helm|promtool|node|kube-node|containerd|prometheus|path NAME)" ;;
     esac
   done
   log "tools ready under $TOOLS ($((SECONDS - start)) s)"

@@ -96,7 +96,7 @@ make_cgroups() {
 cgroup_pids() {
   local h
   for h in $(hierarchies); do
-    [ -d "$h/$CGROUP" ] && find "$h/$CGROUP" -name cgroup.procs -exec cat {} + 2>/dev/null
+    if [ -d "$h/$CGROUP" ]; then find "$h/$CGROUP" -name cgroup.procs -exec cat {} + 2>/dev/null || true; fi
   done | sort -un
 }
 
@@ -554,6 +554,8 @@ with_lock() {
   "$@"
 }
 
+# Sourcing the script (tests, debugging) defines the functions only.
+[ "${BASH_SOURCE[0]}" = "$0" ] || return 0
 case ${1:-} in
   start) with_lock start ;;
   stop) with_lock stop ;;

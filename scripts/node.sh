@@ -252,6 +252,9 @@ state = "$cd/state"
 
 [plugins.'io.containerd.cri.v1.runtime']
   disable_apparmor = true
+  # Containers get no oom_score_adj below containerd's own: lowering it needs CAP_SYS_RESOURCE, which
+  # a container-based CI machine may not have (runc then fails with "can't get final child's PID").
+  restrict_oom_score_adj = true
   netns_mounts_under_state_dir = true
   enable_cdi = false
   [plugins.'io.containerd.cri.v1.runtime'.containerd]
@@ -459,7 +462,8 @@ start() {
   while read -r name ref archive; do
     inside "$ctr" --address "$STATE/containerd/containerd.sock" -n k8s.io images import "$archive" >"$STATE/import-$name.log" 2>&1 \
       || { cat "$STATE/import-$name.log" >&2; die "ctr images import $archive"; }
-    inside "$ctr" --address "$STATE/containerd/containerd.sock" -n k8s.io images ls -q | grep -qx "$ref" \
+    inside "$ctr" --address "$STATE/containerd/containerd.sock" -n k8s.io images ls -q >"$STATE/images/list" 2>/dev/null
+    grep -qx "$ref" "$STATE/images/list" \
       || die "image $ref not found after the import of $archive"
   done <"$STATE/images/images"
 

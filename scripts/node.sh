@@ -112,12 +112,12 @@ remove_cgroups() {
 # The holder keeps the network namespace's private mount namespace alive; every daemon joins both.
 make_namespaces() {
   ip netns add "$NETNS"
-  # shellcheck disable=SC2016 # $$ belongs to the inner shell
+  # shellcheck disable=SC2016,SC2046 # $$ belongs to the inner shell; one argument per cgroup directory
   setsid bash -c 'for h in "$@"; do echo $$ >"$h/cgroup.procs"; done; echo $$ >"$0"; exec nsenter --net=/run/netns/'"$NETNS"' unshare --mount --propagation slave sleep infinity' \
     "$STATE/holder.pid" $(for h in $(hierarchies); do echo "$h/$CGROUP/daemons"; done) \
     </dev/null >/dev/null 2>&1 9>&- &
-  local i
-  for i in $(seq 100); do
+  local _
+  for _ in $(seq 100); do
     if [ -s "$STATE/holder.pid" ] && [ "$(readlink "/proc/$(holder_pid)/ns/mnt" 2>/dev/null)" != "$(readlink /proc/self/ns/mnt)" ]; then
       break
     fi
@@ -491,19 +491,19 @@ healthy() {
 
 # Stops everything this script may have started, also after a failed start; idempotent.
 teardown() {
-  local name pid i pids
+  local name pid pids
   for name in kube-proxy kubelet prometheus kube-scheduler kube-controller-manager kube-apiserver etcd containerd; do
     pid=$(cat "$STATE/$name.pid" 2>/dev/null) || continue
     alive "$name" && { kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true; }
   done
-  for i in $(seq 50); do
+  for _ in $(seq 50); do
     pids=""
     for name in $DAEMONS; do alive "$name" && pids="$pids $name"; done
     [ -z "$pids" ] && break
     sleep 0.1
   done
   # Whatever is left in the subtree (containers, shims, the holder, daemons that ignored SIGTERM).
-  for i in $(seq 100); do
+  for _ in $(seq 100); do
     pids=$(cgroup_pids)
     [ -z "$pids" ] && break
     # shellcheck disable=SC2086 # a list of pids

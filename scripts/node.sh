@@ -27,8 +27,9 @@
 #        scripts/node.sh images         print the imported images (NAME REF lines)
 #
 # State (certificates, etcd, containerd, kubelet, logs, pid files) lives in $TLSAUDIT_NODE_STATE, by
-# default ${TMPDIR:-/tmp}/tlsaudit-node-<checkout>-<hash>. Needs root, Linux with cgroup v1 or v2
-# hierarchies mounted under /sys/fs/cgroup, overlayfs, veth and bridges; Debian packages runc,
+# default ${TMPDIR:-/tmp}/tlsaudit-node-<checkout>-<hash>. Needs root, Linux with cgroup v1 hierarchies
+# under /sys/fs/cgroup (as on the CI machine; a cgroup v2-only host is refused for now), overlayfs, veth
+# and bridges; Debian packages runc,
 # containernetworking-plugins, iptables, musl-tools (see NODE_PACKAGES); the binaries come from
 # `scripts/toolchain.sh kube etcd node` and the images from scripts/image.sh.
 set -euo pipefail
@@ -402,6 +403,8 @@ node_ready() {
 
 start() {
   [ "$(id -u)" = 0 ] || die "needs root (network namespace, mounts, cgroups)"
+  [ "$(stat -fc %T /sys/fs/cgroup)" != cgroup2fs ] \
+    || die "this host has cgroup v2 only; node.sh handles cgroup v1 hierarchies so far"
   local cmd
   for cmd in ip nsenter unshare setsid openssl curl iptables runc musl-gcc python3; do
     command -v "$cmd" >/dev/null || die "$cmd is not installed (Debian: apt-get install $NODE_PACKAGES iproute2 util-linux openssl curl python3)"

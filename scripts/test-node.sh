@@ -356,6 +356,10 @@ for ip in $WEB; do
   lacks_codes service/web "$ip:8443" "$BAD" && pass "healthy web Pod $ip: no certificate, chain, protocol or connection finding" \
     || failed "healthy web Pod $ip has findings: $(grep " $ip:8443 " "$TMP/endpoints")"
 done
+grade() { awk -v t="$1" -v a="$2" '$1 == t && $2 == a { print $3 }' "$TMP/endpoints"; }
+grades="$(for ip in $WEB; do grade service/web "$ip:8443"; done | tr '\n' ' ')$(grade service/web "$STALE:8443") $(grade service/billing "$BILLING:8443") $(grade service/vault "$VAULT:8443") $(grade service/legacy "$LEGACY:8443")"
+[ "$grades" = "A A A T A C" ] && pass "grades: web A A, stale A, billing T, vault A, legacy C" \
+  || failed "grades web web stale billing vault legacy: $grades"
 has_code service/web "$STALE:8443" cert.expiring_soon && pass "the stale web replica $STALE: cert.expiring_soon" \
   || failed "the stale web replica: $(grep " $STALE:8443 " "$TMP/endpoints")"
 has_code service/billing "$BILLING:8443" cert.expired && pass "billing $BILLING: cert.expired" \
@@ -407,6 +411,11 @@ healthy_alerts=$(grep -E " ($(echo $WEB $VAULT | sed 's/ /|/g')):8443$" "$TMP/fi
   || failed "alerts fire for healthy endpoints: $healthy_alerts"
 grep -qE "^TlsAuditCertificateExpiringCritical $STALE:" "$TMP/firing" && failed "the 20-day certificate fired the critical expiry alert" \
   || pass "the stale replica fires the warning, not the critical expiry alert"
+# Exactly these (alert, endpoint) pairs fire; TLS 1.0's CBC-only suites also raise the weak-cipher alert.
+want_firing=$(printf '%s\n' "TlsAuditCertificateExpired $BILLING:8443" "TlsAuditCertificateExpiringSoon $STALE:8443" \
+  "TlsAuditLegacyProtocol $LEGACY:8443" "TlsAuditWeakCipher $LEGACY:8443" | sort)
+[ "$(sort -u "$TMP/firing")" = "$want_firing" ] && pass "exactly the 4 expected (alert, endpoint) pairs fire" \
+  || failed "firing: $(sort -u "$TMP/firing" | tr '\n' ';') expected: $(echo "$want_firing" | tr '\n' ';')"
 grep -q '^TlsAuditOperatorDown' "$TMP/firing" && failed "TlsAuditOperatorDown fires" || pass "TlsAuditOperatorDown does not fire"
 
 # --- 7: a new Pod is audited without a trigger ---------------------------------------------------------

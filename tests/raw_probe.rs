@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use tlsaudit::facts::{FailureKind, Protocols, TlsVersion, VersionSuites};
 use tlsaudit::probe::legacy::{RawScan, scan};
 use tlsaudit::probe::net::Dialer;
-use tlsaudit::probe::suites;
+use tlsaudit::tls::suites;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 

@@ -1,18 +1,20 @@
 //! Feeds arbitrary bytes to the server-flight parser, whole and in chunks, and checks that both
-//! agree. The codec is compiled in from the main crate's source: it depends only on std and
-//! thiserror, so the fuzz build does not have to compile the operator's dependency tree.
+//! agree. The codec is compiled in from the main crate's source (the whole `src/tls/` room): it
+//! depends only on std and thiserror, so the fuzz build does not have to compile the operator's
+//! dependency tree.
 
 #![no_main]
 
-#[path = "../../src/probe/wire.rs"]
+#[path = "../../src/tls/mod.rs"]
 #[allow(dead_code)]
-mod wire;
+mod tls;
 
 use libfuzzer_sys::fuzz_target;
-use wire::{FlightReader, StopAt, WireError};
+use tls::codec::WireError;
+use tls::flight::{FlightReader, ServerFlight, StopAt, parse_flight};
 
 /// The NotTls text depends on how many bytes had arrived, not on what they say.
-fn normalise(result: Result<wire::ServerFlight, WireError>) -> Result<wire::ServerFlight, WireError> {
+fn normalise(result: Result<ServerFlight, WireError>) -> Result<ServerFlight, WireError> {
     result.map_err(|err| match err {
         WireError::NotTls(_) => WireError::NotTls(String::new()),
         other => other,
@@ -21,7 +23,7 @@ fn normalise(result: Result<wire::ServerFlight, WireError>) -> Result<wire::Serv
 
 fuzz_target!(|data: &[u8]| {
     for stop in [StopAt::HelloDone, StopAt::ServerHello] {
-        let whole = wire::parse_flight(data, stop);
+        let whole = parse_flight(data, stop);
 
         // Read-loop style: the chunk size comes from the input so that the fuzzer explores splits.
         let step = usize::from(data.first().copied().unwrap_or(1) % 17).max(1);

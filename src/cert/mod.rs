@@ -1,9 +1,11 @@
-//! Certificates: DER → [`CertFacts`](crate::facts::CertFacts), the webpki chain verdict, OCSP
-//! staples, and PEM loading for trust anchors and client identities. Pure apart from the bytes the
-//! caller hands in; the verification time is a parameter.
+//! Certificates: DER → [`CertFacts`], the webpki chain verdict, OCSP staples, and PEM loading for
+//! trust anchors and client identities. Pure apart from the bytes the caller hands in; the
+//! verification time is a parameter.
 
 mod facts;
 pub mod ocsp;
+pub mod public;
+mod revocation;
 
 use std::sync::Arc;
 
@@ -14,7 +16,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{AlertDescription, CertificateError, RootCertStore};
 
 use crate::facts::{CertFacts, TrustFacts};
-use crate::probe::wire::alert_name;
+use crate::tls::alert::alert_name;
 
 /// Why PEM input could not be used.
 #[derive(Debug, thiserror::Error)]

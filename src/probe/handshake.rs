@@ -17,8 +17,9 @@ use tokio_rustls::TlsConnector;
 
 use super::ClientIdentity;
 use super::net::{Dialer, NetError};
-use super::wire::alert_name;
 use crate::facts::{Failure, FailureKind, Negotiated, TlsVersion};
+use crate::tls::alert::alert_name;
+use crate::tls::suites;
 
 /// What the server did in one handshake.
 #[derive(Debug, Default)]
@@ -232,7 +233,7 @@ fn negotiated(conn: &rustls::ClientConnection) -> Option<Negotiated> {
     let suite = conn.negotiated_cipher_suite()?.suite();
     Some(Negotiated {
         version,
-        cipher: super::suites::name(u16::from(suite)),
+        cipher: suites::name(u16::from(suite)),
         group: conn
             .negotiated_key_exchange_group()
             .map(|g| format!("{:?}", g.name())),

@@ -15,8 +15,11 @@ use tokio::io::AsyncWriteExt;
 
 use crate::facts::{Failure, FailureKind, Protocols, SuiteFacts, TlsVersion, VersionSuites};
 use crate::probe::net::{Dialer, NetError};
-use crate::probe::suites::{self, KeyExchange};
-use crate::probe::wire::{self, ClientHello, FlightReader, ServerFlight, StopAt, WireError};
+use crate::tls::client_hello::ClientHello;
+use crate::tls::codec::WireError;
+use crate::tls::flight::{FlightReader, ServerFlight, StopAt};
+use crate::tls::key_exchange;
+use crate::tls::suites::{self, KeyExchange};
 
 /// inappropriate_fallback: the answer of a server that honours TLS_FALLBACK_SCSV.
 const ALERT_INAPPROPRIATE_FALLBACK: u8 = 86;
@@ -89,7 +92,7 @@ pub async fn scan(dialer: &Dialer, server_name: Option<&str>) -> RawScan {
         .iter()
         .rev()
         .find_map(|p| p.ecdhe_group)
-        .map(wire::group_name);
+        .map(key_exchange::group_name);
     if !probes.iter().any(|p| p.answered) {
         scan.failure = probes
             .iter()
@@ -157,12 +160,12 @@ impl VersionProbe {
         };
         match suites::lookup(suite).map(|s| s.kx) {
             Some(KeyExchange::Dhe | KeyExchange::DhAnon) => {
-                if let Some(bits) = wire::dh_prime_bits(ske) {
+                if let Some(bits) = key_exchange::dh_prime_bits(ske) {
                     self.dh_bits = Some(self.dh_bits.map_or(bits, |seen| seen.min(bits)));
                 }
             }
             Some(KeyExchange::Ecdhe | KeyExchange::EcdhAnon) => {
-                self.ecdhe_group = self.ecdhe_group.or_else(|| wire::ecdhe_group(ske));
+                self.ecdhe_group = self.ecdhe_group.or_else(|| key_exchange::ecdhe_group(ske));
             }
             _ => {}
         }
@@ -427,7 +430,7 @@ fn failure_rank(failure: &Failure) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::wire;
+    use crate::tls::flight;
 
     fn failure(kind: FailureKind, alert: Option<&str>) -> Failure {
         Failure {
@@ -460,7 +463,8 @@ mod tests {
         let mut bytes = vec![22, 3, 1, 0, 42, 2, 0, 0, 38, 3, 1];
         bytes.extend_from_slice(&[0; 33]); // random, empty session id
         bytes.extend_from_slice(&[0, 0x2F, 0]);
-        let body = wire::parse_flight(&bytes, StopAt::ServerHello).expect("a TLS 1.0 ServerHello");
+        let body =
+            flight::parse_flight(&bytes, StopAt::ServerHello).expect("a TLS 1.0 ServerHello");
         assert_eq!(selected(&body, TlsVersion::Tls10), Some(0x002F));
         assert_eq!(selected(&body, TlsVersion::Tls12), None);
         let failure = refusal(&body, TlsVersion::Tls12);

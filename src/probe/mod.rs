@@ -5,8 +5,6 @@
 pub mod handshake;
 pub mod legacy;
 pub mod net;
-pub mod suites;
-pub mod wire;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -202,6 +200,7 @@ fn combine(
     facts.chain = chain_facts;
     if !chain.is_empty() {
         facts.trust = crate::cert::verify_chain(&options.roots, &chain, name, UnixTime::now());
+        facts.trust.public = crate::cert::public::publicly_trusted(&chain, name, UnixTime::now());
         let (ordered, missing) =
             crate::cert::chain_shape(&chain, &crate::cert::anchor_subjects(&options.roots));
         facts.trust.ordered = Some(ordered);

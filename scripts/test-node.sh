@@ -56,7 +56,7 @@ finish() {
 }
 
 diagnostics() {
-  [ -n "${KUBECONFIG:-}" ] || return 0
+  [ -n "${NODE_EXEC:-}" ] && [ -n "${KUBECTL:-}" ] || return 0
   echo "--- diagnostics ---"
   k get pods -A -o wide 2>&1 | head -n 40
   k get events -A --sort-by=.lastTimestamp 2>&1 | tail -n 25
@@ -67,12 +67,12 @@ diagnostics() {
 # What `stop` must leave: no network namespace, no mount and no process of the node, and no iptables
 # rule on the host that names its networks.
 check_clean() {
-  local state; state=$(sed -n 's/^STATE=//p' "$TMP/node-env" 2>/dev/null)
+  local state=$NODE_STATE
   if ip netns list | grep -q "^$NETNS\b"; then failed "network namespace $NETNS left after stop"
   else pass "no network namespace left after node.sh stop"; fi
   if [ -n "$state" ] && grep -qF "$state" /proc/self/mountinfo; then failed "mounts left under $state"
   else pass "no mount left after node.sh stop"; fi
-  if pgrep -f "$state/" >/dev/null 2>&1; then failed "processes left: $(pgrep -af "$state/" | head -n 3)"
+  if [ -n "$state" ] && pgrep -f "$state/" >/dev/null 2>&1; then failed "processes left: $(pgrep -af "$state/" | head -n 3)"
   else pass "no process left after node.sh stop"; fi
   iptables-save 2>/dev/null | grep -E 'KUBE-|198\.1[89]\.' >"$TMP/iptables-after" || true
   if diff -q "$TMP/iptables-before" "$TMP/iptables-after" >/dev/null; then pass "the host's iptables rules are as before"
@@ -105,13 +105,13 @@ node_packages() {
 node_packages || die "installing the node's packages"
 bash "$ROOT/scripts/toolchain.sh" kube etcd helm node || die "scripts/toolchain.sh kube etcd helm node"
 iptables-save 2>/dev/null | grep -E 'KUBE-|198\.1[89]\.' >"$TMP/iptables-before" || true
+# The node's network namespace and state directory, known before it starts (for check_clean).
+eval "$(bash -c 'source "$1" && printf "NETNS=%q\nNODE_STATE=%q\n" "$NETNS" "$STATE"' _ "$ROOT/scripts/node.sh")"
 if ! $NODE status >/dev/null 2>&1; then
   STARTED_NODE=1
   $NODE start || die "scripts/node.sh start"
 fi
 eval "$($NODE env)" || die "scripts/node.sh env"
-NETNS=$NODE_NETNS
-printf 'STATE=%s\n' "$NODE_STATE" >"$TMP/node-env"
 KUBECTL=$(bash "$ROOT/scripts/toolchain.sh" path kubectl)
 HELM=$(bash "$ROOT/scripts/toolchain.sh" path helm)
 export HELM_CACHE_HOME=$TMP/helm/cache HELM_CONFIG_HOME=$TMP/helm/config HELM_DATA_HOME=$TMP/helm/data

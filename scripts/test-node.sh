@@ -11,13 +11,15 @@
 #   4. a TlsAudit selects them, per endpoint
 #   5. its status has per-Pod findings for the real Pod IPs
 #   6. Prometheus (scraping the Pod, with the chart's rules rendered with short `for:`) fires
-#      TlsAuditCertificateExpiringSoon, TlsAuditCertificateExpired and TlsAuditLegacyProtocol for exactly
-#      the right endpoints, and nothing for the healthy ones
+#      TlsAuditCertificateExpiringSoon, TlsAuditCertificateExpired and TlsAuditLegacyProtocol (and
+#      TlsAuditWeakCipher for the TLS 1.0 server) for exactly the right endpoints, nothing for the healthy
+#      ones
 #   7. scaling a Deployment: the new Pod is audited without a trigger
 #   8. deleting the operator Pod: the Deployment replaces it and the audit carries on
 #   9. helm upgrade --set replicas=2: one leader holds the Lease, only it audits; the Lease moves when
 #      the leader's Pod is deleted
-#  10. helm uninstall leaves nothing of the operator behind (objects, Pods, containers)
+#  10. helm uninstall leaves nothing of the operator behind (objects, Pods, containers); the Lease, the
+#      operator's own object, names no live Pod (docs/install.md, "Uninstall")
 #
 # Starts the node when none runs (and stops it again at the end, checking that nothing is left);
 # builds the node's tools once (scripts/toolchain.sh node). Everything runs inside the node's network

@@ -5,22 +5,7 @@
 //! `support::audit`); the partition and the outage are a TCP relay on loopback in front of the
 //! apiserver (`support::relay`). Timeouts in these tests are hang guards, never benchmarks.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support {
-    #![allow(
-        dead_code,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::missing_panics_doc
-    )]
-    pub mod audit;
-    pub mod kube;
-    pub mod pki;
-    pub mod relay;
-    pub mod tls_server;
-}
+mod support;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;

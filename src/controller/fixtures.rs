@@ -37,14 +37,11 @@ use super::reconcile::plan::networks::TargetNetworks;
 use super::reconcile::plan::targets::SERVICE_NAME_LABEL;
 use super::reconcile::prober::{ProbeFn, Prober};
 use crate::crd::{TlsAudit, TlsAuditStatus};
-use crate::facts::{
-    AlpnFacts, CertFacts, Facts, FeatureFacts, Negotiated, OcspFacts, SniFacts, SuiteFacts,
-    TlsVersion, TrustFacts, VersionSuites,
-};
+use crate::facts::{Facts, OcspFacts, Protocol, TlsVersion};
 use crate::findings::{Code, Finding};
+use crate::fixtures::{self, CertBuilder};
 use crate::grade::Grade;
 use crate::metrics::Metrics;
-use crate::report::EndpointReport;
 
 /// The fixed clock of the pure tests.
 pub fn now() -> jiff::Timestamp {
@@ -52,7 +49,8 @@ pub fn now() -> jiff::Timestamp {
 }
 
 /// An audited endpoint of a `shop` Service, reachable with TLS 1.3, with `codes` as its findings
-/// and, unless `None`, a leaf that expires `not_after_days` days (and an hour) after [`now`].
+/// and, unless `None`, a leaf that expires `not_after_days` days (and an hour) after [`now`]; the
+/// leaf's date text is `t+{days}d`, so that a test sees which leaf a status names.
 pub fn audited(
     origin: &str,
     address: &str,
@@ -60,161 +58,42 @@ pub fn audited(
     codes: &[Code],
     not_after_days: Option<i64>,
 ) -> Audited {
-    let mut facts = Facts {
-        reachable: true,
-        ..Facts::default()
-    };
-    facts.protocols.set(TlsVersion::Tls13, true);
+    let mut facts = fixtures::reachable(&[TlsVersion::Tls13]);
     if let Some(days) = not_after_days {
-        let unix = now().as_second() + days * 86_400 + days.signum() * 3600;
-        let mut leaf = cert(
-            "CN=x",
-            "CN=ca",
-            &["x.shop.svc"],
-            &"ab".repeat(32),
-            (0, unix),
-        );
-        leaf.common_name = Some("x".into());
+        let unix = now().as_second() + days * fixtures::DAY + days.signum() * 3600;
+        let mut leaf = CertBuilder::new("CN=x", "CN=ca")
+            .common_name("x")
+            .sans(&["x.shop.svc"])
+            .sha256(&"ab".repeat(32))
+            .valid_unix(0, unix)
+            .build();
         leaf.not_after = format!("t+{days}d");
         facts.chain.push(leaf);
     }
+    let findings = codes.iter().map(|c| Finding::new(*c, "m")).collect();
+    let mut report = fixtures::report("x.shop.svc", address, grade, findings, facts);
+    report.scanned_at = now().to_string();
     Audited {
         origin: origin.into(),
-        report: EndpointReport {
-            host: "x.shop.svc".into(),
-            port: 443,
-            address: Some(address.into()),
-            server_name: Some("x.shop.svc".into()),
-            scanned_at: now().to_string(),
-            grade,
-            profile: None,
-            findings: codes.iter().map(|c| Finding::new(*c, "m")).collect(),
-            facts,
-        },
+        report,
     }
 }
 
-fn cert(
-    subject: &str,
-    issuer: &str,
-    sans: &[&str],
-    sha256: &str,
-    (not_before_unix, not_after_unix): (i64, i64),
-) -> CertFacts {
-    CertFacts {
-        subject: subject.into(),
-        issuer: issuer.into(),
-        common_name: None,
-        sans: sans.iter().map(|s| (*s).to_owned()).collect(),
-        serial: "01".into(),
-        sha256: sha256.into(),
-        not_before: String::new(),
-        not_after: String::new(),
-        not_before_unix,
-        not_after_unix,
-        key_type: "EC".into(),
-        key_bits: 256,
-        curve: None,
-        signature: "ecdsa-with-SHA256".into(),
-        is_ca: false,
-        self_signed: false,
-    }
-}
-
-/// What a well-configured endpoint shows today: TLS 1.2 and 1.3 with ECDHE AEAD suites only, h2,
-/// HSTS for a year, a good OCSP staple, and a trusted 90-day chain whose leaf (fingerprint
-/// `leaf_sha256`) names `server_name`.
+/// What a well-configured endpoint shows today: [`fixtures::healthy`] at the real clock (the
+/// reconcile under test judges at the real clock too), its leaf's fingerprint `leaf_sha256`, and a
+/// good OCSP staple, so that no finding at all remains.
 pub fn healthy(server_name: &str, leaf_sha256: &str) -> Facts {
     let today = jiff::Timestamp::now().as_second();
-    let day = 86_400;
-    let ca = "CN=Test CA";
-    let leaf = cert(
-        &format!("CN={server_name}"),
-        ca,
-        &[server_name],
-        leaf_sha256,
-        (today - 30 * day, today + 60 * day),
-    );
-    let mut intermediate = cert(
-        ca,
-        "CN=Test Root",
-        &[],
-        &"c1".repeat(32),
-        (today - 365 * day, today + 3 * 365 * day),
-    );
-    intermediate.is_ca = true;
-    let suites = |version, list: &[(u16, &str)]| VersionSuites {
-        version,
-        server_order: Some(true),
-        suites: list
-            .iter()
-            .map(|(id, name)| SuiteFacts {
-                id: *id,
-                name: (*name).into(),
-            })
-            .collect(),
-        incomplete: false,
-    };
-    let mut facts = Facts {
-        reachable: true,
-        negotiated: Some(Negotiated {
-            version: TlsVersion::Tls13,
-            cipher: "TLS13_AES_128_GCM_SHA256".into(),
-            group: Some("X25519MLKEM768".into()),
-            alpn: Some("h2".into()),
-        }),
-        ciphers: vec![
-            suites(
-                TlsVersion::Tls12,
-                &[
-                    (0xC02B, "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"),
-                    (0xC02C, "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"),
-                ],
-            ),
-            suites(
-                TlsVersion::Tls13,
-                &[
-                    (0x1301, "TLS_AES_128_GCM_SHA256"),
-                    (0x1302, "TLS_AES_256_GCM_SHA384"),
-                ],
-            ),
-        ],
-        chain: vec![leaf, intermediate],
-        trust: TrustFacts {
-            verified: true,
-            path_found: Some(true),
-            ordered: Some(true),
-            ..TrustFacts::default()
-        },
-        sni: SniFacts {
-            handshake_without_sni: Some(true),
-            default_cert_matches: Some(true),
-            ..SniFacts::default()
-        },
-        alpn: AlpnFacts {
-            selected: Some("h2".into()),
-            h2: Some(true),
-        },
-        features: FeatureFacts {
-            secure_renegotiation: Some(true),
-            compression: Some(false),
-            heartbeat: Some(false),
-            hsts_max_age: Some(31_536_000),
-            http: Some(true),
-            ..FeatureFacts::default()
-        },
-        ocsp: OcspFacts {
-            stapled: true,
-            status: Some("good".into()),
-            next_update: None,
-            next_update_unix: Some(today + 3 * day),
-        },
-        connections: 9,
-        ..Facts::default()
-    };
-    for v in TlsVersion::ALL {
-        facts.protocols.set(v, v >= TlsVersion::Tls12);
+    let mut facts = fixtures::healthy(server_name, today);
+    if let Some(leaf) = facts.chain.first_mut() {
+        leaf_sha256.clone_into(&mut leaf.sha256);
     }
+    facts.ocsp = OcspFacts {
+        stapled: true,
+        status: Some("good".into()),
+        next_update: None,
+        next_update_unix: Some(today + 3 * fixtures::DAY),
+    };
     facts
 }
 
@@ -224,7 +103,11 @@ pub fn healthy(server_name: &str, leaf_sha256: &str) -> Facts {
 pub struct FakeProbes {
     answers: Arc<Mutex<HashMap<SocketAddr, Facts>>>,
     calls: Arc<AtomicUsize>,
+    dialled: Arc<Mutex<Vec<Dialled>>>,
 }
+
+/// The address and pre-TLS protocol of one probe.
+pub type Dialled = (Option<SocketAddr>, Protocol);
 
 impl FakeProbes {
     /// Probes of `address` see `facts`.
@@ -238,11 +121,22 @@ impl FakeProbes {
         self.calls.load(Ordering::SeqCst)
     }
 
+    /// The address and pre-TLS protocol of every probe that ran, sorted.
+    pub fn dialled(&self) -> Vec<Dialled> {
+        let mut dialled = self.dialled.lock().unwrap().clone();
+        dialled.sort();
+        dialled
+    }
+
     /// The probe function.
     pub fn probe_fn(&self) -> ProbeFn {
         let this = self.clone();
         Arc::new(move |target, _options| {
             this.calls.fetch_add(1, Ordering::SeqCst);
+            this.dialled
+                .lock()
+                .unwrap()
+                .push((target.address, target.protocol));
             let facts = target
                 .address
                 .and_then(|a| this.answers.lock().unwrap().get(&a).cloned())

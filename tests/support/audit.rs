@@ -277,6 +277,16 @@ pub async fn wait_status(
     );
 }
 
+/// The (status, reason, message) of the status condition `type_`; panics when there is none.
+pub fn condition<'a>(status: &'a TlsAuditStatus, type_: &str) -> (&'a str, &'a str, &'a str) {
+    let c = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+        .unwrap_or_else(|| panic!("no {type_} condition in {status:#?}"));
+    (c.status.as_str(), c.reason.as_str(), c.message.as_str())
+}
+
 /// Asks the operator to audit now (the audit-now annotation).
 pub async fn audit_now(api: &Api<TlsAudit>, name: &str) {
     let patch = serde_json::json!({"metadata": {"annotations": {

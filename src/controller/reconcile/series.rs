@@ -211,54 +211,28 @@ pub fn audit_series(audit: &AuditFacts<'_>, audited: &[Audited]) -> Vec<Series> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::{CertFacts, Facts};
+    use crate::facts::CertFacts;
     use crate::findings::{Code, Finding};
+    use crate::fixtures::{self, CertBuilder};
     use crate::grade::Grade;
     use crate::metrics::Metrics;
-    use crate::report::EndpointReport;
 
     fn cert(not_after: i64, sha: &str) -> CertFacts {
-        CertFacts {
-            subject: "CN=web".into(),
-            issuer: "CN=ca".into(),
-            common_name: None,
-            sans: vec![],
-            serial: "0a".into(),
-            sha256: sha.into(),
-            not_before: String::new(),
-            not_after: String::new(),
-            not_before_unix: 1_000,
-            not_after_unix: not_after,
-            key_type: "EC".into(),
-            key_bits: 256,
-            curve: None,
-            signature: "ecdsa-with-SHA256".into(),
-            is_ca: false,
-            self_signed: false,
-        }
+        CertBuilder::new("CN=web", "CN=ca")
+            .serial("0a")
+            .sha256(sha)
+            .valid_unix(1_000, not_after)
+            .build()
     }
 
     fn audited(address: &str, codes: &[Code]) -> Audited {
-        let mut facts = Facts {
-            reachable: true,
-            ..Facts::default()
-        };
+        let mut facts = fixtures::reachable(&[TlsVersion::Tls12]);
         facts.chain = vec![cert(2_000_000, "ff"), cert(1_500_000, "ee")];
-        facts.protocols.set(TlsVersion::Tls12, true);
         facts.protocols.set(TlsVersion::Tls10, false);
+        let findings = codes.iter().map(|c| Finding::new(*c, "m")).collect();
         Audited {
             origin: "service/web".into(),
-            report: EndpointReport {
-                host: "web.shop.svc".into(),
-                port: 443,
-                address: Some(address.into()),
-                server_name: Some("web.shop.svc".into()),
-                scanned_at: String::new(),
-                grade: Grade::F,
-                profile: None,
-                findings: codes.iter().map(|c| Finding::new(*c, "m")).collect(),
-                facts,
-            },
+            report: fixtures::report("web.shop.svc", address, Grade::F, findings, facts),
         }
     }
 

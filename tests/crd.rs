@@ -80,6 +80,12 @@ fn bad_specs() -> Vec<(&'static str, serde_json::Value, &'static str)> {
             json!({"trust": {"caBundle": {}}}),
             "caBundle needs exactly one of secretRef or configMapRef",
         ),
+    ]
+}
+
+/// Oversized or malformed strings, lists and selectors the schema bounds (issue 12, item 11).
+fn unbounded_specs() -> Vec<(&'static str, serde_json::Value, &'static str)> {
+    vec![
         (
             "unknown-operator",
             json!({"services": {"selector": {"matchExpressions": [{"key": "tier", "operator": "Near"}]}}}),
@@ -145,7 +151,7 @@ async fn the_apiserver_rejects_bad_specs_with_a_clear_message() {
         ns.name(),
         &ApiResource::erase::<TlsAudit>(&()),
     );
-    for (name, spec, expected) in bad_specs() {
+    for (name, spec, expected) in bad_specs().into_iter().chain(unbounded_specs()) {
         let object = DynamicObject::new(name, &ApiResource::erase::<TlsAudit>(&()))
             .data(json!({ "spec": spec }));
         let err = raw

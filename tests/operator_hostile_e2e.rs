@@ -51,13 +51,12 @@ where
     Fut: std::future::Future<Output = bool>,
 {
     let deadline = tokio::time::Instant::now() + WAIT;
-    while tokio::time::Instant::now() < deadline {
-        if probe().await {
-            return;
-        }
+    let mut seen = probe().await;
+    while !seen && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(200)).await;
+        seen = probe().await;
     }
-    panic!("{what} not seen within {WAIT:?}");
+    assert!(seen, "{what} not seen within {WAIT:?}");
 }
 
 async fn holder(leases: &Api<Lease>, name: &str) -> Option<String> {
@@ -151,7 +150,7 @@ fn recording(routes: &Routes) -> (ProbeFn, Arc<Mutex<Vec<String>>>) {
     let inner = routes.probe_fn();
     let log = Arc::clone(&seen);
     let probe: ProbeFn = Arc::new(move |target, options| {
-        log.lock().unwrap().push(format!(
+        log.lock().expect("probe log").push(format!(
             "{} {:?}",
             target.host,
             target.address.map(|a| a.to_string())
@@ -243,7 +242,7 @@ async fn operator_without_secret_rights(ns: &TestNamespace) -> Client {
     use k8s_openapi::api::core::v1::ServiceAccount;
     use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
     let sa: ServiceAccount =
-        serde_json::from_value(json!({"metadata": {"name": "tlsaudit"}})).unwrap();
+        serde_json::from_value(json!({"metadata": {"name": "tlsaudit"}})).expect("account");
     create(&ns.api::<ServiceAccount>(), &sa).await;
     let grant = |group: &str, resources: &[&str], verbs: &[&str]| json!({"apiGroups": [group], "resources": resources, "verbs": verbs});
     let read = ["get", "list", "watch"];
@@ -258,14 +257,14 @@ async fn operator_without_secret_rights(ns: &TestNamespace) -> Client {
             grant("events.k8s.io", &["events"], &["create", "patch"]),
         ]
     }))
-    .unwrap();
+    .expect("RBAC object");
     create(&ns.api::<Role>(), &role).await;
     let binding: RoleBinding = serde_json::from_value(json!({
         "metadata": {"name": "tlsaudit"},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "tlsaudit"},
         "subjects": [{"kind": "ServiceAccount", "name": "tlsaudit", "namespace": ns.name()}]
     }))
-    .unwrap();
+    .expect("RBAC object");
     create(&ns.api::<RoleBinding>(), &binding).await;
     let mut config = config().await;
     config.auth_info.impersonate = Some(format!("system:serviceaccount:{}:tlsaudit", ns.name()));
@@ -379,8 +378,10 @@ async fn stalling_server() -> (
     SocketAddr,
     tokio::sync::mpsc::UnboundedReceiver<&'static str>,
 ) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(async move {
         while let Ok((mut stream, _)) = listener.accept().await {

@@ -251,7 +251,7 @@ mod tests {
         );
         assert!(nets.check(ip("::1")).unwrap_err().contains("loopback"));
         assert!(
-            nets.check(ip("169.254.169.254"))
+            nets.check(ip("169.254.1.1"))
                 .unwrap_err()
                 .contains("link-local")
         );

@@ -598,7 +598,7 @@ async fn explicit_loopback_endpoints_are_refused_unless_the_operator_allows_them
     let spec = json!({
         "endpoints": [
             {"host": "127.0.0.1", "port": server.addr.port(), "serverName": "legacy.internal"},
-            {"host": "169.254.169.254", "port": 443}
+            {"host": "169.254.1.1", "port": 443}
         ],
         "trust": trust()
     });

@@ -377,6 +377,43 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_probe_nobody_waits_for_any_more_is_dropped_and_a_new_one_starts() {
+        struct Dropped(Arc<AtomicUsize>);
+        impl Drop for Dropped {
+            fn drop(&mut self) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let calls = Arc::new(AtomicUsize::new(0));
+        let (d, c) = (Arc::clone(&dropped), Arc::clone(&calls));
+        let probe: ProbeFn = Arc::new(move |_, _| {
+            let guard = Dropped(Arc::clone(&d));
+            c.fetch_add(1, Ordering::SeqCst);
+            async move {
+                let _guard = guard;
+                futures::future::pending::<Facts>().await
+            }
+            .boxed()
+        });
+        let prober = Prober::new(probe, 4, Duration::from_secs(30), None);
+        let t = target(443, "web");
+        let key = || ProbeKey::new(&t, None, Fingerprint::default());
+        let options = ProbeOptions::default();
+        // The only waiter gives up (its audit was deleted): the probe is dropped with it.
+        let waited =
+            tokio::time::timeout(Duration::from_millis(20), prober.facts(key(), &t, &options));
+        assert!(waited.await.is_err());
+        assert_eq!(dropped.load(Ordering::SeqCst), 1);
+        // The next audit of the same key starts a probe of its own rather than a dead one.
+        let again =
+            tokio::time::timeout(Duration::from_millis(20), prober.facts(key(), &t, &options));
+        assert!(again.await.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        assert_eq!(dropped.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
     async fn no_more_than_the_concurrency_limit_probe_at_once() {
         let (probe, calls, max_running) = counting(Duration::from_millis(20));
         let prober = Arc::new(Prober::new(probe, 3, Duration::from_secs(30), None));

@@ -239,12 +239,15 @@ def testssl(d):
             v = {"ssl2": "SSLv2", "ssl3": "SSLv3", "tls1": "TLSv1.0", "tls1_1": "TLSv1.1",
                  "tls1_2": "TLSv1.2", "tls1_3": "TLSv1.3"}[m.group(1)]
             suites.append((v, i["finding"].split()[-1]))
+    # testssl.sh 3.2 writes each cipher-* item twice (serverPreferences and cipherTests): once.
+    suites = list(dict.fromkeys(suites))
     def finding(key): return by_id.get(key, {}).get("finding", "")
     def severity(key): return by_id.get(key, {}).get("severity", "")
     own = [f"{k.replace('cipherlist_', '')} offered ({severity(k)})" for k in by_id
            if k.startswith("cipherlist_") and k != "cipherlist_STRONG" and finding(k).startswith("offered")]
-    if "PFS" in by_id:
-        own.append(f"PFS {finding('PFS')} ({severity('PFS')})")
+    for key in ("PFS", "FS"):  # 3.0 says PFS, 3.2 FS
+        if key in by_id:
+            own.append(f"{key} {finding(key)} ({severity(key)})")
     expiry = finding("cert_expirationStatus") or finding("cert_expirationStatus <cert#1>")
     chain = finding("cert_chain_of_trust") or finding("cert_chain_of_trust <cert#1>")
     trust = finding("cert_trust") or finding("cert_trust <cert#1>")

@@ -110,6 +110,9 @@ catalog! {
     TlsHandshakeFailed = "tls.handshake_failed", Critical,
         "No TLS handshake succeeded; the server's alert is named in the message.",
         "Enable TLS 1.2 and 1.3 with ECDHE AEAD suites and a valid certificate; the alert name says what the server rejected.";
+    PostgresSslDisabled = "postgres.ssl_disabled", Critical,
+        "The PostgreSQL server answered the SSLRequest with `N`: it does not offer TLS, so passwords and data cross the network in clear (PostgreSQL protocol docs, \"SSL Session Encryption\", <https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-SSL>).",
+        "Set `ssl = on` with `ssl_cert_file` and `ssl_key_file` in postgresql.conf, and `hostssl` (not `host`) lines in pg_hba.conf so clients cannot fall back to plaintext.";
     ProtocolSslv3 = "protocol.sslv3", Critical,
         "SSL 3.0 is accepted (POODLE; broken since 2014).",
         "Disable SSLv3: nginx `ssl_protocols TLSv1.2 TLSv1.3;`, Apache `SSLProtocol -all +TLSv1.2 +TLSv1.3`, HAProxy `ssl-min-ver TLSv1.2`.";

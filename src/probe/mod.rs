@@ -5,6 +5,7 @@
 pub mod handshake;
 pub mod legacy;
 pub mod net;
+pub mod starttls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,6 +15,8 @@ use handshake::Offer;
 use net::Dialer;
 use rustls::RootCertStore;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
+
+pub use crate::facts::Protocol;
 
 use crate::facts::{
     AlpnFacts, CertFacts, ClientAuthDemand, ClientAuthFacts, Facts, Failure, FailureKind,
@@ -31,6 +34,8 @@ pub struct Target {
     pub address: Option<SocketAddr>,
     /// SNI and verification name; `None` sends no SNI and verifies against `host`.
     pub server_name: Option<String>,
+    /// What each connection does before its ClientHello (PostgreSQL's SSLRequest).
+    pub protocol: Protocol,
 }
 
 /// A client certificate chain and its private key (mTLS).
@@ -119,14 +124,16 @@ fn sni_of(target: &Target) -> Option<String> {
 }
 
 async fn probe_address(target: &Target, addr: SocketAddr, options: &ProbeOptions) -> Facts {
-    let dialer = Dialer::new(addr, options.timeout, options.max_bytes);
+    let dialer =
+        Dialer::new(addr, options.timeout, options.max_bytes).with_protocol(target.protocol);
     let name = verify_name(target).to_owned();
     let sni = sni_of(target);
+    let http = target.protocol.carries_http();
     let main_offer = Offer {
         sni: sni.clone(),
-        alpn: vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+        alpn: offered_alpn(target.protocol),
         identity: options.client_identity.clone(),
-        http_host: options.http.then(|| name.clone()),
+        http_host: (http && options.http).then(|| name.clone()),
     };
     let bare_offer = Offer {
         sni: None,
@@ -153,6 +160,7 @@ async fn probe_address(target: &Target, addr: SocketAddr, options: &ProbeOptions
         None
     };
     let mut facts = combine(
+        target.protocol,
         &raw,
         &main,
         bare.as_ref(),
@@ -164,7 +172,17 @@ async fn probe_address(target: &Target, addr: SocketAddr, options: &ProbeOptions
     facts
 }
 
+/// ALPN a client of the protocol offers: browsers' h2 and http/1.1, or PostgreSQL's own name
+/// (libpq 17 sends it, and PostgreSQL 17 refuses any other).
+fn offered_alpn(protocol: Protocol) -> Vec<Vec<u8>> {
+    match protocol {
+        Protocol::Tls => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+        Protocol::Postgres => vec![b"postgresql".to_vec()],
+    }
+}
+
 fn combine(
+    protocol: Protocol,
     raw: &legacy::RawScan,
     main: &handshake::Outcome,
     bare: Option<&handshake::Outcome>,
@@ -173,6 +191,7 @@ fn combine(
     name: &str,
 ) -> Facts {
     let mut facts = Facts {
+        protocol,
         protocols: raw.protocols.clone(),
         ciphers: raw.ciphers.clone(),
         negotiated: main.negotiated.clone(),
@@ -217,9 +236,11 @@ fn combine(
 
     facts.alpn = AlpnFacts {
         selected: main.negotiated.as_ref().and_then(|n| n.alpn.clone()),
+        // h2 is judged only where HTTP runs.
         h2: main
             .negotiated
             .as_ref()
+            .filter(|_| protocol.carries_http())
             .map(|n| n.alpn.as_deref() == Some("h2")),
     };
     // Only a server that completes a handshake with SNI can be judged on one without it.
@@ -234,7 +255,11 @@ fn combine(
         dh_bits: raw.dh_bits,
         ecdhe_group: raw.ecdhe_group.clone(),
         hsts_max_age: main.http.flatten(),
-        http: main.negotiated.as_ref().map(|_| main.http.is_some()),
+        http: main
+            .negotiated
+            .as_ref()
+            .filter(|_| protocol.carries_http())
+            .map(|_| main.http.is_some()),
     };
     facts
 }

@@ -16,18 +16,33 @@
 #   gnutls-3des           gnutls-serv with 3DES and RC4 (TLS 1.0-1.3); it binds every address, so
 #                         it runs in a network namespace this script creates, and socat relays
 #                         127.0.0.1:PORT into it (as tests/support/openssl.rs does)
+# Issue 9 items (verdicts the three other tools can also judge):
+#   tls13-only            openssl s_server -tls1_3 (Mozilla "modern"), full chain
+#   unknown-root          leaf + intermediate of a second PKI whose root no tool is given
+#   sha1-leaf             intermediate config, leaf signed with sha1WithRSAEncryption
+#   rsa1024-leaf          intermediate config, 1024-bit RSA leaf
+#   lone-leaf-aia         leaf served alone; it names its issuer's URL (AIA caIssuers, loopback)
+#   gnutls-no-ems         gnutls-serv NORMAL:%NO_SESSION_HASH (no extended master secret), netns
+#   go-pq                 Go crypto/tls (net/http, h2), X25519MLKEM768 on by default, full chain
 # Every tool gets the root CA as an extra trust anchor and bench.test as SNI/verification name.
 # No DNS: sslyze gets the address in braces, testssl.sh --ip/--nodns none and NXCONNECT.
 #
 # Usage: scripts/crosscheck.sh [OUTDIR]     (default target/crosscheck; root is needed for ip netns)
 #   SERVERS="intermediate expired"   run only these servers
 #   TOOLS="tlsaudit sslyze"          run only these tools (the summary reads what OUTDIR holds)
+#   TESTSSL=path/to/testssl.sh       another testssl.sh (default: Debian's `testssl`, 3.0.8, which
+#                                    has no rating; 3.2 grades by SSL Labs 2009r)
+#   SSLYZE=path/to/sslyze            default /opt/sslyze-venv/bin/sslyze
+#   TLSAUDIT_PROFILE=debug           scan with target/debug/tlsaudit (default release)
+#   TLSAUDIT=path/to/tlsaudit        scan with this binary, build nothing
 #   SUMMARY_ONLY=1                   only re-read OUTDIR and print the table
+#   KEEP_PKI=1                       reuse OUTDIR/pki (tools or servers run in separate passes)
 # Evidence (every tool's full output) stays in OUTDIR, which is under target/ and not in git.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 OUT=$(mkdir -p "${1:-target/crosscheck}" && cd "${1:-target/crosscheck}" && pwd)
-ALL_SERVERS=(intermediate tls10-only legacy-all static-rsa expired self-signed wrong-san missing-intermediate gnutls-3des)
+ALL_SERVERS=(intermediate tls10-only legacy-all static-rsa expired self-signed wrong-san missing-intermediate gnutls-3des
+  tls13-only unknown-root sha1-leaf rsa1024-leaf lone-leaf-aia gnutls-no-ems go-pq)
 read -r -a SERVERS <<<"${SERVERS:-${ALL_SERVERS[*]}}"
 read -r -a TOOLS <<<"${TOOLS:-tlsaudit sslyze testssl sslscan}"
 NAME=bench.test
@@ -42,7 +57,10 @@ trap cleanup EXIT
 fail() { echo "crosscheck: $*" >&2; exit 1; }
 need() { command -v "$1" >/dev/null || fail "$1 missing: $2"; }
 SSLYZE=${SSLYZE:-/opt/sslyze-venv/bin/sslyze}
-TLSAUDIT=target/release/tlsaudit
+TLSAUDIT_PROFILE=${TLSAUDIT_PROFILE:-release}
+TLSAUDIT_BUILD=1
+if [ -n "${TLSAUDIT:-}" ]; then TLSAUDIT_BUILD=0; else TLSAUDIT=target/$TLSAUDIT_PROFILE/tlsaudit; fi
+TESTSSL=${TESTSSL:-testssl}
 
 summary() {
   python3 - "$OUT" "${SERVERS[@]}" <<'PY'
@@ -97,12 +115,16 @@ def load(path):
         return None
 
 
+def yesno(b, none):
+    return none if b is None else "yes" if b else "no"
+
+
 def tlsaudit(d):
     report = load(f"{d}/tlsaudit.json")
     if report is None: return None
     f = report["facts"]
     p = f["protocols"]
-    keys = {"SSLv3": "ssl3", "TLSv1.0": "tls10", "TLSv1.1": "tls11", "TLSv1.2": "tls12", "TLSv1.3": "tls13"}
+    keys = {"SSLv3": "ssl3", "TLSv1.0": "tls1_0", "TLSv1.1": "tls1_1", "TLSv1.2": "tls1_2", "TLSv1.3": "tls1_3"}
     versions = [v for v, k in keys.items() if p.get(k)]
     suites = [(v["version"], s["name"]) for v in f["ciphers"] for s in v["suites"]]
     codes = sorted(x["code"] for x in report["findings"])
@@ -125,6 +147,16 @@ def tlsaudit(d):
         "trust_detail": t.get("error") or ("verified" if t.get("verified") else ""),
         "connections": f["connections"],
         "grade": report["grade"],
+        "grade_why": "; ".join(f"{x['code']} ({x['severity']})" for x in report["findings"]),
+        "sig": (leaf or {}).get("signature") or "—",
+        "key": f"{(leaf or {}).get('keyType', '?')} {(leaf or {}).get('keyBits', '?')}" if leaf else "—",
+        # facts.groups and facts.hardening come with the engine-checks branch (issue 9 items 12,
+        # 13); without them only the group of the validated handshake is known.
+        "groups": ", ".join(f.get("groups", {}).get("supported") or [])
+                  or f"{(f.get('negotiated') or {}).get('group') or '—'} (negotiated only)",
+        "pq": yesno(f.get("groups", {}).get("pqHybrid"), "not checked" if "groups" not in f else "—"),
+        "ems": yesno(f.get("hardening", {}).get("extendedMasterSecret"),
+                     "not checked" if "hardening" not in f else "n/a (no TLS 1.2)"),
     }
 
 
@@ -146,6 +178,11 @@ def sslyze(d):
     info = (r.get("certificate_info") or {}).get("result") or {}
     dep = (info.get("certificate_deployments") or [None])[0]
     out = {"versions": versions, "suites": suites}
+    curves = (r.get("elliptic_curves") or {}).get("result") or {}
+    out["groups"] = ", ".join(c["name"] for c in curves.get("supported_curves") or []) or "—"
+    out["pq"] = "not tested (nassl's OpenSSL 1.1.1 has no ML-KEM)"
+    ems = (r.get("tls_extended_master_secret") or {}).get("result")
+    out["ems"] = "—" if not ems else "yes" if ems.get("supports_ems_extension") else "no"
     try:
         with open(f"{d}/sslyze.txt") as f:
             text = f.read()
@@ -164,6 +201,8 @@ def sslyze(d):
         mine = ours[0] if ours else None
         err = (mine or {}).get("validation_error") or ""
         out.update({
+            "sig": (leaf.get("signature_hash_algorithm") or {}).get("name", "?") + " (hash)",
+            "key": f"{leaf['public_key'].get('algorithm', '')} {leaf['public_key'].get('key_size', '?')}".strip(),
             "expired": after < now,
             "trusted": mine["was_validation_successful"] if mine else None,
             # Path validation includes the name: success says it matched, a name error says not.
@@ -200,17 +239,32 @@ def testssl(d):
             v = {"ssl2": "SSLv2", "ssl3": "SSLv3", "tls1": "TLSv1.0", "tls1_1": "TLSv1.1",
                  "tls1_2": "TLSv1.2", "tls1_3": "TLSv1.3"}[m.group(1)]
             suites.append((v, i["finding"].split()[-1]))
+    # testssl.sh 3.2 writes each cipher-* item twice (serverPreferences and cipherTests): once.
+    suites = list(dict.fromkeys(suites))
     def finding(key): return by_id.get(key, {}).get("finding", "")
     def severity(key): return by_id.get(key, {}).get("severity", "")
     own = [f"{k.replace('cipherlist_', '')} offered ({severity(k)})" for k in by_id
            if k.startswith("cipherlist_") and k != "cipherlist_STRONG" and finding(k).startswith("offered")]
-    if "PFS" in by_id:
-        own.append(f"PFS {finding('PFS')} ({severity('PFS')})")
+    for key in ("PFS", "FS"):  # 3.0 says PFS, 3.2 FS
+        if key in by_id:
+            own.append(f"{key} {finding(key)} ({severity(key)})")
     expiry = finding("cert_expirationStatus") or finding("cert_expirationStatus <cert#1>")
     chain = finding("cert_chain_of_trust") or finding("cert_chain_of_trust <cert#1>")
     trust = finding("cert_trust") or finding("cert_trust <cert#1>")
+    caps = [i["finding"] for i in items if i["id"].startswith("grade_cap_reason")]
+    warns = [i["finding"] for i in items if i["id"].startswith("grade_cap_warning")]
+    exts = finding("TLS_extensions")
     return {
         "versions": versions, "suites": suites, "own": own,
+        "grade": finding("overall_grade") or "— (no rating in this testssl.sh)",
+        "grade_why": "; ".join(caps + [f"warning: {w}" for w in warns]) or "—",
+        "sig": finding("cert_signatureAlgorithm") or finding("cert_signatureAlgorithm <cert#1>"),
+        "key": finding("cert_keySize") or finding("cert_keySize <cert#1>"),
+        "groups": " ".join(x for x in (finding("FS_KEMs"), finding("FS_ECDHE_curves")) if x) or "—",
+        "pq": ("no" if "No KEMs" in finding("FS_KEMs") else "yes: " + finding("FS_KEMs")) if "FS_KEMs" in by_id else "—",
+        # EMS is a TLS 1.2 extension; testssl.sh lists the extensions of its best handshake.
+        "ems": "n/a (no TLS 1.2)" if "TLSv1.2" not in versions else
+               ("yes" if "extended master secret" in exts else "no") if exts else "—",
         "order": finding("cipher_order")[:60],
         "expired": ("expired" in expiry.lower()) if expiry else None,
         "trusted": chain.startswith("passed") if chain else None,
@@ -245,8 +299,17 @@ def sslscan(d):
     def text(tag):
         e = cert.find(tag) if cert is not None else None
         return e.text if e is not None else None
+    groups = []
+    for g in test.iter("group"):
+        if g.get("name") not in groups:
+            groups.append(g.get("name"))
+    pk = cert.find("pk") if cert is not None else None
     return {
         "versions": versions, "suites": suites,
+        "sig": text("signature-algorithm") or "—",
+        "key": f"{pk.get('type')} {pk.get('bits')}" if pk is not None else "—",
+        "groups": ", ".join(groups) or "—",
+        "pq": "not tested (no ML-KEM groups in its list)",
         "own": [f"{n} {k}" for k, n in sorted(strengths.items()) if k not in ("strong", "acceptable")],
         "expired": text("expired") == "true" if text("expired") else None,
         "self_signed": text("self-signed") == "true" if text("self-signed") else None,
@@ -289,6 +352,13 @@ for server in servers:
     row("chain", lambda r: str(r.get("chain", "—")))
     row("trust detail", lambda r: str(r.get("trust_detail", "—")).replace("|", "/"))
     row("public trust stores", lambda r: r.get("public_stores", "—"))
+    row("grade (tlsaudit own; testssl.sh SSL Labs 2009r)", lambda r: r["grade"])
+    row("grade reasons (tlsaudit: all findings; testssl.sh: caps, warnings)", lambda r: r["grade_why"].replace("|", "/"))
+    row("leaf signature", lambda r: r["sig"])
+    row("leaf key", lambda r: r["key"])
+    row("key-exchange groups", lambda r: r["groups"])
+    row("PQ hybrid group", lambda r: r["pq"])
+    row("extended master secret", lambda r: r["ems"])
     # Suites one tool lists and another does not (by version).
     sets = {t: set(res[t]["suites"]) for t in cols if "suites" in res[t]}
     union = set().union(*sets.values()) if sets else set()
@@ -311,16 +381,25 @@ if [ "${SUMMARY_ONLY:-0}" = 1 ]; then summary; exit 0; fi
 need openssl "apt-get install openssl"
 need python3 "apt-get install python3"
 need sslscan "apt-get install sslscan"
-need testssl "apt-get install testssl.sh"
+command -v "$TESTSSL" >/dev/null || fail "$TESTSSL missing: apt-get install testssl.sh (3.0.8), or a 3.2 checkout's testssl.sh as TESTSSL"
 need gnutls-serv "apt-get install gnutls-bin"
 need socat "apt-get install socat"
 need ip "apt-get install iproute2"
 [ -x "$SSLYZE" ] || fail "$SSLYZE missing: python3 -m venv /opt/sslyze-venv && /opt/sslyze-venv/bin/pip install sslyze"
 [ "$(id -u)" = 0 ] || fail "run as root: gnutls-serv runs in a network namespace (ip netns add)"
-cargo build --release -q
+case " ${TOOLS[*]} " in
+  *" tlsaudit "*)
+    [ "$TLSAUDIT_BUILD" = 0 ] || if [ "$TLSAUDIT_PROFILE" = release ]; then cargo build --release -q; else cargo build -q --bin tlsaudit; fi ;;
+esac
+case " ${SERVERS[*]} " in
+  *" go-pq "*) need go "Go 1.24+ (its crypto/tls offers X25519MLKEM768 by default)" ;;
+esac
 
 # --- PKI: root → intermediate → leaves, with `openssl ca` so dates can lie in the past --------
 PKI=$OUT/pki
+# KEEP_PKI=1 reuses OUTDIR/pki from an earlier run (so that tools run separately, or in parallel
+# runs over different SERVERS, judge the same certificates).
+make_pki() {
 rm -rf "$PKI" && mkdir -p "$PKI/issued"
 : >"$PKI/index.txt"
 echo 1000 >"$PKI/serial"
@@ -350,10 +429,10 @@ leaf_ext() { # leaf_ext NAME: extensions of a TLS server leaf for NAME
     "keyUsage = critical,digitalSignature,keyEncipherment" "extendedKeyUsage = serverAuth" \
     "subjectKeyIdentifier = hash" "authorityKeyIdentifier = keyid"
 }
-issue() { # issue NAME CN CA EXTFILE DATES...: key + certificate NAME.pem signed by CA
+issue() { # issue NAME CN CA EXTFILE OPTIONS...: key + certificate NAME.pem signed by CA
   local name=$1 cn=$2 ca=$3 ext=$4
   shift 4
-  openssl req -new -newkey rsa:2048 -nodes -keyout "$PKI/$name.key" -subj "/CN=$cn" \
+  openssl req -new -newkey "rsa:${BITS:-2048}" -nodes -keyout "$PKI/$name.key" -subj "/CN=$cn" \
     -out "$PKI/$name.csr" 2>/dev/null
   openssl ca -batch -config "$PKI/ca.cnf" -cert "$PKI/$ca.pem" -keyfile "$PKI/$ca.key" -notext \
     -extfile "$ext" -in "$PKI/$name.csr" -out "$PKI/$name.pem" "$@" 2>"$PKI/$name.log" ||
@@ -385,6 +464,27 @@ sed 's/^authorityKeyIdentifier = keyid$/authorityKeyIdentifier = keyid:always/' 
 openssl x509 -req -in "$PKI/self.csr" -signkey "$PKI/self.key" -days 90 -extfile "$PKI/self.ext" \
   -out "$PKI/self.pem" 2>/dev/null
 cat "$PKI/leaf.pem" "$PKI/intermediate.pem" >"$PKI/leaf-chain.pem"
+# Issue 9 leaves. SHA-1 and RSA-1024: same issuer, only the signature hash or the key size differs.
+issue sha1 "$NAME" intermediate "$PKI/leaf.ext" -days 90 -md sha1
+BITS=1024 issue rsa1024 "$NAME" intermediate "$PKI/leaf.ext" -days 90
+# A leaf that names its issuer's URL (AIA caIssuers, on loopback port 9 where nothing listens; no
+# tool here fetches it), served without that issuer: the evidence issue 9 asks for before
+# "incomplete" is asserted of a lone leaf.
+{ cat "$PKI/leaf.ext"; echo "authorityInfoAccess = caIssuers;URI:http://127.0.0.1:9/intermediate.der"; } >"$PKI/aia.ext"
+issue aia "$NAME" intermediate "$PKI/aia.ext" -days 90
+# A second PKI whose root no tool is given: a complete chain (leaf + intermediate) under an
+# unknown root.
+openssl req -new -newkey rsa:2048 -nodes -keyout "$PKI/uroot.key" -subj "/CN=unknown root CA" \
+  -out "$PKI/uroot.csr" 2>/dev/null
+openssl ca -batch -config "$PKI/ca.cnf" -selfsign -keyfile "$PKI/uroot.key" -notext \
+  -extfile "$PKI/root.ext" -in "$PKI/uroot.csr" -out "$PKI/uroot.pem" \
+  -startdate 20230101000000Z -enddate 20301231000000Z 2>"$PKI/uroot.log" ||
+  fail "openssl ca could not self-sign the unknown root: $(cat "$PKI/uroot.log")"
+issue uintermediate "unknown intermediate CA" uroot "$PKI/intermediate.ext" \
+  -startdate 20230101000000Z -enddate 20291231000000Z
+issue uleaf "$NAME" uintermediate "$PKI/leaf.ext" -days 90
+}
+if [ "${KEEP_PKI:-0}" = 1 ] && [ -f "$PKI/uleaf.pem" ]; then echo "crosscheck: reusing $PKI" >&2; else make_pki; fi
 
 # --- servers ------------------------------------------------------------------------------------
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
@@ -404,6 +504,53 @@ s_server() { # s_server PORT LEAF CHAIN|- OPTIONS...
     "${extra[@]}" -www -quiet "$@" >"$OUT/$server/server.log" 2>&1 &
   PIDS+=($!)
 }
+gnutls() { # gnutls PORT PRIORITY: gnutls-serv in a network namespace, socat relays PORT into it
+  local port=$1 priority=$2
+  NETNS="tlsaudit-crosscheck-$$"
+  ip netns add "$NETNS"
+  ip netns exec "$NETNS" ip link set lo up
+  ip netns exec "$NETNS" gnutls-serv --port 5556 --http --x509certfile "$PKI/leaf-chain.pem" \
+    --x509keyfile "$PKI/leaf.key" --priority "$priority" >"$OUT/$server/server.log" 2>&1 &
+  PIDS+=($!)
+  local up=0
+  for _ in $(seq 200); do
+    if ip netns exec "$NETNS" bash -c '(exec 3<>/dev/tcp/127.0.0.1/5556)' 2>/dev/null; then
+      up=1
+      break
+    fi
+    sleep 0.05
+  done
+  [ $up = 1 ] || fail "gnutls-serv did not start: $(tail -5 "$OUT/$server/server.log")"
+  # socat splits addresses at ':', so the inner address's colons are escaped.
+  socat "TCP-LISTEN:$port,bind=127.0.0.1,fork,reuseaddr" \
+    "EXEC:ip netns exec $NETNS socat STDIO TCP\\:127.0.0.1\\:5556" 2>>"$OUT/$server/server.log" &
+  PIDS+=($!)
+}
+# A small Go HTTPS server: Go's crypto/tls defaults (X25519MLKEM768 first since Go 1.24), h2.
+cat >"$OUT/pq-server.go" <<'GO'
+package main
+
+import (
+	"crypto/tls"
+	"fmt"
+	"net/http"
+	"os"
+)
+
+func main() {
+	srv := &http.Server{
+		Addr:      os.Args[1],
+		TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12},
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			fmt.Fprintln(w, "ok")
+		}),
+	}
+	if err := srv.ListenAndServeTLS(os.Args[2], os.Args[3]); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+GO
 start() { # start SERVER PORT
   local server=$1 port=$2
   case $server in
@@ -415,25 +562,19 @@ start() { # start SERVER PORT
     self-signed) s_server "$port" self - "${MOZILLA[@]}" ;;
     wrong-san) s_server "$port" other intermediate "${MOZILLA[@]}" ;;
     missing-intermediate) s_server "$port" leaf - "${MOZILLA[@]}" ;;
-    gnutls-3des)
-      NETNS="tlsaudit-crosscheck-$$"
-      ip netns add "$NETNS"
-      ip netns exec "$NETNS" ip link set lo up
-      ip netns exec "$NETNS" gnutls-serv --port 5556 --http --x509certfile "$PKI/leaf-chain.pem" \
-        --x509keyfile "$PKI/leaf.key" --priority "$GNUTLS_PRIORITY" >"$OUT/$server/server.log" 2>&1 &
-      PIDS+=($!)
-      local up=0
-      for _ in $(seq 200); do
-        if ip netns exec "$NETNS" bash -c '(exec 3<>/dev/tcp/127.0.0.1/5556)' 2>/dev/null; then
-          up=1
-          break
-        fi
-        sleep 0.05
-      done
-      [ $up = 1 ] || fail "gnutls-serv did not start: $(tail -5 "$OUT/$server/server.log")"
-      # socat splits addresses at ':', so the inner address's colons are escaped.
-      socat "TCP-LISTEN:$port,bind=127.0.0.1,fork,reuseaddr" \
-        "EXEC:ip netns exec $NETNS socat STDIO TCP\\:127.0.0.1\\:5556" 2>>"$OUT/$server/server.log" &
+    gnutls-3des) gnutls "$port" "$GNUTLS_PRIORITY" ;;
+    tls13-only) s_server "$port" leaf intermediate -tls1_3 ;;
+    unknown-root) s_server "$port" uleaf uintermediate "${MOZILLA[@]}" ;;
+    # Debian's OpenSSL 3 (security level 2) refuses its own SHA-1-signed or RSA-1024 certificate.
+    sha1-leaf) s_server "$port" sha1 intermediate -no_tls1 -no_tls1_1 -cipher "$INTERMEDIATE:@SECLEVEL=0" ;;
+    rsa1024-leaf) s_server "$port" rsa1024 intermediate -no_tls1 -no_tls1_1 -cipher "$INTERMEDIATE:@SECLEVEL=0" ;;
+    lone-leaf-aia) s_server "$port" aia - "${MOZILLA[@]}" ;;
+    gnutls-no-ems) gnutls "$port" 'NORMAL:%NO_SESSION_HASH' ;;
+    go-pq)
+      GOTOOLCHAIN=local GOPROXY=off go build -o "$OUT/pq-server" "$OUT/pq-server.go" \
+        2>"$OUT/$server/server.log" || fail "go build: $(tail -5 "$OUT/$server/server.log")"
+      "$OUT/pq-server" "127.0.0.1:$port" "$PKI/leaf-chain.pem" "$PKI/leaf.key" \
+        >>"$OUT/$server/server.log" 2>&1 &
       PIDS+=($!)
       ;;
     *) fail "unknown server $server" ;;
@@ -456,8 +597,9 @@ scan() { # scan TOOL PORT DIR
       ;;
     testssl)
       rm -f "$dir/testssl.json"
-      NXCONNECT=127.0.0.1:0 testssl --quiet --warnings off --color 0 --nodns none --ip 127.0.0.1 \
-        --add-ca "$PKI/root.pem" -p -s -f -P -S -E --jsonfile-pretty "$dir/testssl.json" \
+      # -h and -U complete the set of checks testssl.sh 3.2 needs before it rates (SSL Labs 2009r).
+      NXCONNECT=127.0.0.1:0 "$TESTSSL" --quiet --warnings off --color 0 --nodns none --ip 127.0.0.1 \
+        --add-ca "$PKI/root.pem" -p -s -f -P -S -h -U -E --jsonfile-pretty "$dir/testssl.json" \
         "$NAME:$port" >"$dir/testssl.txt" 2>&1 || true
       ;;
     sslscan)

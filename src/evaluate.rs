@@ -22,6 +22,7 @@ pub fn evaluate(
     let mut out = Vec::new();
     let now = now.as_second();
     reachability(facts, &mut out);
+    probe_limits(facts, &mut out);
     if facts.reachable {
         protocols(facts, policy, &mut out);
         ciphers(facts, &mut out);
@@ -63,6 +64,9 @@ fn reachability(facts: &Facts, out: &mut Vec<Finding>) {
         FailureKind::Reset if !facts.reachable => Code::ConnectReset,
         FailureKind::Unreachable => Code::ConnectFailed,
         FailureKind::NotTls => Code::TlsNotTls,
+        FailureKind::Oversized => Code::TlsOversizedHandshake,
+        FailureKind::Malformed => Code::TlsMalformedHandshake,
+        FailureKind::InvalidTarget => Code::ConfigInvalid,
         // mTLS outcomes and legacy-only servers have findings of their own.
         _ if client_cert_alert => return,
         _ if facts.reachable && legacy_only(facts) => return,
@@ -80,6 +84,32 @@ fn reachability(facts: &Facts, out: &mut Vec<Finding>) {
     }
     finding.message = message;
     out.push(finding);
+}
+
+/// The probe's own limits: an endpoint that outlasted its overall deadline.
+fn probe_limits(facts: &Facts, out: &mut Vec<Finding>) {
+    if !facts.deadline_exceeded {
+        return;
+    }
+    let cut: Vec<&str> = facts
+        .ciphers
+        .iter()
+        .filter(|v| v.incomplete)
+        .map(|v| v.version.name())
+        .collect();
+    let detail = if cut.is_empty() {
+        String::new()
+    } else {
+        format!("; suite lists cut short: {}", cut.join(", "))
+    };
+    push(
+        out,
+        Code::ProbeDeadlineExceeded,
+        format!(
+            "the probe stopped at the endpoint's deadline after {} ms and {} connections{detail}",
+            facts.duration_ms, facts.connections
+        ),
+    );
 }
 
 fn legacy_only(facts: &Facts) -> bool {

@@ -232,6 +232,13 @@ pub enum FailureKind {
     NotTls,
     /// The peer sent a TLS alert, or the handshake failed otherwise.
     Handshake,
+    /// The peer speaks TLS but sent a handshake message larger than clients accept (rustls, Go and
+    /// browsers stop at 64 KiB), e.g. a huge certificate or chain.
+    Oversized,
+    /// The peer answered with a ServerHello, but a later handshake message does not parse.
+    Malformed,
+    /// The target's name cannot be used (not a host name or IP literal); nothing was dialled.
+    InvalidTarget,
 }
 
 /// A classified failure.
@@ -382,4 +389,8 @@ pub struct Facts {
     pub connections: u32,
     /// Wall time of the probe in milliseconds.
     pub duration_ms: u64,
+    /// The endpoint's overall deadline ended the probe: facts not yet learned are absent, and
+    /// suite lists that were cut are marked incomplete.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deadline_exceeded: bool,
 }

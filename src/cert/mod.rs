@@ -225,10 +225,24 @@ fn is_time_error(err: &CertificateError) -> bool {
 fn inside_validity(leaf: &CertificateDer<'_>, now: UnixTime) -> Option<UnixTime> {
     let facts = cert_facts(leaf).ok()?;
     let now = i64::try_from(now.as_secs()).ok()?;
-    let at = now.clamp(facts.not_before_unix + 1, facts.not_after_unix - 1);
+    let at = clamp_into_window(now, facts.not_before_unix, facts.not_after_unix)?;
     Some(UnixTime::since_unix_epoch(std::time::Duration::from_secs(
         u64::try_from(at).ok()?,
     )))
+}
+
+/// `now` moved into `[not_before, not_after]`, a second away from each edge when the window is
+/// wide enough; `None` for an inverted window (no moment is valid). A server chooses these dates,
+/// so they must never reach `clamp` with its bounds crossed (that panics).
+fn clamp_into_window(now: i64, not_before: i64, not_after: i64) -> Option<i64> {
+    if not_before > not_after {
+        return None;
+    }
+    let (low, high) = match (not_before.checked_add(1), not_after.checked_sub(1)) {
+        (Some(low), Some(high)) if low <= high => (low, high),
+        _ => (not_before, not_after),
+    };
+    Some(now.clamp(low, high))
 }
 
 /// The alert a client sends for this verification error.
@@ -282,5 +296,24 @@ pub fn chain_shape(
             return (ordered, Some(issuer_text));
         };
         current = next;
+    }
+}
+
+#[cfg(test)]
+mod validity_window_tests {
+    use super::clamp_into_window;
+
+    #[test]
+    fn short_and_inverted_validity_windows_never_panic() {
+        // Wide window: one second inside each edge.
+        assert_eq!(clamp_into_window(5_000, 1_000, 2_000), Some(1_999));
+        assert_eq!(clamp_into_window(0, 1_000, 2_000), Some(1_001));
+        // Windows of one second and of zero seconds: the edges themselves.
+        assert_eq!(clamp_into_window(5_000, 1_000, 1_001), Some(1_001));
+        assert_eq!(clamp_into_window(0, 1_000, 1_000), Some(1_000));
+        // Inverted: no moment is valid.
+        assert_eq!(clamp_into_window(1_500, 2_000, 1_000), None);
+        assert_eq!(clamp_into_window(0, i64::MAX, i64::MIN), None);
+        assert_eq!(clamp_into_window(0, i64::MIN, i64::MIN), Some(i64::MIN));
     }
 }

@@ -134,6 +134,9 @@ pub struct ControllerArgs {
     /// Deadline of each connect and exchange of a probe.
     #[arg(long, env = "TLSAUDIT_PROBE_TIMEOUT", default_value = "5s", value_parser = duration)]
     pub probe_timeout: Duration,
+    /// Deadline of one endpoint's whole probe (default 6 × --probe-timeout; never below it).
+    #[arg(long, env = "TLSAUDIT_PROBE_DEADLINE", value_parser = duration)]
+    pub probe_deadline: Option<Duration>,
     /// How long one probe's result is shared by audits naming the same endpoint, SNI and identity.
     #[arg(long, env = "TLSAUDIT_PROBE_CACHE_TTL", default_value = "30s", value_parser = duration)]
     pub probe_cache_ttl: Duration,
@@ -711,6 +714,10 @@ fn context(parts: &Parts, stores: Stores) -> Arc<Context> {
             metrics_max_endpoints: usize::try_from(args.metrics_max_endpoints)
                 .unwrap_or(usize::MAX),
             probe_timeout: args.probe_timeout,
+            probe_deadline: args
+                .probe_deadline
+                .unwrap_or_else(|| args.probe_timeout.saturating_mul(6))
+                .max(args.probe_timeout),
             networks: TargetNetworks::new(args.allow_target_cidr.clone()),
         },
         stores,

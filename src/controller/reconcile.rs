@@ -46,6 +46,9 @@ pub struct Settings {
     pub metrics_max_endpoints: usize,
     /// Deadline of each connect and exchange of a probe.
     pub probe_timeout: Duration,
+    /// Deadline of one endpoint's whole probe. Process-wide, like the timeout, so the probe
+    /// cache's key (address, SNI, identity, trust) need not include either.
+    pub probe_deadline: Duration,
     /// Networks explicit endpoints may reach.
     pub networks: TargetNetworks,
 }
@@ -407,6 +410,7 @@ async fn probe_and_judge(
 ) -> Result<Vec<Audited>, Error> {
     let options = ProbeOptions {
         timeout: ctx.settings.probe_timeout,
+        deadline: ctx.settings.probe_deadline,
         roots: Arc::clone(&material.roots),
         client_identity: material.identity.clone(),
         ..ProbeOptions::default()

@@ -47,6 +47,9 @@ pub struct ClientIdentity {
 pub struct ProbeOptions {
     /// Deadline for each connect and each exchange.
     pub timeout: Duration,
+    /// Deadline for the whole endpoint (every enumeration round and handshake): when it passes,
+    /// the probe returns what it learned so far with [`Facts::deadline_exceeded`] set.
+    pub deadline: Duration,
     /// Byte budget for one server flight.
     pub max_bytes: usize,
     /// Trust anchors the chain is verified against.
@@ -61,6 +64,7 @@ impl Default for ProbeOptions {
     fn default() -> Self {
         Self {
             timeout: Duration::from_secs(5),
+            deadline: DEFAULT_DEADLINE,
             max_bytes: 256 * 1024,
             roots: Arc::new(RootCertStore::empty()),
             client_identity: None,
@@ -69,18 +73,68 @@ impl Default for ProbeOptions {
     }
 }
 
+/// The default of [`ProbeOptions::deadline`]: six times the default per-exchange timeout.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
+
 /// Probes one endpoint and returns what was observed.
 pub async fn probe(target: &Target, options: &ProbeOptions) -> Facts {
-    let started = std::time::Instant::now();
-    let mut facts = match resolve(target, options.timeout).await {
-        Ok(addr) => probe_address(target, addr, options).await,
-        Err(failure) => Facts {
-            failure: Some(failure),
+    let started = tokio::time::Instant::now();
+    let mut facts = match check_target(target) {
+        Err(err) => Facts {
+            failure: Some(Failure {
+                kind: FailureKind::InvalidTarget,
+                alert: None,
+                detail: err.to_string(),
+            }),
             ..Facts::default()
+        },
+        Ok(()) => match resolve(target, options.timeout.min(options.deadline)).await {
+            Ok(addr) => probe_address(target, addr, options, started).await,
+            Err(failure) => Facts {
+                failure: Some(failure),
+                ..Facts::default()
+            },
         },
     };
     facts.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     facts
+}
+
+/// Why a target cannot be probed: its host or server name cannot be dialled or sent as SNI.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {what} {name:?}: {reason}")]
+pub struct TargetError {
+    /// `host` or `server name`.
+    pub what: &'static str,
+    /// The name, cut to 80 characters.
+    pub name: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+/// Checks the host and the server name of `target` the way both the raw hellos and rustls will
+/// use them, so that both send the same SNI (or, for IP literals, none) and a bad name is refused
+/// before anything is dialled.
+pub fn check_target(target: &Target) -> Result<(), TargetError> {
+    let names = std::iter::once(("host", target.host.as_str()))
+        .chain(target.server_name.as_deref().map(|n| ("server name", n)));
+    for (what, name) in names {
+        let invalid = |reason: String| TargetError {
+            what,
+            name: name.chars().take(80).collect(),
+            reason,
+        };
+        match crate::tls::server_name::check(name) {
+            Err(err) => return Err(invalid(err.to_string())),
+            Ok(crate::tls::server_name::HostName::Ip(_)) => {}
+            Ok(crate::tls::server_name::HostName::Dns) => {
+                // rustls' own rules (e.g. no all-numeric last label) decide what it would send.
+                rustls::pki_types::ServerName::try_from(name)
+                    .map_err(|_| invalid("not a valid DNS name for TLS".to_owned()))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn resolve(target: &Target, timeout: Duration) -> Result<SocketAddr, Failure> {
@@ -118,8 +172,14 @@ fn sni_of(target: &Target) -> Option<String> {
         .then(|| name.to_owned())
 }
 
-async fn probe_address(target: &Target, addr: SocketAddr, options: &ProbeOptions) -> Facts {
-    let dialer = Dialer::new(addr, options.timeout, options.max_bytes);
+async fn probe_address(
+    target: &Target,
+    addr: SocketAddr,
+    options: &ProbeOptions,
+    started: tokio::time::Instant,
+) -> Facts {
+    let dialer = Dialer::new(addr, options.timeout, options.max_bytes)
+        .with_deadline(started, options.deadline);
     let name = verify_name(target).to_owned();
     let sni = sni_of(target);
     let main_offer = Offer {
@@ -161,6 +221,7 @@ async fn probe_address(target: &Target, addr: SocketAddr, options: &ProbeOptions
         &name,
     );
     facts.connections = dialer.connections();
+    facts.deadline_exceeded = dialer.deadline_exceeded();
     facts
 }
 
@@ -185,6 +246,7 @@ fn combine(
     facts.failure = main
         .failure
         .clone()
+        .map(|f| reclassify(f, facts.reachable))
         .or_else(|| (!facts.reachable).then(|| raw.failure.clone()).flatten());
 
     // The chain a current client saw; else the one a legacy (≤ TLS 1.2) hello got in plaintext.
@@ -236,6 +298,15 @@ fn combine(
         http: main.negotiated.as_ref().map(|_| main.http.is_some()),
     };
     facts
+}
+
+/// A reply rustls could not parse is "not TLS" only when no raw hello got a ServerHello either;
+/// from a server that did answer in TLS it is a malformed handshake.
+fn reclassify(mut failure: Failure, reachable: bool) -> Failure {
+    if reachable && failure.kind == FailureKind::NotTls {
+        failure.kind = FailureKind::Malformed;
+    }
+    failure
 }
 
 fn ocsp_facts(staple: &[u8]) -> OcspFacts {
@@ -347,12 +418,78 @@ fn client_auth_facts(
     }
 }
 
+/// Why a client certificate and key cannot be used for mTLS.
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    /// The PEM holds no certificate or no private key.
+    #[error(transparent)]
+    Pem(#[from] crate::cert::PemError),
+    /// The TLS library cannot sign with this key.
+    #[error(
+        "unsupported {kind} client key ({reason}): use RSA of 2048 to 8192 bits, ECDSA P-256 or \
+         P-384, or Ed25519"
+    )]
+    UnsupportedKey {
+        /// `RSA`, `EC`, `Ed25519`, `Ed448` or `unknown`.
+        kind: &'static str,
+        /// The TLS library's reason.
+        reason: String,
+    },
+    /// The key is not the one of the leaf certificate.
+    #[error("the client key does not match the client certificate's public key")]
+    KeyMismatch,
+}
+
 impl ClientIdentity {
-    /// Loads a client identity from a PEM chain and a PEM private key.
-    pub fn from_pem(chain_pem: &[u8], key_pem: &[u8]) -> Result<Self, crate::cert::PemError> {
-        Ok(Self {
+    /// Loads a client identity from a PEM chain and a PEM private key, and checks at once that
+    /// the TLS library can sign with the key and that it belongs to the leaf: an unusable
+    /// identity is the caller's error, not a handshake failure to blame on the server.
+    pub fn from_pem(chain_pem: &[u8], key_pem: &[u8]) -> Result<Self, IdentityError> {
+        let identity = Self {
             chain: crate::cert::certificates_from_pem(chain_pem)?,
             key: crate::cert::private_key_from_pem(key_pem)?,
-        })
+        };
+        identity.check()?;
+        Ok(identity)
+    }
+
+    fn check(&self) -> Result<(), IdentityError> {
+        let provider = rustls::crypto::ring::default_provider();
+        let signing = provider
+            .key_provider
+            .load_private_key(self.key.clone_key())
+            .map_err(|err| IdentityError::UnsupportedKey {
+                kind: key_kind(&self.key),
+                reason: err.to_string(),
+            })?;
+        let certified = rustls::sign::CertifiedKey::new(self.chain.clone(), signing);
+        match certified.keys_match() {
+            Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch)) => {
+                Err(IdentityError::KeyMismatch)
+            }
+            // `Unknown`: the signer cannot show its public key; the server will judge it.
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The algorithm of a private key, from its PEM label or its PKCS#8 algorithm identifier.
+fn key_kind(key: &PrivateKeyDer<'_>) -> &'static str {
+    const RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
+    const EC: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+    const ED25519: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
+    const ED448: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x71];
+    let contains = |der: &[u8], oid: &[u8]| der.windows(oid.len()).take(64).any(|w| w == oid);
+    match key {
+        PrivateKeyDer::Pkcs1(_) => "RSA",
+        PrivateKeyDer::Sec1(_) => "EC",
+        PrivateKeyDer::Pkcs8(der) => {
+            let der = der.secret_pkcs8_der();
+            [(RSA, "RSA"), (EC, "EC"), (ED25519, "Ed25519"), (ED448, "Ed448")]
+                .into_iter()
+                .find(|(oid, _)| contains(der, oid))
+                .map_or("unknown", |(_, kind)| kind)
+        }
+        _ => "unknown",
     }
 }

@@ -13,7 +13,8 @@
 //! - [`flight`]: the record deframer and the TLS ≤ 1.2 server flight;
 //! - [`key_exchange`]: named groups and ServerKeyExchange parameters;
 //! - [`alert`]: alert records and names;
-//! - [`suites`]: the cipher-suite registry and the offer lists per version.
+//! - [`suites`]: the cipher-suite registry and the offer lists per version;
+//! - [`server_name`]: which host names may be dialled and sent as SNI.
 
 pub mod alert;
 pub mod client_hello;
@@ -22,4 +23,5 @@ pub mod codepoints;
 pub mod flight;
 pub mod key_exchange;
 pub mod server_hello;
+pub mod server_name;
 pub mod suites;

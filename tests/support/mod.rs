@@ -7,6 +7,7 @@
     clippy::missing_panics_doc
 )]
 
+pub mod hostile;
 pub mod kube;
 pub mod openssl;
 pub mod pki;

@@ -266,13 +266,14 @@ pub fn prepare(args: &ScanArgs) -> Result<(Target, ProbeOptions, Policy), ScanEr
     }
     let client_identity = match (&args.client_cert, &args.client_key) {
         (Some(cert), Some(key)) => {
-            let identity = ClientIdentity::from_pem(&read(cert)?, &read(key)?).map_err(|error| {
-                ScanError::Identity {
-                    cert: cert.clone(),
-                    key: key.clone(),
-                    error,
-                }
-            })?;
+            let identity =
+                ClientIdentity::from_pem(&read(cert)?, &read(key)?).map_err(|error| {
+                    ScanError::Identity {
+                        cert: cert.clone(),
+                        key: key.clone(),
+                        error,
+                    }
+                })?;
             Some(Arc::new(identity))
         }
         _ => None,

@@ -84,7 +84,7 @@ async fn a_leaf_valid_for_one_second_is_expired_not_a_panic() {
     let server = serve_dated(&dated).await;
     let report = audit(
         &target(server.addr, Some("short.test")),
-        &options(&[dated.root.clone()]),
+        &options(std::slice::from_ref(&dated.root)),
     )
     .await;
     assert_eq!(
@@ -111,7 +111,7 @@ async fn an_inverted_validity_window_is_reported_not_a_panic() {
     let server = serve_dated(&dated).await;
     let report = audit(
         &target(server.addr, Some("inverted.test")),
-        &options(&[dated.root.clone()]),
+        &options(std::slice::from_ref(&dated.root)),
     )
     .await;
     assert!(report.facts.chain[0].not_after_unix < report.facts.chain[0].not_before_unix);
@@ -213,7 +213,7 @@ async fn a_certificate_over_64_kib_is_an_oversized_handshake_with_the_raw_facts_
     let server = tls_server::start(config, "").await;
     let report = audit(
         &target(server.addr, Some("h00000.big.test")),
-        &options(&[pki.root.der.clone()]),
+        &options(std::slice::from_ref(&pki.root.der)),
     )
     .await;
     let facts = &report.facts;
@@ -228,7 +228,10 @@ async fn a_certificate_over_64_kib_is_an_oversized_handshake_with_the_raw_facts_
     // The raw TLS 1.2 hello read the chain that rustls refused.
     assert_eq!(facts.chain.len(), 2);
     assert_eq!(facts.chain[0].sans.len(), 6_000);
-    assert_eq!(facts.trust.error.as_deref(), Some("certificate cannot be decoded"));
+    assert_eq!(
+        facts.trust.error.as_deref(),
+        Some("certificate cannot be decoded")
+    );
     assert_eq!(
         findings(&report),
         // webpki cannot decode a certificate over 64 KiB either: clients send bad_certificate.
@@ -252,7 +255,7 @@ async fn a_300_certificate_chain_is_an_oversized_handshake() {
     let server = tls_server::start(config, "").await;
     let report = audit(
         &target(server.addr, Some("chain.test")),
-        &options(&[pki.root.der.clone()]),
+        &options(std::slice::from_ref(&pki.root.der)),
     )
     .await;
     assert_eq!(
@@ -301,7 +304,7 @@ async fn a_one_megabyte_certificate_is_refused_after_its_header_not_read() {
 
 /// SNI of every hello but SSL 3.0 ones (SSL 3.0 predates extensions).
 fn sni_seen(seen: &std::sync::Mutex<Vec<(u16, Option<String>)>>) -> Vec<Option<String>> {
-    std::mem::take(&mut *seen.lock().unwrap())
+    std::mem::take(&mut *seen.lock().expect("log"))
         .into_iter()
         .filter(|(version, _)| *version != 0x0300)
         .map(|(_, sni)| sni)
@@ -347,5 +350,5 @@ async fn a_name_that_cannot_be_sent_as_sni_is_refused_before_dialling() {
             "{name:?}"
         );
     }
-    assert!(seen.lock().unwrap().is_empty());
+    assert!(seen.lock().expect("log").is_empty());
 }

@@ -205,12 +205,11 @@ async fn run(
     let tcp = dialer.connect().await.map_err(|e| net_failure(&e))?;
     let connector = TlsConnector::from(Arc::new(config));
     let until = dialer.step_deadline().map_err(|e| net_failure(&e))?;
-    let mut tls =
-        match tokio::time::timeout_at(until, connector.connect(server_name, tcp)).await {
-            Err(_) => return Err(net_failure(&dialer.expired(until))),
-            Ok(Err(err)) => return Err(io_failure(dialer, &err)),
-            Ok(Ok(tls)) => tls,
-        };
+    let mut tls = match tokio::time::timeout_at(until, connector.connect(server_name, tcp)).await {
+        Err(_) => return Err(net_failure(&dialer.expired(until))),
+        Ok(Err(err)) => return Err(io_failure(dialer, &err)),
+        Ok(Ok(tls)) => tls,
+    };
     let (_, conn) = tls.get_ref();
     outcome.negotiated = negotiated(conn);
     let client_auth_requested = with(recorded, |r| r.client_auth_requested);

@@ -420,9 +420,8 @@ fn wire_failure(err: &WireError) -> Failure {
 fn failure_rank(failure: &Failure) -> u8 {
     match (failure.kind, failure.alert.is_some()) {
         (FailureKind::NotTls | FailureKind::InvalidTarget, _) => 0,
-        (FailureKind::Handshake, true) => 1,
+        (FailureKind::Handshake | FailureKind::Oversized | FailureKind::Malformed, true) => 1,
         (FailureKind::Handshake | FailureKind::Oversized | FailureKind::Malformed, false) => 2,
-        (FailureKind::Oversized | FailureKind::Malformed, true) => 1,
         (FailureKind::Timeout, _) => 3,
         (FailureKind::Reset, _) => 4,
         (FailureKind::Unreachable, _) => 5,

@@ -3,8 +3,11 @@
 //! Input: a [`Target`] and [`ProbeOptions`]. Output: [`Facts`]; never an error — failures are facts.
 
 pub mod handshake;
+mod identity;
 pub mod legacy;
 pub mod net;
+
+pub use identity::{ClientIdentity, IdentityError};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,7 +16,7 @@ use std::time::Duration;
 use handshake::Offer;
 use net::Dialer;
 use rustls::RootCertStore;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
+use rustls::pki_types::{CertificateDer, UnixTime};
 
 use crate::facts::{
     AlpnFacts, CertFacts, ClientAuthDemand, ClientAuthFacts, Facts, Failure, FailureKind,
@@ -31,15 +34,6 @@ pub struct Target {
     pub address: Option<SocketAddr>,
     /// SNI and verification name; `None` sends no SNI and verifies against `host`.
     pub server_name: Option<String>,
-}
-
-/// A client certificate chain and its private key (mTLS).
-#[derive(Debug)]
-pub struct ClientIdentity {
-    /// Leaf first.
-    pub chain: Vec<CertificateDer<'static>>,
-    /// The leaf's private key. Never logged or serialised.
-    pub key: PrivateKeyDer<'static>,
 }
 
 /// How to probe.
@@ -415,81 +409,5 @@ fn client_auth_facts(
             .and_then(|o| o.failure.as_ref())
             .and_then(|f| f.alert.clone()),
         client_cert,
-    }
-}
-
-/// Why a client certificate and key cannot be used for mTLS.
-#[derive(Debug, thiserror::Error)]
-pub enum IdentityError {
-    /// The PEM holds no certificate or no private key.
-    #[error(transparent)]
-    Pem(#[from] crate::cert::PemError),
-    /// The TLS library cannot sign with this key.
-    #[error(
-        "unsupported {kind} client key ({reason}): use RSA of 2048 to 8192 bits, ECDSA P-256 or \
-         P-384, or Ed25519"
-    )]
-    UnsupportedKey {
-        /// `RSA`, `EC`, `Ed25519`, `Ed448` or `unknown`.
-        kind: &'static str,
-        /// The TLS library's reason.
-        reason: String,
-    },
-    /// The key is not the one of the leaf certificate.
-    #[error("the client key does not match the client certificate's public key")]
-    KeyMismatch,
-}
-
-impl ClientIdentity {
-    /// Loads a client identity from a PEM chain and a PEM private key, and checks at once that
-    /// the TLS library can sign with the key and that it belongs to the leaf: an unusable
-    /// identity is the caller's error, not a handshake failure to blame on the server.
-    pub fn from_pem(chain_pem: &[u8], key_pem: &[u8]) -> Result<Self, IdentityError> {
-        let identity = Self {
-            chain: crate::cert::certificates_from_pem(chain_pem)?,
-            key: crate::cert::private_key_from_pem(key_pem)?,
-        };
-        identity.check()?;
-        Ok(identity)
-    }
-
-    fn check(&self) -> Result<(), IdentityError> {
-        let provider = rustls::crypto::ring::default_provider();
-        let signing = provider
-            .key_provider
-            .load_private_key(self.key.clone_key())
-            .map_err(|err| IdentityError::UnsupportedKey {
-                kind: key_kind(&self.key),
-                reason: err.to_string(),
-            })?;
-        let certified = rustls::sign::CertifiedKey::new(self.chain.clone(), signing);
-        match certified.keys_match() {
-            Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch)) => {
-                Err(IdentityError::KeyMismatch)
-            }
-            // `Unknown`: the signer cannot show its public key; the server will judge it.
-            _ => Ok(()),
-        }
-    }
-}
-
-/// The algorithm of a private key, from its PEM label or its PKCS#8 algorithm identifier.
-fn key_kind(key: &PrivateKeyDer<'_>) -> &'static str {
-    const RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
-    const EC: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
-    const ED25519: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
-    const ED448: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x71];
-    let contains = |der: &[u8], oid: &[u8]| der.windows(oid.len()).take(64).any(|w| w == oid);
-    match key {
-        PrivateKeyDer::Pkcs1(_) => "RSA",
-        PrivateKeyDer::Sec1(_) => "EC",
-        PrivateKeyDer::Pkcs8(der) => {
-            let der = der.secret_pkcs8_der();
-            [(RSA, "RSA"), (EC, "EC"), (ED25519, "Ed25519"), (ED448, "Ed448")]
-                .into_iter()
-                .find(|(oid, _)| contains(der, oid))
-                .map_or("unknown", |(_, kind)| kind)
-        }
-        _ => "unknown",
     }
 }

@@ -100,7 +100,13 @@ mod tests {
         assert_eq!(check("localhost"), Ok(HostName::Dns));
         assert!(matches!(check("10.0.0.7"), Ok(HostName::Ip(_))));
         assert!(matches!(check("::1"), Ok(HostName::Ip(_))));
-        let longest = ["a".repeat(63), "b".repeat(63), "c".repeat(63), "d".repeat(61)].join(".");
+        let longest = [
+            "a".repeat(63),
+            "b".repeat(63),
+            "c".repeat(63),
+            "d".repeat(61),
+        ]
+        .join(".");
         assert_eq!(longest.len(), 253);
         assert_eq!(check(&longest), Ok(HostName::Dns));
     }

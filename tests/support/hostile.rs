@@ -187,7 +187,11 @@ pub async fn huge_certificate_server(len: usize) -> Server {
         let mut sent = 0;
         while sent < len {
             let n = chunk.len().min(len - sent);
-            if tcp.write_all(&record(22, 0x0303, &chunk[..n])).await.is_err() {
+            if tcp
+                .write_all(&record(22, 0x0303, &chunk[..n]))
+                .await
+                .is_err()
+            {
                 return;
             }
             sent += n;

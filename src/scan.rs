@@ -38,7 +38,7 @@ pub const MIN_TIMEOUT: Duration = Duration::from_millis(10);
 /// `tlsaudit scan` options.
 #[derive(Debug, clap::Args)]
 pub struct ScanArgs {
-    /// HOST:PORT to audit (`[::1]:443` for IPv6; port defaults to 443).
+    /// HOST:PORT to audit (`[::1]:443` for IPv6, brackets required; port defaults to 443).
     pub target: String,
     /// SNI and verification name (default: HOST when it is a name).
     #[arg(long)]

@@ -352,3 +352,23 @@ async fn a_name_that_cannot_be_sent_as_sni_is_refused_before_dialling() {
     }
     assert!(seen.lock().expect("log").is_empty());
 }
+
+#[tokio::test]
+async fn a_broken_certificate_message_after_a_server_hello_is_malformed_not_not_tls() {
+    let server = hostile::malformed_certificate_server().await;
+    let report = audit(&target(server.addr, Some("broken.test")), &options(&[])).await;
+    assert_eq!(
+        report.facts.failure.as_ref().map(|f| f.kind),
+        Some(FailureKind::Malformed)
+    );
+    assert_eq!(report.facts.protocols.accepted(), vec![TlsVersion::Tls12]);
+    assert_eq!(
+        findings(&report),
+        set(&[
+            ("protocol.no_tls1_3", "low"),
+            ("tls.malformed_handshake", "high")
+        ]),
+        "{:#?}",
+        report.findings
+    );
+}

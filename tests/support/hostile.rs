@@ -254,3 +254,19 @@ pub fn dated_leaf(name: &str, not_before: OffsetDateTime, not_after: OffsetDateT
         key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
     }
 }
+
+/// Answers every ClientHello with a TLS 1.2 ServerHello and a Certificate message whose list
+/// length claims more bytes than the message holds.
+pub async fn malformed_certificate_server() -> Server {
+    start(|mut tcp| async move {
+        if read_hello(&mut tcp).await.is_none() {
+            return;
+        }
+        let mut flight = server_hello(0x0303, 0xc02f);
+        flight.extend(record(22, 0x0303, &handshake_message(11, &[0, 0, 0x10, 0])));
+        let _ = tcp.write_all(&flight).await;
+        let mut sink = [0u8; 64];
+        let _ = tcp.read(&mut sink).await;
+    })
+    .await
+}

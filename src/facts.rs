@@ -1,6 +1,7 @@
 //! What a probe observed on one endpoint, before any judgement: versions, suites, the served chain,
 //! SNI/ALPN/OCSP/client-auth behaviour and how connections failed. Produced by `probe`, judged by
-//! `evaluate` and `grade`, embedded in `scan --json` and in the TlsAudit status.
+//! `evaluate` and `grade`, embedded in `scan --json`; the TlsAudit status keeps only a summary of
+//! them (`crd::EndpointStatus`: versions, cipher, leaf).
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -184,6 +185,25 @@ pub struct CertFacts {
     pub is_ca: bool,
     /// Issuer and subject are the same name and the signature verifies with its own key.
     pub self_signed: bool,
+    /// Where clients learn whether the certificate is revoked, and whether it demands a staple.
+    #[serde(default)]
+    pub revocation: RevocationFacts,
+}
+
+/// The revocation sources a certificate names (RFC 5280 4.2.1.13, 4.2.2.1) and its TLS Feature
+/// extension (RFC 7633).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RevocationFacts {
+    /// OCSP responder URLs (Authority Information Access, `id-ad-ocsp`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ocsp_urls: Vec<String>,
+    /// CRL distribution point URLs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub crl_urls: Vec<String>,
+    /// The TLS Feature extension lists `status_request` ("OCSP must-staple").
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub must_staple: bool,
 }
 
 /// The verdict of the certificate verifier (webpki) on the served chain.
@@ -206,6 +226,11 @@ pub struct TrustFacts {
     /// Served certificates that could not be parsed (they are absent from `chain`).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub unparsable: u32,
+    /// The chain leads to a root of the built-in web PKI (Mozilla's set, `webpki-roots`), whatever
+    /// the audit trusts and whether or not the leaf is in its validity window: the CA/Browser Forum
+    /// Baseline Requirements apply to it.
+    #[serde(default)]
+    pub public: bool,
 }
 
 #[allow(

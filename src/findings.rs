@@ -174,7 +174,7 @@ catalog! {
         "The certificate is not valid yet (notBefore in the future, or a skewed clock).",
         "Serve a certificate that is valid now; check the issuer's and the node's clocks.";
     CertExpiringSoon = "cert.expiring_soon", Medium,
-        "The certificate expires within the warning window (high within the critical window).",
+        "The certificate expires within the warning threshold (high within the critical one). Each threshold is the smaller of a day count (warningDays 28, criticalDays 14) and a share of the certificate's lifetime (warningLifetimePercent 33, criticalLifetimePercent 17), so a 6-day or 45-day certificate renewed at two thirds of its life (cert-manager's default) never fires, while 90-day and longer ones follow the day counts. The message names the threshold that fired.",
         "Renew the certificate before it expires; with cert-manager check renewBefore and the Certificate's Ready condition.";
     CertHostnameMismatch = "cert.hostname_mismatch", High,
         "The certificate's subjectAltNames do not cover the name the client connects with.",
@@ -198,8 +198,8 @@ catalog! {
         "The server sent a certificate that cannot be parsed as X.509; clients fail with bad_certificate or decode_error.",
         "Serve a valid PEM/DER certificate chain (check the file the server loads: truncated, wrong format, or a key in place of a certificate).";
     CertLongValidity = "cert.long_validity", Low,
-        "The leaf is valid for longer than 398 days; public CAs and browsers reject such certificates.",
-        "Issue certificates for 398 days or less and automate renewal.";
+        "A publicly trusted leaf (its chain reaches a web PKI root) is valid for longer than the CA/Browser Forum Baseline Requirements allow for its notBefore (§6.3.2, ballot SC-081): 398 days before 2026-03-15, 200 days from then, 100 days from 2027-03-15, 47 days from 2029-03-15, with 48 hours of leeway after each date. Leaves from private CAs are judged only against `spec.policy.maxValidityDays` (`scan --max-validity-days`), when set.",
+        "Issue certificates within the limit and automate renewal (cert-manager `duration`, or an ACME profile such as Let's Encrypt's 45-day `tlsserver`).";
     ChainIncomplete = "chain.incomplete", High,
         "The server does not send the intermediate certificate(s) needed to reach a trust anchor.",
         "Serve the full chain: leaf followed by intermediates (nginx `ssl_certificate fullchain.pem;`, a kubernetes.io/tls Secret's tls.crt with the intermediates appended).";
@@ -219,8 +219,11 @@ catalog! {
         "The server does not negotiate HTTP/2 through ALPN.",
         "Enable HTTP/2 (nginx `http2 on;`) if the endpoint serves HTTP.";
     OcspNotStapled = "ocsp.not_stapled", Info,
-        "No OCSP response is stapled to the handshake.",
-        "Enable OCSP stapling (nginx `ssl_stapling on;`) if the CA runs an OCSP responder.";
+        "The leaf names an OCSP responder (Authority Information Access) but no OCSP response is stapled. Leaves without an OCSP URL get no finding: Let's Encrypt removed OCSP URLs in May 2025 and turned its responders off in August 2025, publishing revocation by CRL only.",
+        "Enable OCSP stapling (nginx `ssl_stapling on;`), or ignore this code: clients that check revocation fall back to the responder or to CRLs.";
+    OcspMustStapleMissing = "ocsp.must_staple_missing", High,
+        "The leaf carries the TLS Feature extension with status_request (\"OCSP must-staple\", RFC 7633) but the server staples no OCSP response; clients that enforce it, such as Firefox, refuse the connection.",
+        "Enable OCSP stapling and make sure the server can reach the responder, or reissue the certificate without must-staple (Let's Encrypt no longer issues it).";
     OcspRevoked = "ocsp.revoked", Critical,
         "The stapled OCSP response says the certificate is revoked.",
         "Issue and serve a new certificate.";
@@ -237,7 +240,7 @@ catalog! {
         "The server rejected the supplied client certificate (the alert is named in the message).",
         "Issue the client certificate from a CA the server trusts (its client CA list), and check that it is valid.";
     MtlsClientCertExpiring = "mtls.client_cert_expiring", Medium,
-        "The client certificate used for the audit expires within the warning window, or has expired.",
+        "The client certificate used for the audit expires within the warning threshold (the same days-or-lifetime-share rule as `cert.expiring_soon`; high within the critical one), or has expired.",
         "Renew the client certificate Secret.";
     TlsNoFallbackScsv = "tls.no_fallback_scsv", Low,
         "TLS_FALLBACK_SCSV is not honoured: a downgraded handshake to an older version succeeds.",
@@ -361,7 +364,7 @@ pub fn markdown() -> String {
         "# Finding codes\n\n\
          Generated from `src/findings.rs` by `tlsaudit findings`; a test keeps this page equal to it.\n\
          Codes are stable API: alerts, dashboards and `spec.policy.ignore` use them. The severity is the \n\
-         default; `cert.expiring_soon` and `mtls.client_cert_expiring` are high inside `criticalDays`, and \n\
+         default; `cert.expiring_soon` and `mtls.client_cert_expiring` are high inside the critical threshold, and \n\
          `tls.handshake_failed` is high (not critical) when older hellos still get an answer.\n\n\
          | code | severity | meaning |\n|---|---|---|\n",
     );

@@ -75,12 +75,23 @@ pub struct ScanArgs {
     /// Do not send `GET /` (HSTS check).
     #[arg(long)]
     pub no_http: bool,
-    /// Days before expiry that warn.
-    #[arg(long, default_value_t = 28)]
+    /// Days before expiry that warn (unless --warning-lifetime-percent gives a sooner threshold).
+    #[arg(long, default_value_t = crate::policy::DEFAULT_WARNING_DAYS)]
     pub warning_days: u32,
-    /// Days before expiry that are critical.
-    #[arg(long, default_value_t = 14)]
+    /// Days before expiry that are critical (unless --critical-lifetime-percent gives a sooner one).
+    #[arg(long, default_value_t = crate::policy::DEFAULT_CRITICAL_DAYS)]
     pub critical_days: u32,
+    /// Warn only when less than this percentage of the certificate's lifetime is left (1-100).
+    #[arg(long, default_value_t = crate::policy::DEFAULT_WARNING_LIFETIME_PERCENT,
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub warning_lifetime_percent: u32,
+    /// Critical only when less than this percentage of the certificate's lifetime is left (1-100).
+    #[arg(long, default_value_t = crate::policy::DEFAULT_CRITICAL_LIFETIME_PERCENT,
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub critical_lifetime_percent: u32,
+    /// Longest leaf validity in days accepted from CAs outside the web PKI (default: no limit).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub max_validity_days: Option<u32>,
     /// Mozilla profile expected: modern, intermediate or old.
     #[arg(long, default_value = "intermediate", value_parser = parse_profile)]
     pub profile: Profile,
@@ -89,27 +100,10 @@ pub struct ScanArgs {
     pub ignore: Vec<Code>,
 }
 
-/// Parses `5s`, `250ms`, `2m` or a bare number of seconds.
+/// Parses a duration such as `5s`, `800ms`, `1m30s` or a bare number of seconds (the grammar of
+/// [`crate::duration`], shared with the controller).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let (number, unit) = text
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .map_or((text, "s"), |i| text.split_at(i));
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("invalid duration {text:?}"))?;
-    let seconds = match unit {
-        "ms" => value / 1000.0,
-        "s" => value,
-        "m" => value * 60.0,
-        "h" => value * 3600.0,
-        _ => {
-            return Err(format!(
-                "invalid duration unit in {text:?} (use ms, s, m, h)"
-            ));
-        }
-    };
-    Duration::try_from_secs_f64(seconds).map_err(|e| format!("invalid duration {text:?}: {e}"))
+    crate::duration::parse(text).map_err(|e| e.to_string())
 }
 
 /// A duration of at least [`MIN_TIMEOUT`]: a zero timeout would turn every server into
@@ -289,6 +283,11 @@ pub fn prepare(args: &ScanArgs) -> Result<(Target, ProbeOptions, Policy), ScanEr
     let policy = Policy {
         warning_days: args.warning_days,
         critical_days: args.critical_days.min(args.warning_days),
+        warning_lifetime_percent: args.warning_lifetime_percent,
+        critical_lifetime_percent: args
+            .critical_lifetime_percent
+            .min(args.warning_lifetime_percent),
+        max_validity_days: args.max_validity_days,
         profile: args.profile,
         ignore: args.ignore.clone(),
     };

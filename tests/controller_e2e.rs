@@ -4,21 +4,7 @@
 //! loopback (see `support::audit` for how fake Pod addresses are routed there). Each test asserts
 //! the exact finding codes in the status, and the metrics or Events the change must produce.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support {
-    #![allow(
-        dead_code,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::missing_panics_doc
-    )]
-    pub mod audit;
-    pub mod kube;
-    pub mod pki;
-    pub mod tls_server;
-}
+mod support;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -29,8 +15,9 @@ use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use serde_json::json;
 use support::audit::{
-    Routes, audit, audit_now, codes_at, create, endpoint_slice, fake, install_tlsaudit_crd,
-    operator, rotating_config, secret, service, tls_secret, wait_metrics, wait_status,
+    Routes, audit, audit_now, codes_at, condition, create, endpoint_slice, fake,
+    install_tlsaudit_crd, operator, rotating_config, secret, service, tls_secret, wait_metrics,
+    wait_status,
 };
 use support::kube::TestNamespace;
 use support::pki::{Hierarchy, Issued, Spec};
@@ -46,15 +33,6 @@ fn set(codes: &[&str]) -> BTreeSet<String> {
 
 fn codes(status: &TlsAuditStatus, address: &str) -> BTreeSet<String> {
     codes_at(status, address).into_iter().collect()
-}
-
-fn condition<'a>(status: &'a TlsAuditStatus, type_: &str) -> (&'a str, &'a str, &'a str) {
-    let c = status
-        .conditions
-        .iter()
-        .find(|c| c.type_ == type_)
-        .unwrap_or_else(|| panic!("no {type_} condition in {status:#?}"));
-    (c.status.as_str(), c.reason.as_str(), c.message.as_str())
 }
 
 /// A healthy rustls server for `names` (leaf + intermediate, HSTS, h2).
@@ -139,12 +117,12 @@ async fn replicas_serving_an_expired_and_a_healthy_certificate_are_reported_inco
     .await;
     assert_eq!(
         codes(&status, "10.250.0.2:8443"),
-        set(&["cert.expired", "backend.inconsistent", "ocsp.not_stapled"]),
+        set(&["cert.expired", "backend.inconsistent"]),
         "{status:#?}"
     );
     assert_eq!(
         codes(&status, "10.250.0.1:8443"),
-        set(&["backend.inconsistent", "ocsp.not_stapled"]),
+        set(&["backend.inconsistent"]),
         "{status:#?}"
     );
     // The worst endpoint comes first, with its served leaf although it is expired.
@@ -261,11 +239,7 @@ async fn a_certificate_rotated_on_a_backend_is_picked_up() {
             .is_some_and(|l| l.sha256 == new_sha)
     })
     .await;
-    assert_eq!(
-        codes(&status, "10.250.0.3:443"),
-        set(&["ocsp.not_stapled"]),
-        "{status:#?}"
-    );
+    assert_eq!(codes(&status, "10.250.0.3:443"), set(&[]), "{status:#?}");
     let text = wait_metrics(op.metrics_addr(), "the new leaf's info series", |m| {
         m.contains(&new_sha)
     })
@@ -408,11 +382,7 @@ async fn a_secret_in_another_namespace_is_refused_and_the_results_are_kept() {
     assert_eq!((ready, reason), ("False", "CrossNamespaceReference"));
     assert!(message.contains("kube-system"), "{message}");
     let address = format!("127.0.0.1:{}", server.addr.port());
-    assert_eq!(
-        codes(&status, &address),
-        set(&["ocsp.not_stapled"]),
-        "{status:#?}"
-    );
+    assert_eq!(codes(&status, &address), set(&[]), "{status:#?}");
     op.stop().await.expect("operator stops cleanly");
 }
 
@@ -458,17 +428,13 @@ async fn mtls_succeeds_with_the_client_certificate_secret_and_reports_it_missing
     let without = wait_status(&audits, "without", "an audited endpoint", done).await;
     assert_eq!(
         codes(&with, "10.250.0.6:5443"),
-        set(&["mtls.required", "ocsp.not_stapled"]),
+        set(&["mtls.required"]),
         "{with:#?}"
     );
     assert_eq!(condition(&with, "Ready").0, "True");
     assert_eq!(
         codes(&without, "10.250.0.6:5443"),
-        set(&[
-            "mtls.required",
-            "mtls.client_cert_missing",
-            "ocsp.not_stapled"
-        ]),
+        set(&["mtls.required", "mtls.client_cert_missing"]),
         "{without:#?}"
     );
     let text = wait_metrics(op.metrics_addr(), "client certificate expiry", |m| {
@@ -507,11 +473,7 @@ async fn a_missing_client_secret_makes_ready_false_and_loses_no_result() {
     let (ready, reason, message) = condition(&status, "Ready");
     assert_eq!((ready, reason), ("False", "SecretNotFound"));
     assert!(message.contains("Secret gone not found"), "{message}");
-    assert_eq!(
-        codes(&status, "10.250.0.7:443"),
-        set(&["ocsp.not_stapled"]),
-        "{status:#?}"
-    );
+    assert_eq!(codes(&status, "10.250.0.7:443"), set(&[]), "{status:#?}");
 
     // Creating the Secret triggers an audit at once (the Secret watch), and Ready recovers.
     let identity = Spec::ca("client ca")
@@ -601,21 +563,17 @@ async fn ingress_secrets_are_checked_at_rest_and_against_what_is_served() {
     assert_eq!(shop.server_name.as_deref(), Some("shop.example.test"));
     assert_eq!(
         codes(&status, "10.250.0.8:443"),
-        set(&[
-            "ingress.host_not_covered",
-            "cert.hostname_mismatch",
-            "ocsp.not_stapled"
-        ]),
+        set(&["ingress.host_not_covered", "cert.hostname_mismatch"]),
         "{status:#?}"
     );
     assert_eq!(
         codes(&status, "10.250.0.9:443"),
-        set(&["ingress.secret_mismatch", "ocsp.not_stapled"]),
+        set(&["ingress.secret_mismatch"]),
         "{status:#?}"
     );
     assert_eq!(
         codes(&status, "10.250.0.10:443"),
-        set(&["ingress.secret_missing", "ocsp.not_stapled"]),
+        set(&["ingress.secret_missing"]),
         "{status:#?}"
     );
     op.stop().await.expect("operator stops cleanly");

@@ -2,19 +2,7 @@
 //! types), and the real kube-apiserver of scripts/control-plane.sh enforces its validation: each bad
 //! spec is refused at create time with a message that names the field and the rule.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support {
-    #![allow(
-        dead_code,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::missing_panics_doc
-    )]
-    pub mod audit;
-    pub mod kube;
-}
+mod support;
 
 use kube::Api;
 use kube::api::{ApiResource, DynamicObject, PostParams};
@@ -61,6 +49,21 @@ async fn the_apiserver_rejects_bad_specs_with_a_clear_message() {
             "critical-after-warning",
             json!({"policy": {"expiry": {"warningDays": 7, "criticalDays": 14}}}),
             "criticalDays must not exceed warningDays",
+        ),
+        (
+            "critical-share-above-warning",
+            json!({"policy": {"expiry": {"warningLifetimePercent": 10, "criticalLifetimePercent": 20}}}),
+            "criticalLifetimePercent must not exceed warningLifetimePercent",
+        ),
+        (
+            "share-over-100",
+            json!({"policy": {"expiry": {"warningLifetimePercent": 150}}}),
+            "spec.policy.expiry.warningLifetimePercent in body should be less than or equal to 100",
+        ),
+        (
+            "zero-max-validity",
+            json!({"policy": {"maxValidityDays": 0}}),
+            "spec.policy.maxValidityDays in body should be greater than or equal to 1",
         ),
         (
             "short-interval",
@@ -116,6 +119,9 @@ async fn the_apiserver_rejects_bad_specs_with_a_clear_message() {
     let spec = created.spec;
     assert_eq!(spec.policy.expiry.warning_days, 28);
     assert_eq!(spec.policy.expiry.critical_days, 7);
+    assert_eq!(spec.policy.expiry.warning_lifetime_percent, 33);
+    assert_eq!(spec.policy.expiry.critical_lifetime_percent, 17);
+    assert_eq!(spec.policy.max_validity_days, None);
     assert!(spec.trust.system_roots && spec.trust.cluster_ca);
     assert_eq!(spec.interval.as_deref(), Some("1h30m"));
 }

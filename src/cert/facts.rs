@@ -67,6 +67,7 @@ pub fn cert_facts(der: &[u8]) -> Result<CertFacts, ParseError> {
         ),
         is_ca: cert.is_ca(),
         self_signed: is_self_issued(&cert),
+        revocation: super::revocation::revocation_facts(&cert),
     })
 }
 

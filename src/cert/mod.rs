@@ -4,6 +4,8 @@
 
 mod facts;
 pub mod ocsp;
+pub mod public;
+mod revocation;
 
 use std::sync::Arc;
 

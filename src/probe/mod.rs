@@ -256,6 +256,7 @@ fn combine(
     facts.chain = chain_facts;
     if !chain.is_empty() {
         facts.trust = crate::cert::verify_chain(&options.roots, &chain, name, UnixTime::now());
+        facts.trust.public = crate::cert::public::publicly_trusted(&chain, name, UnixTime::now());
         let (ordered, missing) =
             crate::cert::chain_shape(&chain, &crate::cert::anchor_subjects(&options.roots));
         facts.trust.ordered = Some(ordered);

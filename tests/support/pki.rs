@@ -1,7 +1,10 @@
 //! Certificates for tests, generated per test with rcgen: CAs, intermediates and leaves with chosen
 //! names, validity windows and key types.
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use rcgen::{
+    BasicConstraints, CertificateParams, CrlDistributionPoint, CustomExtension, DnType, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose,
+};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use time::{Duration, OffsetDateTime};
 
@@ -54,6 +57,14 @@ pub struct Spec {
     pub to_days: i64,
     /// A CA certificate.
     pub ca: bool,
+    /// Validity window in seconds relative to now, overriding the days (see `valid_hours`).
+    pub window_seconds: Option<(i64, i64)>,
+    /// OCSP responder URL (Authority Information Access, id-ad-ocsp).
+    pub ocsp_url: Option<String>,
+    /// CRL distribution point URL.
+    pub crl_url: Option<String>,
+    /// TLS Feature extension with status_request (OCSP must-staple, RFC 7633).
+    pub must_staple: bool,
 }
 
 impl Spec {
@@ -65,6 +76,10 @@ impl Spec {
             from_days: -10,
             to_days: 90,
             ca: false,
+            window_seconds: None,
+            ocsp_url: None,
+            crl_url: None,
+            must_staple: false,
         }
     }
 
@@ -76,6 +91,10 @@ impl Spec {
             from_days: -30,
             to_days: 5 * 365,
             ca: true,
+            window_seconds: None,
+            ocsp_url: None,
+            crl_url: None,
+            must_staple: false,
         }
     }
 
@@ -86,14 +105,58 @@ impl Spec {
         self
     }
 
+    /// The same spec valid from `from_hours` to `to_hours` relative to now.
+    pub fn valid_hours(mut self, from_hours: i64, to_hours: i64) -> Self {
+        self.window_seconds = Some((from_hours * 3600, to_hours * 3600));
+        self
+    }
+
+    /// The same spec naming an OCSP responder.
+    pub fn ocsp(mut self, url: &str) -> Self {
+        self.ocsp_url = Some(url.to_owned());
+        self
+    }
+
+    /// The same spec naming a CRL distribution point.
+    pub fn crl(mut self, url: &str) -> Self {
+        self.crl_url = Some(url.to_owned());
+        self
+    }
+
+    /// The same spec with the must-staple TLS Feature extension.
+    pub fn must_staple(mut self) -> Self {
+        self.must_staple = true;
+        self
+    }
+
     fn params(&self) -> (CertificateParams, KeyPair) {
         let mut params = CertificateParams::new(self.sans.clone()).expect("certificate params");
         params
             .distinguished_name
             .push(DnType::CommonName, self.cn.clone());
         let now = OffsetDateTime::now_utc();
-        params.not_before = now + Duration::days(self.from_days);
-        params.not_after = now + Duration::days(self.to_days);
+        let (from, to) = self
+            .window_seconds
+            .unwrap_or((self.from_days * 86_400, self.to_days * 86_400));
+        params.not_before = now + Duration::seconds(from);
+        params.not_after = now + Duration::seconds(to);
+        if let Some(url) = &self.ocsp_url {
+            params.custom_extensions.push(ocsp_access(url));
+        }
+        if let Some(url) = &self.crl_url {
+            params.crl_distribution_points = vec![CrlDistributionPoint {
+                uris: vec![url.clone()],
+            }];
+        }
+        if self.must_staple {
+            // id-pe-tlsfeature: SEQUENCE { INTEGER 5 (status_request) }.
+            params
+                .custom_extensions
+                .push(CustomExtension::from_oid_content(
+                    &[1, 3, 6, 1, 5, 5, 7, 1, 24],
+                    vec![0x30, 0x03, 0x02, 0x01, 0x05],
+                ));
+        }
         if self.ca {
             params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
             params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
@@ -113,6 +176,27 @@ impl Spec {
             params,
         }
     }
+}
+
+/// Authority Information Access with one id-ad-ocsp URI (RFC 5280 4.2.2.1), as DER.
+fn ocsp_access(url: &str) -> CustomExtension {
+    fn tlv(tag: u8, body: &[u8]) -> Vec<u8> {
+        let mut out = vec![tag];
+        let len = body.len();
+        if len < 0x80 {
+            out.push(u8::try_from(len).expect("short length"));
+        } else {
+            out.push(0x81);
+            out.push(u8::try_from(len).expect("URL under 256 bytes"));
+        }
+        out.extend_from_slice(body);
+        out
+    }
+    let id_ad_ocsp = [0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01];
+    let mut description = id_ad_ocsp.to_vec();
+    description.extend(tlv(0x86, url.as_bytes())); // uniformResourceIdentifier [6]
+    let access = tlv(0x30, &tlv(0x30, &description));
+    CustomExtension::from_oid_content(&[1, 3, 6, 1, 5, 5, 7, 1, 1], access)
 }
 
 /// A root CA → intermediate → leaf hierarchy for `localhost`-style names.

@@ -16,6 +16,8 @@ mod evaluate;
 mod facts;
 #[path = "../../src/findings.rs"]
 mod findings;
+#[path = "../../src/lifetime.rs"]
+mod lifetime;
 #[path = "../../src/policy.rs"]
 mod policy;
 #[path = "../../src/tls/mod.rs"]

@@ -83,7 +83,7 @@ fn main() -> ExitCode {
                 Ok(0)
             }
             Command::Crd => {
-                print!("{}", tlsaudit::crd::crd_yaml()?);
+                tlsaudit::scan::write_stdout(&tlsaudit::crd::crd_yaml()?)?;
                 Ok(0)
             }
             Command::ReportSchema => {
@@ -95,7 +95,7 @@ fn main() -> ExitCode {
                 Ok(0)
             }
             Command::Metrics => {
-                print!("{}", tlsaudit::metrics::markdown());
+                tlsaudit::scan::write_stdout(&tlsaudit::metrics::markdown())?;
                 Ok(0)
             }
         }

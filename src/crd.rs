@@ -248,7 +248,10 @@ pub struct SecretRef {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditPolicy {
-    /// Mozilla server-side TLS profile the endpoints are expected to meet.
+    /// Mozilla server-side TLS profile the endpoints are expected to meet (guidelines 6.0):
+    /// `modern` (TLS 1.3 only; a TLS 1.3-only endpoint is then not reported for lacking TLS 1.2)
+    /// or `intermediate` (TLS 1.2 and 1.3 with ECDHE AEAD suites). `old` is deprecated: Mozilla 6.0
+    /// dropped it as not recommended; it is still accepted and judged by guidelines 5.8.
     #[serde(default)]
     pub profile: Profile,
     /// Certificate expiry thresholds: each is the smaller of a day count and a share of the

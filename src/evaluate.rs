@@ -143,7 +143,9 @@ fn protocols(facts: &Facts, policy: &Policy, out: &mut Vec<Finding>) {
         push(
             out,
             Code::ProtocolNoTls12,
-            "TLS 1.3 only; clients limited to TLS 1.2 cannot connect".into(),
+            "TLS 1.3 only (Mozilla modern); clients limited to TLS 1.2 (before Android 10, Java 11, \
+             OpenSSL 1.1.1) cannot connect"
+                .into(),
         );
     }
     if p.tls1_3 == Some(false) {
@@ -459,19 +461,41 @@ fn trust(facts: &Facts, leaf: &CertFacts, out: &mut Vec<Finding>) {
             ),
         );
     } else if facts.trust.path_found == Some(false) {
-        let detail = facts
-            .trust
-            .error
-            .as_deref()
-            .unwrap_or("no path to a trust anchor");
         push(
             out,
             Code::CertUntrusted,
+            untrusted_message(facts, leaf, alert),
+        );
+    }
+}
+
+/// Why no path to a trust anchor exists, saying what the evidence supports and no more.
+fn untrusted_message(facts: &Facts, leaf: &CertFacts, alert: &str) -> String {
+    let trust = &facts.trust;
+    match (&trust.missing_issuer, &trust.unknown_issuer) {
+        (Some(missing), _) => format!(
+            "no path to a trust anchor: {missing} is not served (see chain.incomplete); \
+             clients that do not fetch it fail with {alert}"
+        ),
+        (None, Some(unknown)) if facts.chain.len() == 1 && !leaf.is_ca => format!(
+            "issuer {unknown} is neither served nor trusted: either the server omits an \
+             intermediate, or {unknown} is a private CA the audit does not trust; \
+             clients fail with {alert}"
+        ),
+        (None, Some(unknown)) => format!(
+            "the served chain is complete up to {unknown}, a root the audit does not trust; \
+             clients fail with {alert}"
+        ),
+        (None, None) => {
+            let detail = trust
+                .error
+                .as_deref()
+                .unwrap_or("no path to a trust anchor");
             format!(
                 "issuer {} is not trusted ({detail}); clients fail with {alert}",
                 leaf.issuer
-            ),
-        );
+            )
+        }
     }
 }
 
@@ -483,35 +507,57 @@ fn keys(facts: &Facts, out: &mut Vec<Finding>) {
             _ => false,
         };
         if weak_key {
+            let rejected = if matches!(cert.key_type.as_str(), "RSA" | "DSA") {
+                "; rustls/webpki clients reject it (they require 2048 bits, as BR 6.1.5 does)"
+            } else {
+                ""
+            };
             push(
                 out,
                 Code::CertWeakKey,
                 format!(
-                    "{} has a {}-bit {} key",
+                    "{} has a {}-bit {} key{rejected}",
                     cert.subject, cert.key_bits, cert.key_type
                 ),
             );
         }
-        let sig = cert.signature.to_ascii_lowercase();
-        if sig.contains("sha1") || sig.contains("md5") {
+        if weak_signature(&cert.signature) {
             push(
                 out,
                 Code::CertWeakSignature,
-                format!("{} is signed with {}", cert.subject, cert.signature),
+                format!(
+                    "{} is signed with {}; Chrome, Firefox, Go 1.18+ and rustls/webpki reject it",
+                    cert.subject, cert.signature
+                ),
             );
         }
     }
+}
+
+/// A certificate signature clients no longer accept: SHA-1, MD5 or MD2.
+#[must_use]
+pub fn weak_signature(algorithm: &str) -> bool {
+    let sig = algorithm.to_ascii_lowercase();
+    sig.contains("sha1") || sig.contains("md5") || sig.contains("md2")
 }
 
 fn chain(facts: &Facts, leaf: &CertFacts, out: &mut Vec<Finding>) {
     if let Some(issuer) = &facts.trust.missing_issuer
         && !leaf.self_signed
     {
+        let evidence = if facts.chain.len() == 1 {
+            match leaf.ca_issuers.first() {
+                Some(url) => format!("; the leaf names it at {url}"),
+                None => String::new(),
+            }
+        } else {
+            "; the served CA certificates do not connect to the leaf without it".to_owned()
+        };
         push(
             out,
             Code::ChainIncomplete,
             format!(
-                "the issuer {issuer} is neither served nor a trust anchor; {} certificate(s) served",
+                "the intermediate {issuer} is not served ({} certificate(s) served{evidence})",
                 facts.chain.len()
             ),
         );
@@ -1057,7 +1103,8 @@ mod tests {
         );
         assert_eq!(
             message(&facts, Some(NAME), NOW, Code::CertWeakKey),
-            "CN=web.shop.svc has a 1024-bit RSA key"
+            "CN=web.shop.svc has a 1024-bit RSA key; rustls/webpki clients reject it (they \
+             require 2048 bits, as BR 6.1.5 does)"
         );
     }
 
@@ -1072,10 +1119,7 @@ mod tests {
         );
         assert_eq!(
             message(&facts, Some(NAME), NOW, Code::ChainIncomplete),
-            format!(
-                "the issuer {INTERMEDIATE} is neither served nor a trust anchor; 1 certificate(s) \
-                 served"
-            )
+            format!("the intermediate {INTERMEDIATE} is not served (1 certificate(s) served)")
         );
 
         let mut facts = healthy();
@@ -1195,10 +1239,8 @@ mod tests {
         let mut facts = healthy();
         facts.protocols.set(TlsVersion::Tls12, false);
         facts.ciphers.remove(0);
-        assert_eq!(
-            judge(&facts),
-            vec![(Code::ProtocolNoTls12, Severity::High),]
-        );
+        // Issue 9: legacy-client reach is information, not a weakness.
+        assert_eq!(judge(&facts), vec![(Code::ProtocolNoTls12, Severity::Info)]);
         let modern = Policy {
             profile: Profile::Modern,
             ..Policy::default()

@@ -188,6 +188,11 @@ pub struct CertFacts {
     /// Where clients learn whether the certificate is revoked, and whether it demands a staple.
     #[serde(default)]
     pub revocation: RevocationFacts,
+    /// Authority Information Access caIssuers URIs: where the issuer certificate can be fetched.
+    /// Public CAs put one in every leaf; private CA issuers (cert-manager's CA issuer) usually do
+    /// not, so an unknown issuer plus this URL points at an intermediate the server failed to send.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ca_issuers: Vec<String>,
 }
 
 /// The revocation sources a certificate names (RFC 5280 4.2.1.13, 4.2.2.1) and its TLS Feature
@@ -220,9 +225,14 @@ pub struct TrustFacts {
     pub path_found: Option<bool>,
     /// Each served certificate is followed by its issuer (leaf to root order).
     pub ordered: Option<bool>,
-    /// Issuer name of the last served certificate when it is neither served nor a trust anchor
-    /// (an incomplete chain).
+    /// The issuer that the server should have sent: set only where the evidence points at a
+    /// missing intermediate (served CA certificates that issued neither the leaf nor each other,
+    /// or a leaf served alone whose unknown issuer its AIA caIssuers URL names).
     pub missing_issuer: Option<String>,
+    /// Issuer name at the top of the served path when it is neither served nor a trust anchor: an
+    /// untrusted (private) root, or an intermediate the server did not send.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unknown_issuer: Option<String>,
     /// Served certificates that could not be parsed (they are absent from `chain`).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub unparsable: u32,

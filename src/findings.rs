@@ -128,11 +128,11 @@ catalog! {
     ProtocolTls11 = "protocol.tls1_1", High,
         "TLS 1.1 is accepted (deprecated by RFC 8996).",
         "Disable TLS 1.1: nginx `ssl_protocols TLSv1.2 TLSv1.3;`, Apache `SSLProtocol -all +TLSv1.2 +TLSv1.3`, HAProxy `ssl-min-ver TLSv1.2`.";
-    ProtocolNoTls12 = "protocol.no_tls1_2", High,
-        "TLS 1.2 is not accepted; clients limited to TLS 1.2 cannot connect.",
-        "Enable TLS 1.2 alongside TLS 1.3.";
+    ProtocolNoTls12 = "protocol.no_tls1_2", Info,
+        "Only TLS 1.3 is accepted (Mozilla modern): not a weakness, but clients limited to TLS 1.2 (before Android 10, Java 11, OpenSSL 1.1.1) cannot connect. Silent when the policy profile is `modern`; no grade cap.",
+        "Nothing to fix for current clients. If older clients must connect, enable TLS 1.2 with the Mozilla intermediate suites; otherwise set the policy profile to `modern`.";
     ProtocolNoTls13 = "protocol.no_tls1_3", Low,
-        "TLS 1.3 is not accepted.",
+        "TLS 1.3 is not accepted; the grade is capped at A- (SSL Labs rating guide 2009r).",
         "Enable TLS 1.3: nginx `ssl_protocols TLSv1.2 TLSv1.3;` (OpenSSL 1.1.1+), Go `MinVersion: tls.VersionTLS12` leaves 1.3 on.";
     ProtocolLegacyOnly = "protocol.legacy_only", Critical,
         "Only TLS 1.1 or older is accepted; current clients refuse to connect.",
@@ -186,13 +186,13 @@ catalog! {
         "The leaf certificate is self-signed.",
         "Issue the certificate from a CA (cert-manager ClusterIssuer), or distribute the certificate as a trust anchor.";
     CertUntrusted = "cert.untrusted", High,
-        "The chain does not lead to a trusted root; clients fail with the alert named in the message (usually unknown_ca).",
-        "Serve a chain from a CA that clients trust, or add the internal CA to the audit's trust (spec.trust.caBundle).";
+        "No path to a trusted root exists, whatever the time (an expired certificate from a trusted CA is `cert.expired` alone); clients fail with the alert named in the message (usually unknown_ca). The message says whether the chain is complete up to an untrusted root, misses an intermediate (`chain.incomplete`), or cannot tell: a leaf served alone without an AIA caIssuers URL comes either from a private CA or with its intermediate missing.",
+        "Serve a chain from a CA that clients trust, or add the internal CA to the audit's trust (spec.trust.caBundle); when an intermediate is missing, serve the full chain (fullchain.pem).";
     CertWeakKey = "cert.weak_key", High,
-        "The certificate key is too small (RSA below 2048 bits, EC below 256 bits).",
+        "The certificate key is too small (RSA below 2048 bits, EC below 256 bits). rustls/webpki clients reject RSA below 2048 bits and the Baseline Requirements (6.1.5) forbid it for public certificates; browsers and Go still accept 1024. Caps the grade at B (F below 1024 bits).",
         "Reissue with RSA 2048+ or ECDSA P-256 (cert-manager: `privateKey.algorithm: ECDSA`, `size: 256`).";
     CertWeakSignature = "cert.weak_signature", High,
-        "A certificate in the chain is signed with SHA-1 or MD5.",
+        "A served certificate other than a root is signed with SHA-1, MD5 or MD2. Chrome, Firefox, Go 1.18+ and rustls/webpki reject it, so the grade is T (F for MD5/MD2).",
         "Reissue the certificate with a SHA-256 (or stronger) signature.";
     CertUnparsable = "cert.unparsable", High,
         "The server sent a certificate that cannot be parsed as X.509; clients fail with bad_certificate or decode_error.",
@@ -201,7 +201,7 @@ catalog! {
         "A publicly trusted leaf (its chain reaches a web PKI root) is valid for longer than the CA/Browser Forum Baseline Requirements allow for its notBefore (§6.3.2, ballot SC-081): 398 days before 2026-03-15, 200 days from then, 100 days from 2027-03-15, 47 days from 2029-03-15, with 48 hours of leeway after each date. Leaves from private CAs are judged only against `spec.policy.maxValidityDays` (`scan --max-validity-days`), when set.",
         "Issue certificates within the limit and automate renewal (cert-manager `duration`, or an ACME profile such as Let's Encrypt's 45-day `tlsserver`).";
     ChainIncomplete = "chain.incomplete", High,
-        "The server does not send the intermediate certificate(s) needed to reach a trust anchor.",
+        "The server does not send an intermediate certificate that clients need: the served CA certificates do not connect to the leaf, or the leaf is served alone and its unknown issuer is published at its AIA caIssuers URL (as public CAs do). A chain of leaf and intermediates ending below an untrusted root is complete (roots are never sent): that is `cert.untrusted` alone.",
         "Serve the full chain: leaf followed by intermediates (nginx `ssl_certificate fullchain.pem;`, a kubernetes.io/tls Secret's tls.crt with the intermediates appended).";
     ChainWrongOrder = "chain.wrong_order", Low,
         "The served certificates are not in leaf-to-root order.",
@@ -255,7 +255,7 @@ catalog! {
         "The heartbeat extension is enabled (the Heartbleed attack surface).",
         "Build or configure the TLS library without heartbeats.";
     HttpNoHsts = "http.no_hsts", Low,
-        "The HTTPS response has no Strict-Transport-Security header (or max-age below 6 months).",
+        "The HTTPS response has no Strict-Transport-Security header (or max-age below 6 months); the grade is capped at A- (SSL Labs rating guide 2009r). Only raised where the endpoint answered HTTP.",
         "Send `Strict-Transport-Security: max-age=31536000` on HTTPS responses.";
     BackendInconsistent = "backend.inconsistent", High,
         "Replicas behind one Service serve different certificates or TLS settings.",

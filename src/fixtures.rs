@@ -69,6 +69,7 @@ impl CertBuilder {
             is_ca: false,
             self_signed: false,
             revocation: crate::facts::RevocationFacts::default(),
+            ca_issuers: Vec::new(),
         })
     }
 
@@ -145,6 +146,12 @@ impl CertBuilder {
     pub fn self_signed(mut self) -> Self {
         self.0.issuer.clone_from(&self.0.subject);
         self.0.self_signed = true;
+        self
+    }
+
+    /// AIA caIssuers URIs (where the issuer certificate is published).
+    pub fn ca_issuers(mut self, uris: &[&str]) -> Self {
+        self.0.ca_issuers = uris.iter().map(|u| (*u).to_owned()).collect();
         self
     }
 

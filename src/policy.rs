@@ -7,15 +7,17 @@ use serde::{Deserialize, Serialize};
 
 use crate::findings::Code;
 
-/// A Mozilla server-side TLS profile.
+/// A Mozilla server-side TLS profile: `modern` and `intermediate` as in the guidelines 6.0
+/// (2026-04-06); `old` as in 5.8, deprecated because 6.0 dropped it.
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Profile {
-    /// Legacy clients: TLS 1.0+ and broad suites.
+    /// Deprecated (removed in Mozilla 6.0, not recommended): TLS 1.0+ with Mozilla 5.8's old
+    /// suites, for legacy clients.
     Old,
-    /// The recommended default: TLS 1.2+ with ECDHE/DHE AEAD suites.
+    /// The recommended default: TLS 1.2 and 1.3 with ECDHE AEAD suites (no DHE since 5.8).
     #[default]
     Intermediate,
     /// TLS 1.3 only.

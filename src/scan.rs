@@ -92,7 +92,7 @@ pub struct ScanArgs {
     /// Longest leaf validity in days accepted from CAs outside the web PKI (default: no limit).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=3650))]
     pub max_validity_days: Option<u32>,
-    /// Mozilla profile expected: modern, intermediate or old.
+    /// Mozilla profile expected (guidelines 6.0): modern or intermediate; old is deprecated (5.8).
     #[arg(long, default_value = "intermediate", value_parser = parse_profile)]
     pub profile: Profile,
     /// Finding code to silence (repeatable).

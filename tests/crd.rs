@@ -22,19 +22,9 @@ fn the_checked_in_crd_is_what_tlsaudit_crd_prints() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_apiserver_rejects_bad_specs_with_a_clear_message() {
-    let ns = TestNamespace::new("crd").await;
-    let client = ns.client();
-    install_tlsaudit_crd(&client).await;
-    let api = ns.api::<TlsAudit>();
-    // Bad specs do not even parse as the Rust types; send them as raw objects.
-    let raw: Api<DynamicObject> = Api::namespaced_with(
-        client.clone(),
-        ns.name(),
-        &ApiResource::erase::<TlsAudit>(&()),
-    );
-    let cases = [
+/// Specs the apiserver must reject, each with the text its message must contain.
+fn bad_specs() -> Vec<(&'static str, serde_json::Value, &'static str)> {
+    vec![
         (
             "port-zero",
             json!({"endpoints": [{"host": "printer.infra.svc", "port": 0}]}),
@@ -90,8 +80,22 @@ async fn the_apiserver_rejects_bad_specs_with_a_clear_message() {
             json!({"trust": {"caBundle": {}}}),
             "caBundle needs exactly one of secretRef or configMapRef",
         ),
-    ];
-    for (name, spec, expected) in cases {
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_apiserver_rejects_bad_specs_with_a_clear_message() {
+    let ns = TestNamespace::new("crd").await;
+    let client = ns.client();
+    install_tlsaudit_crd(&client).await;
+    let api = ns.api::<TlsAudit>();
+    // Bad specs do not even parse as the Rust types; send them as raw objects.
+    let raw: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        ns.name(),
+        &ApiResource::erase::<TlsAudit>(&()),
+    );
+    for (name, spec, expected) in bad_specs() {
         let object = DynamicObject::new(name, &ApiResource::erase::<TlsAudit>(&()))
             .data(json!({ "spec": spec }));
         let err = raw
@@ -124,4 +128,16 @@ async fn the_apiserver_rejects_bad_specs_with_a_clear_message() {
     assert_eq!(spec.policy.max_validity_days, None);
     assert!(spec.trust.system_roots && spec.trust.cluster_ca);
     assert_eq!(spec.interval.as_deref(), Some("1h30m"));
+
+    // SSL Labs 2009r's A- is a grade, and Mozilla's deprecated `old` profile is still accepted.
+    let legacy = json!({"policy": {"minimumGrade": "A-", "profile": "old"}});
+    let created = api
+        .create(&PostParams::default(), &audit("legacy", legacy))
+        .await
+        .expect("A- and old are accepted");
+    assert_eq!(
+        created.spec.policy.minimum_grade,
+        tlsaudit::grade::Grade::AMinus
+    );
+    assert_eq!(created.spec.policy.profile, tlsaudit::policy::Profile::Old);
 }

@@ -212,7 +212,9 @@ async fn chain_from_an_unknown_private_ca_is_untrusted_with_unknown_ca() {
 #[tokio::test]
 async fn leaf_served_without_its_intermediate_is_an_incomplete_chain() {
     let pki = Hierarchy::new();
-    let leaf = pki.leaf(&Spec::leaf(&["partial.test"]));
+    // Public CAs name their issuer's URL in every leaf (AIA caIssuers): that is the evidence.
+    let aia = "http://ca.test/intermediate.der";
+    let leaf = pki.leaf(&Spec::leaf(&["partial.test"]).ca_issuers(aia));
     let server = serve(vec![&leaf], &leaf).await;
     let report = audit(&target(&server, "partial.test"), &options(&[&pki.root])).await;
     assert_eq!(
@@ -225,6 +227,8 @@ async fn leaf_served_without_its_intermediate_is_an_incomplete_chain() {
         report.facts.trust.missing_issuer.as_deref(),
         Some("CN=tlsaudit test intermediate")
     );
+    assert_eq!(report.facts.chain[0].ca_issuers, vec![aia.to_owned()]);
+    assert_eq!(report.grade, Grade::T);
 }
 
 #[tokio::test]

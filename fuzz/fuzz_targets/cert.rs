@@ -78,9 +78,11 @@ fuzz_target!(|data: &[u8]| {
 
     let (chain_facts, unparsable) = cert::chain_facts(&chain);
     let mut trust = cert::verify_chain(&roots, &chain, "fuzz.example", now);
-    let (ordered, missing) = cert::chain_shape(&chain, &cert::anchor_subjects(&roots));
-    trust.ordered = Some(ordered);
-    trust.missing_issuer = missing;
+    trust.public = cert::public::publicly_trusted(&chain, "fuzz.example", now);
+    let shape = cert::chain_shape(&chain, &cert::anchor_subjects(&roots));
+    trust.ordered = Some(shape.ordered);
+    trust.missing_issuer = shape.missing_issuer;
+    trust.unknown_issuer = shape.unknown_issuer;
     trust.unparsable = u32::try_from(unparsable).unwrap_or(u32::MAX);
     let _ = cert::ocsp::parse(data);
 

@@ -257,10 +257,10 @@ fn combine(
     if !chain.is_empty() {
         facts.trust = crate::cert::verify_chain(&options.roots, &chain, name, UnixTime::now());
         facts.trust.public = crate::cert::public::publicly_trusted(&chain, name, UnixTime::now());
-        let (ordered, missing) =
-            crate::cert::chain_shape(&chain, &crate::cert::anchor_subjects(&options.roots));
-        facts.trust.ordered = Some(ordered);
-        facts.trust.missing_issuer = missing;
+        let shape = crate::cert::chain_shape(&chain, &crate::cert::anchor_subjects(&options.roots));
+        facts.trust.ordered = Some(shape.ordered);
+        facts.trust.missing_issuer = shape.missing_issuer;
+        facts.trust.unknown_issuer = shape.unknown_issuer;
         facts.trust.unparsable = u32::try_from(unparsable).unwrap_or(u32::MAX);
     }
 

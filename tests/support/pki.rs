@@ -65,6 +65,8 @@ pub struct Spec {
     pub crl_url: Option<String>,
     /// TLS Feature extension with status_request (OCSP must-staple, RFC 7633).
     pub must_staple: bool,
+    /// An Authority Information Access caIssuers URI, as public CAs put in every leaf.
+    pub ca_issuers: Option<String>,
 }
 
 impl Spec {
@@ -80,6 +82,7 @@ impl Spec {
             ocsp_url: None,
             crl_url: None,
             must_staple: false,
+            ca_issuers: None,
         }
     }
 
@@ -95,6 +98,7 @@ impl Spec {
             ocsp_url: None,
             crl_url: None,
             must_staple: false,
+            ca_issuers: None,
         }
     }
 
@@ -129,6 +133,12 @@ impl Spec {
         self
     }
 
+    /// The same spec with an AIA caIssuers URI.
+    pub fn ca_issuers(mut self, uri: &str) -> Self {
+        self.ca_issuers = Some(uri.to_owned());
+        self
+    }
+
     fn params(&self) -> (CertificateParams, KeyPair) {
         let mut params = CertificateParams::new(self.sans.clone()).expect("certificate params");
         params
@@ -140,8 +150,11 @@ impl Spec {
             .unwrap_or((self.from_days * 86_400, self.to_days * 86_400));
         params.not_before = now + Duration::seconds(from);
         params.not_after = now + Duration::seconds(to);
-        if let Some(url) = &self.ocsp_url {
-            params.custom_extensions.push(ocsp_access(url));
+        if self.ocsp_url.is_some() || self.ca_issuers.is_some() {
+            params.custom_extensions.push(authority_info_access(
+                self.ocsp_url.as_deref(),
+                self.ca_issuers.as_deref(),
+            ));
         }
         if let Some(url) = &self.crl_url {
             params.crl_distribution_points = vec![CrlDistributionPoint {
@@ -178,8 +191,10 @@ impl Spec {
     }
 }
 
-/// Authority Information Access with one id-ad-ocsp URI (RFC 5280 4.2.2.1), as DER.
-fn ocsp_access(url: &str) -> CustomExtension {
+/// The Authority Information Access extension (RFC 5280 4.2.2.1) with an id-ad-ocsp and/or an
+/// id-ad-caIssuers URI, DER-encoded by hand (rcgen has no builder for it). One extension holds both:
+/// a certificate may carry AIA only once.
+fn authority_info_access(ocsp: Option<&str>, ca_issuers: Option<&str>) -> CustomExtension {
     fn tlv(tag: u8, body: &[u8]) -> Vec<u8> {
         let mut out = vec![tag];
         let len = body.len();
@@ -187,16 +202,22 @@ fn ocsp_access(url: &str) -> CustomExtension {
             out.push(u8::try_from(len).expect("short length"));
         } else {
             out.push(0x81);
-            out.push(u8::try_from(len).expect("URL under 256 bytes"));
+            out.push(u8::try_from(len).expect("AIA under 256 bytes"));
         }
         out.extend_from_slice(body);
         out
     }
     let id_ad_ocsp = [0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01];
-    let mut description = id_ad_ocsp.to_vec();
-    description.extend(tlv(0x86, url.as_bytes())); // uniformResourceIdentifier [6]
-    let access = tlv(0x30, &tlv(0x30, &description));
-    CustomExtension::from_oid_content(&[1, 3, 6, 1, 5, 5, 7, 1, 1], access)
+    let id_ad_ca_issuers = [0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x02];
+    let mut descriptions = Vec::new();
+    for (method, uri) in [(id_ad_ocsp, ocsp), (id_ad_ca_issuers, ca_issuers)] {
+        if let Some(uri) = uri {
+            let mut description = method.to_vec();
+            description.extend(tlv(0x86, uri.as_bytes())); // uniformResourceIdentifier [6]
+            descriptions.extend(tlv(0x30, &description));
+        }
+    }
+    CustomExtension::from_oid_content(&[1, 3, 6, 1, 5, 5, 7, 1, 1], tlv(0x30, &descriptions))
 }
 
 /// A root CA → intermediate → leaf hierarchy for `localhost`-style names.

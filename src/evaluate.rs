@@ -87,28 +87,14 @@ fn reachability(facts: &Facts, out: &mut Vec<Finding>) {
 
 /// The probe's own limits: an endpoint that outlasted its overall deadline.
 fn probe_limits(facts: &Facts, out: &mut Vec<Finding>) {
-    if !facts.deadline_exceeded {
-        return;
+    if facts.deadline_exceeded {
+        let (ms, connections) = (facts.duration_ms, facts.connections);
+        let message = format!(
+            "the probe stopped at the endpoint's deadline after {ms} ms and {connections} \
+             connections; suite lists marked incomplete may lack suites"
+        );
+        push(out, Code::ProbeDeadlineExceeded, message);
     }
-    let cut: Vec<&str> = facts
-        .ciphers
-        .iter()
-        .filter(|v| v.incomplete)
-        .map(|v| v.version.name())
-        .collect();
-    let detail = if cut.is_empty() {
-        String::new()
-    } else {
-        format!("; suite lists cut short: {}", cut.join(", "))
-    };
-    push(
-        out,
-        Code::ProbeDeadlineExceeded,
-        format!(
-            "the probe stopped at the endpoint's deadline after {} ms and {} connections{detail}",
-            facts.duration_ms, facts.connections
-        ),
-    );
 }
 
 fn legacy_only(facts: &Facts) -> bool {

@@ -184,6 +184,7 @@ fn target(text: &str, sni: Option<&str>) -> Result<Target, String> {
         server_name: sni.map(str::to_owned),
         host,
         port,
+        protocol: tlsaudit::probe::Protocol::Tls,
     })
 }
 

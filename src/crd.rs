@@ -12,7 +12,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::facts::TlsVersion;
+use crate::facts::{Protocol, TlsVersion};
 use crate::findings::{Code, Severity};
 use crate::grade::Grade;
 use crate::policy::Profile;
@@ -100,7 +100,8 @@ pub struct ServiceTargets {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selector: Option<LabelSelector>,
     /// Ports by name or number. Default: ports that look like TLS (appProtocol https or tls, name
-    /// https, tls, *-tls or *-https, port 443 or 8443).
+    /// https, tls, *-tls or *-https, port 443 or 8443) or PostgreSQL (appProtocol postgresql or
+    /// postgres, name postgres, postgresql, *-postgres or *-postgresql; probed after an SSLRequest).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 64), extend("x-kubernetes-validations" = [{
         "rule": "self.all(p, type(p) == int ? (p >= 1 && p <= 65535) : size(p) > 0)",
@@ -157,6 +158,10 @@ pub struct ExplicitEndpoint {
     /// SNI and verification name; default `host`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_name: Option<String>,
+    /// What the client sends before its ClientHello: `tls` (nothing, the default) or `postgres`
+    /// (PostgreSQL's SSLRequest; TLS starts when the server answers `S`).
+    #[serde(default, skip_serializing_if = "Protocol::is_tls")]
+    pub protocol: Protocol,
 }
 
 /// Trust anchors.

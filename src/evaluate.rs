@@ -1,6 +1,6 @@
 //! Facts + policy + now → findings (pure). Time is a parameter, never read here.
 
-use crate::facts::{CertFacts, ClientAuthDemand, Facts, FailureKind, TlsVersion};
+use crate::facts::{CertFacts, ClientAuthDemand, Facts, FailureKind, Protocol, TlsVersion};
 use crate::findings::{Code, Finding, Severity};
 use crate::lifetime;
 use crate::policy::{Policy, Profile};
@@ -66,6 +66,10 @@ fn reachability(facts: &Facts, out: &mut Vec<Finding>) {
         FailureKind::Oversized => Code::TlsOversizedHandshake,
         FailureKind::Malformed => Code::TlsMalformedHandshake,
         FailureKind::InvalidTarget => Code::ConfigInvalid,
+        FailureKind::TlsDeclined => match facts.protocol {
+            Protocol::Postgres => Code::PostgresSslDisabled,
+            Protocol::Tls => Code::TlsNotTls,
+        },
         // mTLS outcomes and legacy-only servers have findings of their own.
         _ if client_cert_alert => return,
         _ if facts.reachable && legacy_only(facts) => return,

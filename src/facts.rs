@@ -265,6 +265,8 @@ pub enum FailureKind {
     Unreachable,
     /// The peer does not speak TLS.
     NotTls,
+    /// The peer speaks the pre-TLS protocol (e.g. PostgreSQL) and refused to start TLS.
+    TlsDeclined,
     /// The peer sent a TLS alert, or the handshake failed otherwise.
     Handshake,
     /// The peer speaks TLS but sent a handshake message larger than clients accept (rustls, Go and
@@ -396,6 +398,9 @@ pub struct FeatureFacts {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Facts {
+    /// The application protocol spoken before TLS (`tls` when the ClientHello comes first).
+    #[serde(default, skip_serializing_if = "Protocol::is_tls")]
+    pub protocol: Protocol,
     /// Whether any TLS handshake (raw or validated) got a ServerHello.
     pub reachable: bool,
     /// Why nothing worked, when `reachable` is false; or why the validated handshake failed.
@@ -428,4 +433,62 @@ pub struct Facts {
     /// suite lists that were cut are marked incomplete.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub deadline_exceeded: bool,
+}
+
+/// How a connection reaches its TLS handshake: at once, or after an in-band request of an
+/// application protocol. Room for SMTP and LDAP STARTTLS.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// The ClientHello is the first byte sent (HTTPS, gRPC, most TLS services).
+    #[default]
+    Tls,
+    /// PostgreSQL: an SSLRequest first, TLS after the server answers `S`.
+    Postgres,
+}
+
+impl Protocol {
+    /// Every protocol, in documentation order.
+    pub const ALL: [Protocol; 2] = [Self::Tls, Self::Postgres];
+
+    /// Lower-case name as used in the CRD, JSON and `scan --protocol`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Tls => "tls",
+            Self::Postgres => "postgres",
+        }
+    }
+
+    /// The protocol of a lower-case name.
+    #[must_use]
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == text)
+    }
+
+    /// Plain TLS, no pre-TLS step.
+    #[must_use]
+    #[allow(clippy::trivially_copy_pass_by_ref)] // Reason: serde's skip_serializing_if passes a reference.
+    pub fn is_tls(&self) -> bool {
+        *self == Self::Tls
+    }
+
+    /// Whether HTTP runs over the TLS connection (so HSTS and h2 are judged).
+    #[must_use]
+    pub fn carries_http(self) -> bool {
+        self == Self::Tls
+    }
 }

@@ -119,6 +119,9 @@ catalog! {
     ProbeDeadlineExceeded = "probe.deadline_exceeded", Medium,
         "The endpoint did not complete the probe within its overall deadline (it stalls or answers very slowly mid-handshake); the results are incomplete.",
         "Check why the server stalls after its ServerHello (overload, a tarpit, a middlebox); if it is only slow, raise `--deadline` (scan) or `--probe-deadline` (operator).";
+    PostgresSslDisabled = "postgres.ssl_disabled", Critical,
+        "The PostgreSQL server answered the SSLRequest with `N`: it does not offer TLS, so passwords and data cross the network in clear (PostgreSQL protocol docs, \"SSL Session Encryption\", <https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-SSL>).",
+        "Set `ssl = on` with `ssl_cert_file` and `ssl_key_file` in postgresql.conf, and `hostssl` (not `host`) lines in pg_hba.conf so clients cannot fall back to plaintext.";
     ProtocolSslv3 = "protocol.sslv3", Critical,
         "SSL 3.0 is accepted (POODLE; broken since 2014).",
         "Disable SSLv3: nginx `ssl_protocols TLSv1.2 TLSv1.3;`, Apache `SSLProtocol -all +TLSv1.2 +TLSv1.3`, HAProxy `ssl-min-ver TLSv1.2`.";

@@ -93,6 +93,7 @@ pub fn cap(code: Code) -> Grade {
         | Code::ConnectReset
         | Code::ConnectFailed
         | Code::TlsNotTls
+        | Code::PostgresSslDisabled
         | Code::TlsHandshakeFailed
         | Code::ProtocolSslv3
         | Code::CipherNull

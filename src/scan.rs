@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::findings::{Code, Severity};
 use crate::policy::{Policy, Profile};
-use crate::probe::{ClientIdentity, IdentityError, ProbeOptions, Target};
+use crate::probe::{ClientIdentity, IdentityError, ProbeOptions, Protocol, Target};
 use crate::report::{self, EndpointReport};
 
 /// Exit code: no finding at or above `--fail-on`.
@@ -75,6 +75,10 @@ pub struct ScanArgs {
     /// Do not send `GET /` (HSTS check).
     #[arg(long)]
     pub no_http: bool,
+    /// What to send before the ClientHello: `tls` (nothing) or `postgres` (PostgreSQL's SSLRequest;
+    /// no HTTP request is sent then).
+    #[arg(long, default_value = "tls", value_parser = parse_protocol)]
+    pub protocol: Protocol,
     /// Days before expiry that warn (unless --warning-lifetime-percent gives a sooner threshold).
     #[arg(long, default_value_t = crate::policy::DEFAULT_WARNING_DAYS)]
     pub warning_days: u32,
@@ -128,6 +132,10 @@ fn parse_profile(text: &str) -> Result<Profile, String> {
         .into_iter()
         .find(|p| p.as_str() == text)
         .ok_or_else(|| format!("unknown profile {text:?} (modern, intermediate, old)"))
+}
+
+fn parse_protocol(text: &str) -> Result<Protocol, String> {
+    Protocol::parse(text).ok_or_else(|| format!("unknown protocol {text:?} (tls, postgres)"))
 }
 
 fn parse_code(text: &str) -> Result<Code, String> {
@@ -241,6 +249,7 @@ pub fn prepare(args: &ScanArgs) -> Result<(Target, ProbeOptions, Policy), ScanEr
         server_name: args.sni.clone(),
         host,
         port,
+        protocol: args.protocol,
     };
     crate::probe::check_target(&target).map_err(|e| ScanError::Target(e.to_string()))?;
     let deadline = args

@@ -26,6 +26,7 @@ fn target(addr: std::net::SocketAddr, name: Option<&str>) -> Target {
         port: addr.port(),
         address: Some(addr),
         server_name: name.map(str::to_owned),
+        protocol: tlsaudit::probe::Protocol::Tls,
     }
 }
 

@@ -36,6 +36,7 @@ async fn audit_with(spec: Spec, policy: &Policy) -> EndpointReport {
         port: server.addr.port(),
         address: Some(server.addr),
         server_name: Some(name),
+        protocol: tlsaudit::probe::Protocol::Tls,
     };
     let facts = tlsaudit::probe::probe(&target, &options).await;
     EndpointReport::assemble(&target, facts, policy, jiff::Timestamp::now())

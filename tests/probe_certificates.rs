@@ -39,6 +39,7 @@ fn target(server: &Server, name: &str) -> Target {
         port: server.addr.port(),
         address: Some(server.addr),
         server_name: Some(name.to_owned()),
+        protocol: tlsaudit::probe::Protocol::Tls,
     }
 }
 
@@ -446,6 +447,7 @@ async fn refused_port_is_connect_refused_and_unreachable() {
         port: addr.port(),
         address: Some(addr),
         server_name: None,
+        protocol: tlsaudit::probe::Protocol::Tls,
     };
     let report = audit(&t, &options(&[])).await;
     assert_eq!(codes(&report), ["connect.refused".to_owned()].into());

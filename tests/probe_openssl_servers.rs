@@ -33,6 +33,7 @@ async fn audit(addr: std::net::SocketAddr, pki: &Pki) -> EndpointReport {
         port: addr.port(),
         address: Some(addr),
         server_name: Some("localhost".into()),
+        protocol: tlsaudit::probe::Protocol::Tls,
     };
     let facts = tlsaudit::probe::probe(&target, &options).await;
     EndpointReport::assemble(&target, facts, &Policy::default(), jiff::Timestamp::now())

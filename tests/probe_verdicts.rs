@@ -64,6 +64,7 @@ fn target(addr: SocketAddr, name: &str) -> Target {
         port: addr.port(),
         address: Some(addr),
         server_name: Some(name.to_owned()),
+        protocol: tlsaudit::probe::Protocol::Tls,
     }
 }
 

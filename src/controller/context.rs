@@ -51,7 +51,7 @@ pub struct Settings {
     /// Deadline of each connect and exchange of a probe.
     pub probe_timeout: Duration,
     /// Deadline of one endpoint's whole probe. Process-wide, like the timeout, so the probe
-    /// cache's key (address, SNI, identity, trust) need not include either.
+    /// cache's key (address, SNI, protocol, identity, trust) need not include either.
     pub probe_deadline: Duration,
     /// Networks explicit endpoints may reach.
     pub networks: TargetNetworks,

@@ -329,7 +329,9 @@ pub fn net_failure(err: &NetError) -> Failure {
         NetError::Timeout(_) | NetError::DeadlineExceeded(_) => FailureKind::Timeout,
         NetError::Reset => FailureKind::Reset,
         NetError::TooLarge(_) => FailureKind::Oversized,
+        NetError::Foreign(_) => FailureKind::NotTls,
         NetError::Io(_) => FailureKind::Unreachable,
+        NetError::TlsDeclined(_) => FailureKind::TlsDeclined,
     };
     failure(kind, None, err.to_string())
 }

@@ -6,6 +6,7 @@ pub mod handshake;
 mod identity;
 pub mod legacy;
 pub mod net;
+pub mod starttls;
 
 pub use identity::{ClientIdentity, IdentityError};
 
@@ -17,6 +18,8 @@ use handshake::Offer;
 use net::Dialer;
 use rustls::RootCertStore;
 use rustls::pki_types::{CertificateDer, UnixTime};
+
+pub use crate::facts::Protocol;
 
 use crate::facts::{
     AlpnFacts, CertFacts, ClientAuthDemand, ClientAuthFacts, Facts, Failure, FailureKind,
@@ -34,6 +37,8 @@ pub struct Target {
     pub address: Option<SocketAddr>,
     /// SNI and verification name; `None` sends no SNI and verifies against `host`.
     pub server_name: Option<String>,
+    /// What each connection does before its ClientHello (PostgreSQL's SSLRequest).
+    pub protocol: Protocol,
 }
 
 /// How to probe.
@@ -173,14 +178,16 @@ async fn probe_address(
     started: tokio::time::Instant,
 ) -> Facts {
     let dialer = Dialer::new(addr, options.timeout, options.max_bytes)
+        .with_protocol(target.protocol)
         .with_deadline(started, options.deadline);
     let name = verify_name(target).to_owned();
     let sni = sni_of(target);
+    let http = target.protocol.carries_http();
     let main_offer = Offer {
         sni: sni.clone(),
-        alpn: vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+        alpn: offered_alpn(target.protocol),
         identity: options.client_identity.clone(),
-        http_host: options.http.then(|| name.clone()),
+        http_host: (http && options.http).then(|| name.clone()),
     };
     let bare_offer = Offer {
         sni: None,
@@ -207,6 +214,7 @@ async fn probe_address(
         None
     };
     let mut facts = combine(
+        target.protocol,
         &raw,
         &main,
         bare.as_ref(),
@@ -219,7 +227,17 @@ async fn probe_address(
     facts
 }
 
+/// ALPN a client of the protocol offers: browsers' h2 and http/1.1, or PostgreSQL's own name
+/// (libpq 17 sends it, and PostgreSQL 17 refuses any other).
+fn offered_alpn(protocol: Protocol) -> Vec<Vec<u8>> {
+    match protocol {
+        Protocol::Tls => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+        Protocol::Postgres => vec![b"postgresql".to_vec()],
+    }
+}
+
 fn combine(
+    protocol: Protocol,
     raw: &legacy::RawScan,
     main: &handshake::Outcome,
     bare: Option<&handshake::Outcome>,
@@ -228,6 +246,7 @@ fn combine(
     name: &str,
 ) -> Facts {
     let mut facts = Facts {
+        protocol,
         protocols: raw.protocols.clone(),
         ciphers: raw.ciphers.clone(),
         negotiated: main.negotiated.clone(),
@@ -273,9 +292,11 @@ fn combine(
 
     facts.alpn = AlpnFacts {
         selected: main.negotiated.as_ref().and_then(|n| n.alpn.clone()),
+        // h2 is judged only where HTTP runs.
         h2: main
             .negotiated
             .as_ref()
+            .filter(|_| protocol.carries_http())
             .map(|n| n.alpn.as_deref() == Some("h2")),
     };
     // Only a server that completes a handshake with SNI can be judged on one without it.
@@ -290,7 +311,11 @@ fn combine(
         dh_bits: raw.dh_bits,
         ecdhe_group: raw.ecdhe_group.clone(),
         hsts_max_age: main.http.flatten(),
-        http: main.negotiated.as_ref().map(|_| main.http.is_some()),
+        http: main
+            .negotiated
+            .as_ref()
+            .filter(|_| protocol.carries_http())
+            .map(|_| main.http.is_some()),
     };
     facts
 }

@@ -14,6 +14,7 @@
 //! - [`key_exchange`]: named groups and ServerKeyExchange parameters;
 //! - [`alert`]: alert records and names;
 //! - [`suites`]: the cipher-suite registry and the offer lists per version;
+//! - [`starttls`]: the bytes sent before a ClientHello when a protocol opens TLS in-band (PostgreSQL);
 //! - [`server_name`]: which host names may be dialled and sent as SNI.
 
 pub mod alert;
@@ -24,4 +25,5 @@ pub mod flight;
 pub mod key_exchange;
 pub mod server_hello;
 pub mod server_name;
+pub mod starttls;
 pub mod suites;

@@ -21,6 +21,7 @@ pub fn evaluate(
     let mut out = Vec::new();
     let now = now.as_second();
     reachability(facts, &mut out);
+    probe_limits(facts, &mut out);
     if facts.reachable {
         protocols(facts, policy, &mut out);
         ciphers(facts, &mut out);
@@ -62,6 +63,9 @@ fn reachability(facts: &Facts, out: &mut Vec<Finding>) {
         FailureKind::Reset if !facts.reachable => Code::ConnectReset,
         FailureKind::Unreachable => Code::ConnectFailed,
         FailureKind::NotTls => Code::TlsNotTls,
+        FailureKind::Oversized => Code::TlsOversizedHandshake,
+        FailureKind::Malformed => Code::TlsMalformedHandshake,
+        FailureKind::InvalidTarget => Code::ConfigInvalid,
         FailureKind::TlsDeclined => match facts.protocol {
             Protocol::Postgres => Code::PostgresSslDisabled,
             Protocol::Tls => Code::TlsNotTls,
@@ -83,6 +87,18 @@ fn reachability(facts: &Facts, out: &mut Vec<Finding>) {
     }
     finding.message = message;
     out.push(finding);
+}
+
+/// The probe's own limits: an endpoint that outlasted its overall deadline.
+fn probe_limits(facts: &Facts, out: &mut Vec<Finding>) {
+    if facts.deadline_exceeded {
+        let (ms, connections) = (facts.duration_ms, facts.connections);
+        let message = format!(
+            "the probe stopped at the endpoint's deadline after {ms} ms and {connections} \
+             connections; suite lists marked incomplete may lack suites"
+        );
+        push(out, Code::ProbeDeadlineExceeded, message);
+    }
 }
 
 fn legacy_only(facts: &Facts) -> bool {

@@ -269,6 +269,13 @@ pub enum FailureKind {
     TlsDeclined,
     /// The peer sent a TLS alert, or the handshake failed otherwise.
     Handshake,
+    /// The peer speaks TLS but sent a handshake message larger than clients accept (rustls, Go and
+    /// browsers stop at 64 KiB), e.g. a huge certificate or chain.
+    Oversized,
+    /// The peer answered with a ServerHello, but a later handshake message does not parse.
+    Malformed,
+    /// The target's name cannot be used (not a host name or IP literal); nothing was dialled.
+    InvalidTarget,
 }
 
 /// A classified failure.
@@ -422,6 +429,10 @@ pub struct Facts {
     pub connections: u32,
     /// Wall time of the probe in milliseconds.
     pub duration_ms: u64,
+    /// The endpoint's overall deadline ended the probe: facts not yet learned are absent, and
+    /// suite lists that were cut are marked incomplete.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deadline_exceeded: bool,
 }
 
 /// How a connection reaches its TLS handshake: at once, or after an in-band request of an

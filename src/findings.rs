@@ -110,6 +110,15 @@ catalog! {
     TlsHandshakeFailed = "tls.handshake_failed", Critical,
         "No TLS handshake succeeded; the server's alert is named in the message.",
         "Enable TLS 1.2 and 1.3 with ECDHE AEAD suites and a valid certificate; the alert name says what the server rejected.";
+    TlsOversizedHandshake = "tls.oversized_handshake", High,
+        "The server speaks TLS but sends a handshake message larger than clients accept (64 KiB in rustls, Go and browsers), usually a huge certificate or chain; those clients cannot connect.",
+        "Serve only the leaf and its intermediates (no root, no duplicates), and keep the leaf's subjectAltNames to the names it serves; split a certificate with thousands of names into several.";
+    TlsMalformedHandshake = "tls.malformed_handshake", High,
+        "The server answers a ClientHello with a ServerHello, but a later handshake message does not parse; clients abort the handshake.",
+        "Check the certificate files the server loads (corrupt or not DER) and any middlebox in the path; upgrade the server's TLS library.";
+    ProbeDeadlineExceeded = "probe.deadline_exceeded", Medium,
+        "The endpoint did not complete the probe within its overall deadline (it stalls or answers very slowly mid-handshake); the results are incomplete.",
+        "Check why the server stalls after its ServerHello (overload, a tarpit, a middlebox); if it is only slow, raise `--deadline` (scan) or `--probe-deadline` (operator).";
     PostgresSslDisabled = "postgres.ssl_disabled", Critical,
         "The PostgreSQL server answered the SSLRequest with `N`: it does not offer TLS, so passwords and data cross the network in clear (PostgreSQL protocol docs, \"SSL Session Encryption\", <https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-SSL>).",
         "Set `ssl = on` with `ssl_cert_file` and `ssl_key_file` in postgresql.conf, and `hostssl` (not `host`) lines in pg_hba.conf so clients cannot fall back to plaintext.";

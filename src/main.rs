@@ -20,6 +20,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Audit one HOST:PORT and print the findings.
+    #[command(after_help = tlsaudit::scan::EXIT_CODES_HELP)]
     Scan(tlsaudit::scan::ScanArgs),
     /// Run the Kubernetes operator.
     Controller(tlsaudit::controller::ControllerArgs),
@@ -34,7 +35,19 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            // Usage errors get their own exit code, apart from "unreachable" (2, clap's default).
+            let code = if err.use_stderr() {
+                tlsaudit::scan::EXIT_USAGE
+            } else {
+                0
+            };
+            let _ = err.print();
+            return ExitCode::from(code);
+        }
+    };
     let _ = rustls::crypto::ring::default_provider().install_default();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -60,25 +73,31 @@ fn main() -> ExitCode {
     };
     let result: anyhow::Result<u8> = runtime.block_on(async {
         match cli.command {
-            Command::Scan(args) => Ok(tlsaudit::scan::run(&args).await?),
+            Command::Scan(args) => Ok(match tlsaudit::scan::run(&args).await {
+                Ok(code) => code,
+                Err(err) => {
+                    eprintln!("tlsaudit: {err}");
+                    err.exit_code()
+                }
+            }),
             Command::Controller(args) => {
                 tlsaudit::controller::run(args).await?;
                 Ok(0)
             }
             Command::Crd => {
-                print!("{}", tlsaudit::crd::crd_yaml()?);
+                tlsaudit::scan::write_stdout(&tlsaudit::crd::crd_yaml()?)?;
                 Ok(0)
             }
             Command::ReportSchema => {
-                print!("{}", tlsaudit::report::json_schema()?);
+                tlsaudit::scan::write_stdout(&tlsaudit::report::json_schema()?)?;
                 Ok(0)
             }
             Command::Findings => {
-                print!("{}", tlsaudit::findings::markdown());
+                tlsaudit::scan::write_stdout(&tlsaudit::findings::markdown())?;
                 Ok(0)
             }
             Command::Metrics => {
-                print!("{}", tlsaudit::metrics::markdown());
+                tlsaudit::scan::write_stdout(&tlsaudit::metrics::markdown())?;
                 Ok(0)
             }
         }

@@ -88,6 +88,9 @@ pub struct ControllerArgs {
     /// Deadline of each connect and exchange of a probe.
     #[arg(long, env = "TLSAUDIT_PROBE_TIMEOUT", default_value = "5s", value_parser = crate::duration::parse)]
     pub probe_timeout: Duration,
+    /// Deadline of one endpoint's whole probe (default 6 × --probe-timeout; never below it).
+    #[arg(long, env = "TLSAUDIT_PROBE_DEADLINE", value_parser = crate::duration::parse)]
+    pub probe_deadline: Option<Duration>,
     /// How long one probe's result is shared by audits naming the same endpoint, SNI and identity.
     #[arg(long, env = "TLSAUDIT_PROBE_CACHE_TTL", default_value = "30s", value_parser = crate::duration::parse)]
     pub probe_cache_ttl: Duration,

@@ -54,6 +54,9 @@ pub struct Settings {
     pub metrics_max_endpoints: usize,
     /// Deadline of each connect and exchange of a probe.
     pub probe_timeout: Duration,
+    /// Deadline of one endpoint's whole probe. Process-wide, like the timeout, so the probe
+    /// cache's key (address, SNI, protocol, identity, trust) need not include either.
+    pub probe_deadline: Duration,
     /// Networks explicit endpoints may reach.
     pub networks: TargetNetworks,
 }
@@ -68,6 +71,10 @@ impl Settings {
             metrics_max_endpoints: usize::try_from(args.metrics_max_endpoints)
                 .unwrap_or(usize::MAX),
             probe_timeout: args.probe_timeout,
+            probe_deadline: args
+                .probe_deadline
+                .unwrap_or_else(|| args.probe_timeout.saturating_mul(6))
+                .max(args.probe_timeout),
             networks: TargetNetworks::new(args.allow_target_cidr.clone()),
         }
     }

@@ -303,6 +303,7 @@ pub fn context(cluster: &Cluster, api: &FakeApiserver, probes: &FakeProbes) -> A
             status_max_endpoints: 50,
             metrics_max_endpoints: 100,
             probe_timeout: Duration::from_secs(5),
+            probe_deadline: Duration::from_secs(30),
             networks: TargetNetworks::new(Vec::new()),
         },
         stores: Stores {

@@ -11,7 +11,7 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::sign::CertifiedKey;
-use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
+use rustls::{ClientConfig, DigitallySignedStruct, InvalidMessage, SignatureScheme};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_rustls::TlsConnector;
 
@@ -192,19 +192,24 @@ async fn run(
 ) -> Result<(), Failure> {
     let config = config(offer, recorded)
         .map_err(|e| failure(FailureKind::Handshake, None, e.to_string()))?;
-    // With SNI off rustls still needs a name; it is not sent.
+    // With SNI off rustls still needs a name; it is not sent. The probe validated both names
+    // before dialling, so the raw hellos and this handshake send the same SNI, or none.
     let name = offer.sni.as_deref().unwrap_or(verify_name);
-    let server_name = ServerName::try_from(name.to_owned())
-        .or_else(|_| ServerName::try_from("invalid.example".to_owned()))
-        .map_err(|e| failure(FailureKind::Handshake, None, e.to_string()))?;
+    let server_name = ServerName::try_from(name.to_owned()).map_err(|e| {
+        failure(
+            FailureKind::InvalidTarget,
+            None,
+            format!("invalid server name {name:?}: {e}"),
+        )
+    })?;
     let tcp = dialer.connect().await.map_err(|e| net_failure(&e))?;
     let connector = TlsConnector::from(Arc::new(config));
-    let mut tls =
-        match tokio::time::timeout(dialer.timeout, connector.connect(server_name, tcp)).await {
-            Err(_) => return Err(net_failure(&NetError::Timeout(dialer.timeout))),
-            Ok(Err(err)) => return Err(io_failure(dialer, &err)),
-            Ok(Ok(tls)) => tls,
-        };
+    let until = dialer.step_deadline().map_err(|e| net_failure(&e))?;
+    let mut tls = match tokio::time::timeout_at(until, connector.connect(server_name, tcp)).await {
+        Err(_) => return Err(net_failure(&dialer.expired(until))),
+        Ok(Err(err)) => return Err(io_failure(dialer, &err)),
+        Ok(Ok(tls)) => tls,
+    };
     let (_, conn) = tls.get_ref();
     outcome.negotiated = negotiated(conn);
     let client_auth_requested = with(recorded, |r| r.client_auth_requested);
@@ -321,9 +326,10 @@ fn failure(kind: FailureKind, alert: Option<&str>, detail: String) -> Failure {
 pub fn net_failure(err: &NetError) -> Failure {
     let kind = match err {
         NetError::Refused => FailureKind::Refused,
-        NetError::Timeout(_) => FailureKind::Timeout,
+        NetError::Timeout(_) | NetError::DeadlineExceeded(_) => FailureKind::Timeout,
         NetError::Reset => FailureKind::Reset,
-        NetError::TooLarge(_) | NetError::Foreign(_) => FailureKind::NotTls,
+        NetError::TooLarge(_) => FailureKind::Oversized,
+        NetError::Foreign(_) => FailureKind::NotTls,
         NetError::Io(_) => FailureKind::Unreachable,
         NetError::TlsDeclined(_) => FailureKind::TlsDeclined,
     };
@@ -346,6 +352,13 @@ fn io_failure(dialer: &Dialer, err: &std::io::Error) -> Failure {
                 format!("server sent alert {name}"),
             )
         }
+        rustls::Error::InvalidMessage(
+            InvalidMessage::HandshakePayloadTooLarge | InvalidMessage::CertificatePayloadTooLarge,
+        ) => failure(
+            FailureKind::Oversized,
+            None,
+            format!("handshake message over the 64 KiB that clients accept: {tls_err}"),
+        ),
         rustls::Error::InvalidMessage(_) if !matches!(dialer.classify(err), NetError::Reset) => {
             failure(
                 FailureKind::NotTls,

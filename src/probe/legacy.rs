@@ -361,8 +361,9 @@ async fn exchange(
 ) -> Result<ServerFlight, Failure> {
     let bytes = hello.encode().map_err(|err| wire_failure(&err))?;
     let mut stream = dialer.connect().await.map_err(|err| net_failure(&err))?;
-    match tokio::time::timeout(dialer.timeout, stream.write_all(&bytes)).await {
-        Err(_) => return Err(net_failure(&NetError::Timeout(dialer.timeout))),
+    let until = dialer.step_deadline().map_err(|err| net_failure(&err))?;
+    match tokio::time::timeout_at(until, stream.write_all(&bytes)).await {
+        Err(_) => return Err(net_failure(&dialer.expired(until))),
         Ok(Err(err)) => return Err(net_failure(&dialer.classify(&err))),
         Ok(Ok(())) => {}
     }
@@ -389,9 +390,9 @@ async fn exchange(
 fn net_failure(err: &NetError) -> Failure {
     let kind = match err {
         NetError::Refused => FailureKind::Refused,
-        NetError::Timeout(_) => FailureKind::Timeout,
+        NetError::Timeout(_) | NetError::DeadlineExceeded(_) => FailureKind::Timeout,
         NetError::Reset => FailureKind::Reset,
-        NetError::TooLarge(_) => FailureKind::Handshake,
+        NetError::TooLarge(_) => FailureKind::Oversized,
         NetError::Io(_) => FailureKind::Unreachable,
         NetError::TlsDeclined(_) => FailureKind::TlsDeclined,
         NetError::Foreign(_) => FailureKind::NotTls,
@@ -406,6 +407,7 @@ fn net_failure(err: &NetError) -> Failure {
 fn wire_failure(err: &WireError) -> Failure {
     let kind = match err {
         WireError::NotTls(_) => FailureKind::NotTls,
+        WireError::HandshakeTooLarge(_) => FailureKind::Oversized,
         _ => FailureKind::Handshake,
     };
     Failure {
@@ -419,9 +421,9 @@ fn wire_failure(err: &WireError) -> Failure {
 /// then what the server said, then what the network did.
 fn failure_rank(failure: &Failure) -> u8 {
     match (failure.kind, failure.alert.is_some()) {
-        (FailureKind::TlsDeclined | FailureKind::NotTls, _) => 0,
-        (FailureKind::Handshake, true) => 1,
-        (FailureKind::Handshake, false) => 2,
+        (FailureKind::TlsDeclined | FailureKind::NotTls | FailureKind::InvalidTarget, _) => 0,
+        (FailureKind::Handshake | FailureKind::Oversized | FailureKind::Malformed, true) => 1,
+        (FailureKind::Handshake | FailureKind::Oversized | FailureKind::Malformed, false) => 2,
         (FailureKind::Timeout, _) => 3,
         (FailureKind::Reset, _) => 4,
         (FailureKind::Unreachable, _) => 5,

@@ -3,9 +3,12 @@
 //! Input: a [`Target`] and [`ProbeOptions`]. Output: [`Facts`]; never an error — failures are facts.
 
 pub mod handshake;
+mod identity;
 pub mod legacy;
 pub mod net;
 pub mod starttls;
+
+pub use identity::{ClientIdentity, IdentityError};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,7 +17,7 @@ use std::time::Duration;
 use handshake::Offer;
 use net::Dialer;
 use rustls::RootCertStore;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
+use rustls::pki_types::{CertificateDer, UnixTime};
 
 pub use crate::facts::Protocol;
 
@@ -38,20 +41,14 @@ pub struct Target {
     pub protocol: Protocol,
 }
 
-/// A client certificate chain and its private key (mTLS).
-#[derive(Debug)]
-pub struct ClientIdentity {
-    /// Leaf first.
-    pub chain: Vec<CertificateDer<'static>>,
-    /// The leaf's private key. Never logged or serialised.
-    pub key: PrivateKeyDer<'static>,
-}
-
 /// How to probe.
 #[derive(Debug, Clone)]
 pub struct ProbeOptions {
     /// Deadline for each connect and each exchange.
     pub timeout: Duration,
+    /// Deadline for the whole endpoint (every enumeration round and handshake): when it passes,
+    /// the probe returns what it learned so far with [`Facts::deadline_exceeded`] set.
+    pub deadline: Duration,
     /// Byte budget for one server flight.
     pub max_bytes: usize,
     /// Trust anchors the chain is verified against.
@@ -66,6 +63,7 @@ impl Default for ProbeOptions {
     fn default() -> Self {
         Self {
             timeout: Duration::from_secs(5),
+            deadline: DEFAULT_DEADLINE,
             max_bytes: 256 * 1024,
             roots: Arc::new(RootCertStore::empty()),
             client_identity: None,
@@ -74,18 +72,68 @@ impl Default for ProbeOptions {
     }
 }
 
+/// The default of [`ProbeOptions::deadline`]: six times the default per-exchange timeout.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
+
 /// Probes one endpoint and returns what was observed.
 pub async fn probe(target: &Target, options: &ProbeOptions) -> Facts {
-    let started = std::time::Instant::now();
-    let mut facts = match resolve(target, options.timeout).await {
-        Ok(addr) => probe_address(target, addr, options).await,
-        Err(failure) => Facts {
-            failure: Some(failure),
+    let started = tokio::time::Instant::now();
+    let mut facts = match check_target(target) {
+        Err(err) => Facts {
+            failure: Some(Failure {
+                kind: FailureKind::InvalidTarget,
+                alert: None,
+                detail: err.to_string(),
+            }),
             ..Facts::default()
+        },
+        Ok(()) => match resolve(target, options.timeout.min(options.deadline)).await {
+            Ok(addr) => probe_address(target, addr, options, started).await,
+            Err(failure) => Facts {
+                failure: Some(failure),
+                ..Facts::default()
+            },
         },
     };
     facts.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     facts
+}
+
+/// Why a target cannot be probed: its host or server name cannot be dialled or sent as SNI.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {what} {name:?}: {reason}")]
+pub struct TargetError {
+    /// `host` or `server name`.
+    pub what: &'static str,
+    /// The name, cut to 80 characters.
+    pub name: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+/// Checks the host and the server name of `target` the way both the raw hellos and rustls will
+/// use them, so that both send the same SNI (or, for IP literals, none) and a bad name is refused
+/// before anything is dialled.
+pub fn check_target(target: &Target) -> Result<(), TargetError> {
+    let names = std::iter::once(("host", target.host.as_str()))
+        .chain(target.server_name.as_deref().map(|n| ("server name", n)));
+    for (what, name) in names {
+        let invalid = |reason: String| TargetError {
+            what,
+            name: name.chars().take(80).collect(),
+            reason,
+        };
+        match crate::tls::server_name::check(name) {
+            Err(err) => return Err(invalid(err.to_string())),
+            Ok(crate::tls::server_name::HostName::Ip(_)) => {}
+            Ok(crate::tls::server_name::HostName::Dns) => {
+                // rustls' own rules (e.g. no all-numeric last label) decide what it would send.
+                rustls::pki_types::ServerName::try_from(name)
+                    .map_err(|_| invalid("not a valid DNS name for TLS".to_owned()))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn resolve(target: &Target, timeout: Duration) -> Result<SocketAddr, Failure> {
@@ -123,9 +171,15 @@ fn sni_of(target: &Target) -> Option<String> {
         .then(|| name.to_owned())
 }
 
-async fn probe_address(target: &Target, addr: SocketAddr, options: &ProbeOptions) -> Facts {
-    let dialer =
-        Dialer::new(addr, options.timeout, options.max_bytes).with_protocol(target.protocol);
+async fn probe_address(
+    target: &Target,
+    addr: SocketAddr,
+    options: &ProbeOptions,
+    started: tokio::time::Instant,
+) -> Facts {
+    let dialer = Dialer::new(addr, options.timeout, options.max_bytes)
+        .with_protocol(target.protocol)
+        .with_deadline(started, options.deadline);
     let name = verify_name(target).to_owned();
     let sni = sni_of(target);
     let http = target.protocol.carries_http();
@@ -169,6 +223,7 @@ async fn probe_address(target: &Target, addr: SocketAddr, options: &ProbeOptions
         &name,
     );
     facts.connections = dialer.connections();
+    facts.deadline_exceeded = dialer.deadline_exceeded();
     facts
 }
 
@@ -204,6 +259,7 @@ fn combine(
     facts.failure = main
         .failure
         .clone()
+        .map(|f| reclassify(f, facts.reachable))
         .or_else(|| (!facts.reachable).then(|| raw.failure.clone()).flatten());
 
     // The chain a current client saw; else the one a legacy (≤ TLS 1.2) hello got in plaintext.
@@ -262,6 +318,15 @@ fn combine(
             .map(|_| main.http.is_some()),
     };
     facts
+}
+
+/// A reply rustls could not parse is "not TLS" only when no raw hello got a ServerHello either;
+/// from a server that did answer in TLS it is a malformed handshake.
+fn reclassify(mut failure: Failure, reachable: bool) -> Failure {
+    if reachable && failure.kind == FailureKind::NotTls {
+        failure.kind = FailureKind::Malformed;
+    }
+    failure
 }
 
 fn ocsp_facts(staple: &[u8]) -> OcspFacts {
@@ -370,15 +435,5 @@ fn client_auth_facts(
             .and_then(|o| o.failure.as_ref())
             .and_then(|f| f.alert.clone()),
         client_cert,
-    }
-}
-
-impl ClientIdentity {
-    /// Loads a client identity from a PEM chain and a PEM private key.
-    pub fn from_pem(chain_pem: &[u8], key_pem: &[u8]) -> Result<Self, crate::cert::PemError> {
-        Ok(Self {
-            chain: crate::cert::certificates_from_pem(chain_pem)?,
-            key: crate::cert::private_key_from_pem(key_pem)?,
-        })
     }
 }

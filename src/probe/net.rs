@@ -5,7 +5,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
@@ -31,6 +31,9 @@ pub enum NetError {
     /// Any other socket error.
     #[error("socket error: {0}")]
     Io(String),
+    /// The endpoint's overall deadline passed before or during this step.
+    #[error("the endpoint's deadline of {0:?} passed")]
+    DeadlineExceeded(Duration),
     /// The peer speaks the pre-TLS protocol and refused TLS; the text says how.
     #[error("{0}")]
     TlsDeclined(String),
@@ -66,6 +69,15 @@ pub struct Dialer {
     /// What every connection does before its ClientHello.
     pub protocol: Protocol,
     connections: Arc<AtomicU32>,
+    deadline: Option<Deadline>,
+}
+
+/// The instant that ends every exchange of one endpoint, and whether it cut one short.
+#[derive(Debug, Clone)]
+struct Deadline {
+    at: tokio::time::Instant,
+    total: Duration,
+    hit: Arc<AtomicBool>,
 }
 
 impl Dialer {
@@ -78,6 +90,54 @@ impl Dialer {
             max_bytes,
             protocol: Protocol::Tls,
             connections: Arc::new(AtomicU32::new(0)),
+            deadline: None,
+        }
+    }
+
+    /// The same dialer, with every connect and exchange (of it and its clones) also ending
+    /// `total` after `start`: the endpoint's overall deadline.
+    #[must_use]
+    pub fn with_deadline(mut self, start: tokio::time::Instant, total: Duration) -> Self {
+        self.deadline = Some(Deadline {
+            at: start + total,
+            total,
+            hit: Arc::new(AtomicBool::new(false)),
+        });
+        self
+    }
+
+    /// Whether the overall deadline ended or refused a step: the probe's facts are incomplete.
+    #[must_use]
+    pub fn deadline_exceeded(&self) -> bool {
+        self.deadline
+            .as_ref()
+            .is_some_and(|d| d.hit.load(Ordering::Relaxed))
+    }
+
+    /// When the next step must end: [`Dialer::timeout`] from now, or the overall deadline if that
+    /// comes first. Fails (and notes it) once the overall deadline has passed.
+    pub fn step_deadline(&self) -> Result<tokio::time::Instant, NetError> {
+        let step = tokio::time::Instant::now() + self.timeout;
+        let Some(deadline) = &self.deadline else {
+            return Ok(step);
+        };
+        if tokio::time::Instant::now() >= deadline.at {
+            deadline.hit.store(true, Ordering::Relaxed);
+            return Err(NetError::DeadlineExceeded(deadline.total));
+        }
+        Ok(step.min(deadline.at))
+    }
+
+    /// The error for a step that did not finish by `step_deadline`: a timeout, or the overall
+    /// deadline when that is what ended it.
+    #[must_use]
+    pub fn expired(&self, step_deadline: tokio::time::Instant) -> NetError {
+        match &self.deadline {
+            Some(deadline) if step_deadline >= deadline.at => {
+                deadline.hit.store(true, Ordering::Relaxed);
+                NetError::DeadlineExceeded(deadline.total)
+            }
+            _ => NetError::Timeout(self.timeout),
         }
     }
 
@@ -97,13 +157,13 @@ impl Dialer {
     /// Opens a TCP connection within the deadline and runs the protocol's pre-TLS step, so the
     /// stream is ready for a ClientHello.
     pub async fn connect(&self) -> Result<TcpStream, NetError> {
+        let until = self.step_deadline()?;
         self.connections.fetch_add(1, Ordering::Relaxed);
-        let mut stream =
-            match tokio::time::timeout(self.timeout, TcpStream::connect(self.addr)).await {
-                Err(_) => return Err(NetError::Timeout(self.timeout)),
-                Ok(Err(err)) => return Err(NetError::from_io(&err, self.timeout)),
-                Ok(Ok(stream)) => stream,
-            };
+        let mut stream = match tokio::time::timeout_at(until, TcpStream::connect(self.addr)).await {
+            Err(_) => return Err(self.expired(until)),
+            Ok(Err(err)) => return Err(NetError::from_io(&err, self.timeout)),
+            Ok(Ok(stream)) => stream,
+        };
         // Small probe writes must leave at once, not wait for Nagle.
         let _ = stream.set_nodelay(true);
         super::starttls::negotiate(self, &mut stream).await?;
@@ -119,8 +179,8 @@ impl Dialer {
 
 impl Dialer {
     /// Reads into `buf` until `done(buf)` says the reply is complete, the peer closes, the byte budget
-    /// ([`Dialer::max_bytes`]) is spent or [`Dialer::timeout`] passes. Returns whether `done` was
-    /// satisfied; never allocates past the budget.
+    /// ([`Dialer::max_bytes`]) is spent or [`Dialer::timeout`] (or the overall deadline) passes.
+    /// Returns whether `done` was satisfied; never allocates past the budget.
     pub async fn read_until<F>(
         &self,
         stream: &mut TcpStream,
@@ -130,7 +190,7 @@ impl Dialer {
     where
         F: FnMut(&[u8]) -> bool,
     {
-        let deadline = tokio::time::Instant::now() + self.timeout;
+        let deadline = self.step_deadline()?;
         let mut chunk = [0u8; 4096];
         loop {
             if done(buf) {
@@ -141,7 +201,7 @@ impl Dialer {
             }
             let want = chunk.len().min(self.max_bytes - buf.len());
             match tokio::time::timeout_at(deadline, stream.read(&mut chunk[..want])).await {
-                Err(_) => return Err(NetError::Timeout(self.timeout)),
+                Err(_) => return Err(self.expired(deadline)),
                 Ok(Ok(0)) => return Ok(done(buf)),
                 Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
                 Ok(Err(err)) => return Err(self.classify(&err)),

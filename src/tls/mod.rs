@@ -14,7 +14,8 @@
 //! - [`key_exchange`]: named groups and ServerKeyExchange parameters;
 //! - [`alert`]: alert records and names;
 //! - [`suites`]: the cipher-suite registry and the offer lists per version;
-//! - [`starttls`]: the bytes sent before a ClientHello when a protocol opens TLS in-band (PostgreSQL).
+//! - [`starttls`]: the bytes sent before a ClientHello when a protocol opens TLS in-band (PostgreSQL);
+//! - [`server_name`]: which host names may be dialled and sent as SNI.
 
 pub mod alert;
 pub mod client_hello;
@@ -23,5 +24,6 @@ pub mod codepoints;
 pub mod flight;
 pub mod key_exchange;
 pub mod server_hello;
+pub mod server_name;
 pub mod starttls;
 pub mod suites;

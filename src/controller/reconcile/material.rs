@@ -502,5 +502,10 @@ mod tests {
         let err = identity_from("client-tls", cert.pem().as_bytes(), b"garbage").unwrap_err();
         assert_eq!(err.reason, "InvalidClientCertificate");
         assert!(err.message.contains("client-tls"));
+        // Another certificate's key is refused at load (Ready=False), not blamed on the server.
+        let other = rcgen::KeyPair::generate().unwrap().serialize_pem();
+        let err = identity_from("client-tls", cert.pem().as_bytes(), other.as_bytes()).unwrap_err();
+        assert_eq!(err.reason, "InvalidClientCertificate");
+        assert!(err.message.contains("does not match"), "{}", err.message);
     }
 }

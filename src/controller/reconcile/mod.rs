@@ -106,7 +106,12 @@ pub async fn reconcile(audit: Arc<TlsAudit>, ctx: Arc<Context>) -> Result<Action
     let material = material::load(&ctx.client, &namespace, &audit.spec, &planned).await?;
     let facts = ctx
         .prober
-        .probe_planned(&planned, &material, ctx.settings.probe_timeout)
+        .probe_planned(
+            &planned,
+            &material,
+            ctx.settings.probe_timeout,
+            ctx.settings.probe_deadline,
+        )
         .await;
     let now = jiff::Timestamp::now();
     let policy = audit.spec.policy.engine_policy();

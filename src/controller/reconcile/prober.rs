@@ -37,7 +37,8 @@ impl Fingerprint {
     }
 }
 
-/// What makes two probes the same probe.
+/// What makes two probes the same probe. The probe timeout and deadline are not part of it: they
+/// are process-wide flags, the same for every probe.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ProbeKey {
     /// `ip:port` dialled, or `host:port` when dialled by name.
@@ -192,16 +193,18 @@ impl Prober {
     }
 
     /// The facts of every planned endpoint, probed in parallel with the audit's trust anchors and
-    /// client identity, each connect and exchange bounded by `timeout`; `None` for an endpoint
-    /// that is not to be probed.
+    /// client identity, each connect and exchange bounded by `timeout` and each endpoint by
+    /// `deadline`; `None` for an endpoint that is not to be probed.
     pub async fn probe_planned(
         &self,
         planned: &[PlannedEndpoint],
         material: &Material,
         timeout: Duration,
+        deadline: Duration,
     ) -> Vec<Option<Arc<Facts>>> {
         let options = ProbeOptions {
             timeout,
+            deadline,
             roots: Arc::clone(&material.roots),
             client_identity: material.identity.clone(),
             ..ProbeOptions::default()

@@ -65,7 +65,7 @@ struct Sample {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     // RUST_LOG=tlsaudit=debug shows why a probe stopped early under load.
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -117,6 +117,7 @@ async fn run(args: &Args) -> Result<String, String> {
         critical_days: 14,
         profile: Profile::Intermediate,
         ignore: Vec::new(),
+        require_client_certificate: false,
     };
     let jobs: Vec<Target> = (0..args.repeat)
         .flat_map(|_| targets.iter().cloned())

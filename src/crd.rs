@@ -262,6 +262,10 @@ pub struct AuditPolicy {
     /// Finding codes to silence (docs/findings.md).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ignore: Vec<Code>,
+    /// The endpoints are meant for mTLS: `mtls.optional` (a client certificate requested but
+    /// not required) becomes high, and `mtls.not_requested` reports a server that never asks.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_client_certificate: bool,
 }
 
 impl Default for AuditPolicy {
@@ -271,6 +275,7 @@ impl Default for AuditPolicy {
             expiry: Expiry::default(),
             minimum_grade: default_minimum_grade(),
             ignore: Vec::new(),
+            require_client_certificate: false,
         }
     }
 }
@@ -323,6 +328,7 @@ impl AuditPolicy {
             critical_days: self.expiry.critical_days,
             profile: self.profile,
             ignore: self.ignore.clone(),
+            require_client_certificate: self.require_client_certificate,
         }
     }
 }

@@ -54,6 +54,8 @@ pub enum Family {
     EarliestNotAfter,
     /// `tlsaudit_audit_endpoints_without_series`
     Omitted,
+    /// `tlsaudit_key_exchange_info`
+    KeyExchangeInfo,
 }
 
 /// One series value: family, label values in the family's label order, value.
@@ -161,6 +163,10 @@ fn endpoint_series(base: &[String], audited: &Audited, out: &mut Vec<Series>) {
         base.to_vec(),
         flag(r.facts.reachable),
     ));
+    // The group a current client (rustls, post-quantum first) negotiated: a bounded label.
+    if let Some(group) = r.facts.negotiated.as_ref().and_then(|n| n.group.as_deref()) {
+        out.push(series(Family::KeyExchangeInfo, with(&[group]), 1.0));
+    }
 }
 
 /// Every per-audit series of one completed audit (pure).
@@ -339,10 +345,15 @@ fn family_spec(family: Family) -> (&'static str, &'static str, Vec<&'static str>
             "Endpoints of the audit beyond --metrics-max-endpoints: counted, but without series of their own.",
             audit,
         ),
+        Family::KeyExchangeInfo => (
+            "tlsaudit_key_exchange_info",
+            "Key-exchange group the validated handshake negotiated, e.g. X25519MLKEM768 (always 1).",
+            plus(&["group"]),
+        ),
     }
 }
 
-const FAMILIES: [Family; 15] = [
+const FAMILIES: [Family; 16] = [
     Family::NotAfter,
     Family::NotBefore,
     Family::ChainNotAfter,
@@ -358,6 +369,7 @@ const FAMILIES: [Family; 15] = [
     Family::Endpoints,
     Family::EarliestNotAfter,
     Family::Omitted,
+    Family::KeyExchangeInfo,
 ];
 
 /// Why the metrics could not be set up or rendered.

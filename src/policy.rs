@@ -44,6 +44,9 @@ pub struct Policy {
     pub profile: Profile,
     /// Codes never reported.
     pub ignore: Vec<Code>,
+    /// The endpoint is meant for mTLS: a client certificate that is optional (or not requested
+    /// at all) is a high finding.
+    pub require_client_certificate: bool,
 }
 
 impl Default for Policy {
@@ -53,6 +56,7 @@ impl Default for Policy {
             critical_days: 14,
             profile: Profile::Intermediate,
             ignore: Vec::new(),
+            require_client_certificate: false,
         }
     }
 }

@@ -235,6 +235,9 @@ pub fn to_text(report: &EndpointReport, color: bool) -> String {
     if !kx.is_empty() {
         line(&mut out, "key exchange", &kx.join(", "));
     }
+    if !f.groups.supported.is_empty() {
+        line(&mut out, "TLS 1.3 groups", &f.groups.supported.join(", "));
+    }
     certificates(&mut out, f);
     let ocsp = if f.ocsp.stapled {
         format!(
@@ -249,6 +252,9 @@ pub fn to_text(report: &EndpointReport, color: bool) -> String {
         crate::facts::ClientAuthDemand::Optional => "optional",
         crate::facts::ClientAuthDemand::Required => "required",
         crate::facts::ClientAuthDemand::Requested => "requested (required or not: untested)",
+        crate::facts::ClientAuthDemand::RequiredAtHttp => {
+            "required by HTTP (TLS completes without)"
+        }
     };
     line(&mut out, "ocsp", &ocsp);
     line(&mut out, "client cert", client);

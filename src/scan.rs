@@ -20,6 +20,10 @@ pub const EXIT_UNREACHABLE: u8 = 2;
 
 /// `tlsaudit scan` options.
 #[derive(Debug, clap::Args)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "each flag is one independent command-line switch"
+)]
 pub struct ScanArgs {
     /// HOST:PORT to audit (`[::1]:443` for IPv6; port defaults to 443).
     pub target: String,
@@ -65,6 +69,9 @@ pub struct ScanArgs {
     /// Finding code to silence (repeatable).
     #[arg(long, value_parser = parse_code)]
     pub ignore: Vec<Code>,
+    /// The endpoint is meant for mTLS: an optional or unrequested client certificate is high.
+    #[arg(long)]
+    pub expect_mtls: bool,
 }
 
 /// Parses `5s`, `250ms`, `2m` or a bare number of seconds.
@@ -195,6 +202,7 @@ pub fn prepare(args: &ScanArgs) -> Result<(Target, ProbeOptions, Policy), ScanEr
         critical_days: args.critical_days.min(args.warning_days),
         profile: args.profile,
         ignore: args.ignore.clone(),
+        require_client_certificate: args.expect_mtls,
     };
     Ok((target, options, policy))
 }

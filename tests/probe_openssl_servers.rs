@@ -63,6 +63,7 @@ async fn tls1_0_only_server_with_a_1024_bit_sha1_certificate_is_legacy_only_and_
             "cipher.weak_dh",
             "cert.weak_key",
             "cert.weak_signature",
+            "kex.no_pq_hybrid",
             "ocsp.not_stapled",
         ]),
         "{:#?}",
@@ -98,6 +99,7 @@ async fn static_rsa_cbc_server_lacks_forward_secrecy_and_turns_away_current_clie
             "cipher.no_forward_secrecy",
             "cipher.cbc_only",
             "cipher.no_server_preference",
+            "kex.no_pq_hybrid",
             "ocsp.not_stapled",
         ]),
         "{:#?}",
@@ -130,7 +132,7 @@ async fn static_rsa_cbc_server_lacks_forward_secrecy_and_turns_away_current_clie
 }
 
 #[tokio::test]
-async fn mozilla_intermediate_server_meets_intermediate_in_nineteen_connections() {
+async fn mozilla_intermediate_server_meets_intermediate_in_twenty_seven_connections() {
     let server = OpensslServer::start_with(
         Pki::with("rsa:2048", "sha256", 60),
         &[
@@ -144,7 +146,12 @@ async fn mozilla_intermediate_server_meets_intermediate_in_nineteen_connections(
     let report = audit(server.addr, &server.pki).await;
     assert_eq!(
         codes(&report),
-        BTreeSet::from(["http.no_hsts", "alpn.no_h2", "ocsp.not_stapled"]),
+        BTreeSet::from([
+            "http.no_hsts",
+            "alpn.no_h2",
+            "ocsp.not_stapled",
+            "kex.no_pq_hybrid"
+        ]),
         "{:#?}",
         report.findings
     );
@@ -158,8 +165,10 @@ async fn mozilla_intermediate_server_meets_intermediate_in_nineteen_connections(
         vec![TlsVersion::Tls12, TlsVersion::Tls13]
     );
     // 17 raw hellos (6 + 1 + 1 for TLS 1.2, 3 + 1 + 1 for TLS 1.3, SSLv3/1.0/1.1, no fallback
-    // test needed) + the validated handshake + the handshake without SNI.
-    assert_eq!(report.facts.connections, 19);
+    // test needed) + the validated handshake + the handshake without SNI, then (issue 9 items 12
+    // and 13) 7 group hellos (x25519, secp256r1, x448, secp521r1, secp384r1, ffdhe2048, and the
+    // refusal of the post-quantum hybrids) + 1 hello offering only SHA-1 signatures.
+    assert_eq!(report.facts.connections, 19 + 7 + 1);
 }
 
 #[tokio::test]
@@ -181,7 +190,10 @@ async fn gnutls_server_with_3des_and_rc4_is_reported_for_sweet32_and_rc4() {
             "cipher.cbc_only",
             "cipher.no_server_preference",
             "cert.expiring_soon",
+            "kex.no_pq_hybrid",
             "ocsp.not_stapled",
+            // `+SIGN-ALL` lets gnutls sign its ServerKeyExchange with SHA-1 when asked (RFC 9155).
+            "tls.sha1_signatures",
         ]),
         "{:#?}",
         report.findings

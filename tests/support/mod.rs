@@ -9,5 +9,6 @@
 
 pub mod kube;
 pub mod openssl;
+pub mod peers;
 pub mod pki;
 pub mod tls_server;

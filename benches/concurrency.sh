@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Concurrency benchmark: ENDPOINTS openssl s_server endpoints (Mozilla intermediate, one RSA leaf
 # from a local CA), each scanned REPEAT times by one process with a bounded pool
-# (examples/scan_many.rs, the library's probe engine as the operator uses it), for several pool
+# (benches/scan_many.rs, the library's probe engine as the operator uses it), for several pool
 # sizes with one tokio task per scan, then SINGLE_RUNS times with every scan polled from one task.
 # Prints a Markdown table: scans per second, per-scan latency, connections (a full scan of these
 # endpoints opens 19, so fewer means a probe gave up), scans that failed, listed fewer suites than
@@ -30,9 +30,17 @@ fail() { echo "bench: $*" >&2; exit 1; }
 command -v openssl >/dev/null || fail "openssl missing: apt-get install openssl"
 command -v python3 >/dev/null || fail "python3 missing: apt-get install python3"
 [ -x /usr/bin/time ] || fail "/usr/bin/time missing: apt-get install time"
-cargo build --release -q --bin tlsaudit --example scan_many
+cargo build --release -q --bin tlsaudit
 TLSAUDIT=target/release/tlsaudit
-SCAN_MANY=target/release/examples/scan_many
+# scan_many is a bench target: cargo names its binary with a hash, so take the path from cargo's
+# build messages (running it through `cargo bench` would add cargo's CPU time to the scanner's).
+SCAN_MANY=$(cargo build --release -q --bench scan_many --message-format=json-render-diagnostics \
+  | python3 -c 'import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "scan_many" and m.get("executable"):
+        print(m["executable"])')
+[ -x "$SCAN_MANY" ] || fail "cargo built no scan_many binary"
 
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$WORK/ca.key" -out "$WORK/ca.pem" -days 30 \
   -subj "/CN=bench CA" -addext basicConstraints=critical,CA:TRUE \

@@ -2,7 +2,7 @@
 # The operator at scale (design §7), measured against the real test control plane: for each SIZE
 # (NAMESPACESxSERVICES, 5 ready endpoints per Service, one TlsAudit per namespace selecting every
 # Service with perEndpoint: true) it starts a fresh control plane, creates the objects
-# (examples/scale_bench.rs `setup`), runs the operator in-process with a fake probe that waits
+# (benches/scale_bench/, `setup`), runs the operator in-process with a fake probe that waits
 # PROBE_DELAY_MS and returns a healthy TLS 1.2/1.3 result (`run`; no address is ever dialled), and
 # stops the control plane again, which discards every object.
 #
@@ -32,9 +32,15 @@ done
 
 cd "$ROOT"
 mkdir -p "$OUT"
-echo "controller-scale: building examples/scale_bench.rs" >&2
-CARGO_PROFILE_DEV_OPT_LEVEL=3 cargo build --quiet --example scale_bench
-BIN=$ROOT/target/debug/examples/scale_bench
+echo "controller-scale: building benches/scale_bench/" >&2
+# A bench target's binary has a hashed name: take its path from cargo's build messages.
+BIN=$(CARGO_PROFILE_DEV_OPT_LEVEL=3 cargo build --quiet --bench scale_bench \
+  --message-format=json-render-diagnostics | python3 -c 'import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "scale_bench" and m.get("executable"):
+        print(m["executable"])')
+[ -x "$BIN" ] || { echo "controller-scale: cargo built no scale_bench binary" >&2; exit 1; }
 
 trap 'scripts/control-plane.sh stop >/dev/null 2>&1 || true' EXIT
 

@@ -4,7 +4,7 @@
 #
 #   1. installs the Debian packages the tests use when missing (apt-get; TEST_PACKAGES below)
 #   2. builds the pinned upstream tools when missing (scripts/toolchain.sh; the first run takes long)
-#   3. cargo fmt --check, cargo clippy -D warnings
+#   3. cargo fmt --check, cargo clippy -D warnings, cargo doc --no-deps with RUSTDOCFLAGS=-D warnings
 #   4. starts the test control plane (scripts/control-plane.sh) and exports its KUBECONFIG
 #   5. cargo test --all-targets, cargo test --doc
 #   6. every executable scripts/test-*.sh (for example scripts/test-chart.sh), with KUBECONFIG set
@@ -176,6 +176,7 @@ step "go toolchain" go_toolchain
 step "upstream tools (scripts/toolchain.sh)" bash scripts/toolchain.sh
 step "cargo fmt --check" cargo fmt --all -- --check
 step "cargo clippy" cargo clippy --all-targets -- -D warnings
+step "cargo doc" env RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
 step "control plane" control_plane
 # The e2e tests record every metric name the running operator exported here; scripts/test-chart.sh
 # checks the alerts' and the dashboard's names against it.

@@ -5,8 +5,6 @@
 //! Validation lives in the schema so that `kubectl apply` rejects a bad spec: port ranges and enums
 //! as OpenAPI, cross-field checks (interval ≥ 1m, criticalDays ≤ warningDays, one CA source) as CEL.
 
-use std::collections::BTreeMap;
-
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, LabelSelector, Time};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -489,9 +487,6 @@ pub struct FindingStatus {
     /// What was found.
     pub message: String,
 }
-
-/// Labels of an object, for selector matching.
-pub type Labels = BTreeMap<String, String>;
 
 /// The CRD, with the schema formats the apiserver does not know (`uint16`, `uint32`, from Rust's
 /// unsigned types) removed: their ranges are already in `minimum`/`maximum`.

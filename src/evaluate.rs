@@ -572,3 +572,791 @@ fn client_auth(facts: &Facts, policy: &Policy, now: i64, out: &mut Vec<Finding>)
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::{ClientAuthFacts, Failure, OcspFacts, SniFacts, TrustFacts, VersionSuites};
+    use crate::fixtures::{self, CertBuilder, DAY, INTERMEDIATE, ROOT};
+
+    /// The fixed clock: 2026-03-01T00:00:00Z.
+    const NOW: i64 = 1_772_323_200;
+    const NAME: &str = "web.shop.svc";
+
+    fn healthy() -> Facts {
+        fixtures::healthy(NAME, NOW)
+    }
+
+    fn at(seconds: i64) -> jiff::Timestamp {
+        jiff::Timestamp::from_second(seconds).unwrap()
+    }
+
+    /// Every finding of `facts` for `NAME` at `now` under `policy`, as (code, severity), by code.
+    fn judge_with(facts: &Facts, policy: &Policy, now: i64) -> Vec<(Code, Severity)> {
+        let mut found: Vec<(Code, Severity)> = evaluate(facts, Some(NAME), policy, at(now))
+            .iter()
+            .map(|f| (f.code, f.severity))
+            .collect();
+        found.sort();
+        found
+    }
+
+    fn judge(facts: &Facts) -> Vec<(Code, Severity)> {
+        judge_with(facts, &Policy::default(), NOW)
+    }
+
+    /// The message of the one finding with `code`.
+    fn message(facts: &Facts, name: Option<&str>, now: i64, code: Code) -> String {
+        let found = evaluate(facts, name, &Policy::default(), at(now));
+        let with_code: Vec<&Finding> = found.iter().filter(|f| f.code == code).collect();
+        assert_eq!(with_code.len(), 1, "{found:?}");
+        with_code[0].message.clone()
+    }
+
+    /// `healthy()` with the TLS 1.2 suites replaced by `list` in the given order.
+    fn with_tls12_suites(list: &[(u16, &str)], server_order: Option<bool>) -> Facts {
+        let mut facts = healthy();
+        facts.ciphers[0] = VersionSuites {
+            server_order,
+            ..fixtures::suites(TlsVersion::Tls12, list)
+        };
+        facts
+    }
+
+    const ECDHE_GCM: (u16, &str) = (0xC02B, "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256");
+    const ECDHE_CBC: (u16, &str) = (0xC013, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA");
+    const RSA_GCM: (u16, &str) = (0x009C, "TLS_RSA_WITH_AES_128_GCM_SHA256");
+    const RSA_RC4: (u16, &str) = (0x0005, "TLS_RSA_WITH_RC4_128_SHA");
+    const ECDHE_3DES: (u16, &str) = (0xC012, "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA");
+    const RSA_NULL: (u16, &str) = (0x0002, "TLS_RSA_WITH_NULL_SHA");
+    const DH_ANON: (u16, &str) = (0x0034, "TLS_DH_anon_WITH_AES_128_CBC_SHA");
+    const RSA_EXPORT_RC4: (u16, &str) = (0x0003, "TLS_RSA_EXPORT_WITH_RC4_40_MD5");
+
+    #[test]
+    fn a_healthy_intermediate_endpoint_only_lacks_an_ocsp_staple() {
+        assert_eq!(
+            judge(&healthy()),
+            vec![(Code::OcspNotStapled, Severity::Info)]
+        );
+    }
+
+    #[test]
+    fn a_good_ocsp_staple_leaves_no_finding_at_all() {
+        let mut facts = healthy();
+        facts.ocsp = OcspFacts {
+            stapled: true,
+            status: Some("good".into()),
+            next_update: None,
+            next_update_unix: Some(NOW + DAY),
+        };
+        assert_eq!(judge(&facts), vec![]);
+    }
+
+    #[test]
+    fn tls1_0_and_tls1_1_are_high_and_a_missing_fallback_scsv_matters_only_beside_them() {
+        let mut facts = healthy();
+        facts.features.fallback_scsv = Some(false);
+        assert_eq!(
+            judge(&facts),
+            vec![(Code::OcspNotStapled, Severity::Info)],
+            "TLS 1.2/1.3 only: TLS 1.3 clients detect the downgrade themselves"
+        );
+        facts.protocols.set(TlsVersion::Tls10, true);
+        facts.protocols.set(TlsVersion::Tls11, true);
+        assert_eq!(
+            judge(&facts),
+            vec![
+                (Code::ProtocolTls10, Severity::High),
+                (Code::ProtocolTls11, Severity::High),
+                (Code::OcspNotStapled, Severity::Info),
+                (Code::TlsNoFallbackScsv, Severity::Low),
+            ]
+        );
+        assert_eq!(
+            message(&facts, Some(NAME), NOW, Code::ProtocolTls10),
+            "the server accepts TLSv1.0"
+        );
+    }
+
+    #[test]
+    fn sslv3_is_critical() {
+        let mut facts = healthy();
+        facts.protocols.set(TlsVersion::Ssl3, true);
+        assert_eq!(
+            judge(&facts),
+            vec![
+                (Code::ProtocolSslv3, Severity::Critical),
+                (Code::OcspNotStapled, Severity::Info),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_legacy_only_server_is_critical_and_its_failed_current_handshake_is_not_reported_twice() {
+        let mut facts = healthy();
+        for version in TlsVersion::ALL {
+            facts.protocols.set(version, version == TlsVersion::Tls10);
+        }
+        facts.ciphers = vec![fixtures::suites(TlsVersion::Tls10, &[ECDHE_CBC])];
+        facts.negotiated = None;
+        facts.failure = Some(Failure {
+            kind: FailureKind::Handshake,
+            alert: Some("protocol_version".into()),
+            detail: "peer is incompatible".into(),
+        });
+        assert_eq!(
+            judge(&facts),
+            vec![
+                (Code::ProtocolTls10, Severity::High),
+                (Code::ProtocolLegacyOnly, Severity::Critical),
+                (Code::CipherCbcOnly, Severity::Medium),
+                (Code::OcspNotStapled, Severity::Info),
+            ]
+        );
+        assert_eq!(
+            message(&facts, Some(NAME), NOW, Code::ProtocolLegacyOnly),
+            "only TLSv1.0 accepted; TLS 1.2 and 1.3 are refused"
+        );
+    }
+
+    #[test]
+    fn a_current_client_failing_where_raw_hellos_succeed_is_high_not_critical() {
+        let mut facts = healthy();
+        facts.negotiated = None;
+        facts.failure = Some(Failure {
+            kind: FailureKind::Handshake,
+            alert: Some("handshake_failure".into()),
+            detail: "received fatal alert".into(),
+        });
+        assert_eq!(
+            judge(&facts),
+            vec![
+                (Code::TlsHandshakeFailed, Severity::High),
+                (Code::OcspNotStapled, Severity::Info),
+            ]
+        );
+        assert_eq!(
+            message(&facts, Some(NAME), NOW, Code::TlsHandshakeFailed),
+            "a current client (TLS 1.2/1.3, ECDHE AEAD suites) cannot connect: handshake failed \
+             with alert handshake_failure: received fatal alert"
+        );
+    }
+
+    #[test]
+    fn an_unreachable_endpoint_has_exactly_one_critical_finding_per_failure_kind() {
+        for (kind, code) in [
+            (FailureKind::Refused, Code::ConnectRefused),
+            (FailureKind::Timeout, Code::ConnectTimeout),
+            (FailureKind::Reset, Code::ConnectReset),
+            (FailureKind::Unreachable, Code::ConnectFailed),
+            (FailureKind::NotTls, Code::TlsNotTls),
+            (FailureKind::Handshake, Code::TlsHandshakeFailed),
+        ] {
+            let facts = Facts {
+                failure: Some(Failure {
+                    kind,
+                    alert: None,
+                    detail: "what the socket said".into(),
+                }),
+                ..Facts::default()
+            };
+            assert_eq!(judge(&facts), vec![(code, Severity::Critical)], "{kind:?}");
+            assert_eq!(
+                message(&facts, Some(NAME), NOW, code),
+                "what the socket said"
+            );
+        }
+    }
+
+    #[test]
+    fn an_expired_leaf_is_critical_and_counts_the_days_since() {
+        let facts = healthy();
+        let later = NOW + 61 * DAY;
+        assert_eq!(
+            judge_with(&facts, &Policy::default(), later),
+            vec![
+                (Code::CertExpired, Severity::Critical),
+                (Code::OcspNotStapled, Severity::Info),
+            ]
+        );
+        assert_eq!(
+            message(&facts, Some(NAME), later, Code::CertExpired),
+            "the certificate expired on 2026-04-30T00:00:00Z (1 days ago)"
+        );
+    }
+
+    #[test]
+    fn a_leaf_expires_medium_inside_the_warning_window_and_high_inside_the_critical_one() {
+        let facts = healthy();
+        let not_after = NOW + 60 * DAY;
+        let policy = Policy::default();
+        for (left, expected) in [
+            (28 * DAY, None),
+            (28 * DAY - 1, Some(Severity::Medium)),
+            (14 * DAY, Some(Severity::Medium)),
+            (14 * DAY - 1, Some(Severity::High)),
+            (0, Some(Severity::High)),
+        ] {
+            let expiring: Vec<Severity> = judge_with(&facts, &policy, not_after - left)
+                .into_iter()
+                .filter(|(code, _)| *code == Code::CertExpiringSoon)
+                .map(|(_, severity)| severity)
+                .collect();
+            assert_eq!(
+                expiring,
+                expected.into_iter().collect::<Vec<_>>(),
+                "{left} s before notAfter"
+            );
+        }
+        assert_eq!(
+            message(
+                &facts,
+                Some(NAME),
+                not_after - 10 * DAY,
+                Code::CertExpiringSoon
+            ),
+            "the certificate expires on 2026-04-30T00:00:00Z (10 days left)"
+        );
+        let wide = Policy {
+            warning_days: 90,
+            critical_days: 30,
+            ..Policy::default()
+        };
+        assert_eq!(
+            judge_with(&facts, &wide, NOW),
+            vec![
+                (Code::CertExpiringSoon, Severity::Medium),
+                (Code::OcspNotStapled, Severity::Info),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_leaf_not_valid_yet_is_critical() {
+        assert_eq!(
+            judge_with(&healthy(), &Policy::default(), NOW - 31 * DAY),
+            vec![
+                (Code::CertNotYetValid, Severity::Critical),
+                (Code::OcspNotStapled, Severity::Info),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_leaf_valid_longer_than_398_days_is_low() {
+        let mut facts = healthy();
+        facts.chain[0] = CertBuilder::leaf(NAME, INTERMEDIATE)
+            .valid(NOW - DAY, NOW + 397 * DAY)
+            .build();
+        assert_eq!(judge(&facts), vec![(Code::OcspNotStapled, Severity::Info)]);
+        facts.chain[0] = CertBuilder::leaf(NAME, INTERMEDIATE)
+            .valid(NOW - DAY, NOW + 398 * DAY)
+            .build();
+        assert_eq!(
+            judge(&facts),
+            vec![
+                (Code::CertLongValidity, Severity::Low),
+                (Code::OcspNotStapled, Severity::Info),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_untrusted_issuer_names_the_verifier_error_and_the_client_alert() {
+        let mut facts = healthy();
+        facts.trust = TrustFacts {
+            verified: false,
+            error: Some("invalid peer certificate: UnknownIssuer".into()),
+            alert: Some("unknown_ca".into()),
+            path_found: Some(false),
+            ordered: Some(true),
+            ..TrustFacts::default()
+        };
+        assert_eq!(
+            judge(&facts),
+            vec![
+                (Code::CertUntrusted, Severity::High),
+                (Code::OcspNotStapled, Severity::Info),
+            ]
+        );
+        assert_eq!(
+            message(&facts, Some(NAME), NOW, Code::CertUntrusted),
+            format!(
+                "issuer {INTERMEDIATE} is not trusted (invalid peer certificate: UnknownIssuer); \
+                 clients fail with unknown_ca"
+            )
+        );
+    }
+
+    #[test]
+    fn a_self_signed_leaf_is_reported_as_self_signed_not_as_untrusted() {
+        let mut facts = healthy();
+        facts.chain = vec![
+            CertBuilder::leaf(NAME, "")
+                .self_signed()
+                .valid(NOW - DAY, NOW + 90 * DAY)
+                .build(),
+        ];
+        facts.trust = TrustFacts {
+            verified: false,
+            path_found: Some(false),
+            ordered: Some(true),
+            ..TrustFacts::default()
+        };
+        assert_eq!(
+            judge(&facts),
+            vec![
+                (Code::CertSelfSigned, Severity::High),
+                (Code::OcspNotStapled, Severity::Info),
+            ]
+        );
+        assert_eq!(
+            message(&facts, Some(NAME), NOW, Code::CertSelfSigned),
+            "self-signed certificate CN=web.shop.svc; clients fail with unknown_ca"
+        );
+    }
+
+    #[test]
+    fn a_name_outside_the_sans_is_a_mismatch_and_no_name_is_not_checked() {
+        let facts = healthy();
+        let found = evaluate(&facts, Some("api.shop.svc"), &Policy::default(), at(NOW));
+        let codes: Vec<(Code, Severity)> = found.iter().map(|f| (f.code, f.severity)).collect();
+        assert_eq!(
+            codes,
+            vec![
+                (Code::CertHostnameMismatch, Severity::High),
+                (Code::OcspNotStapled, Severity::Info),
+            ]
+        );
+        assert_eq!(
+            found[0].message,
+            "api.shop.svc is not covered by the certificate's SANs: web.shop.svc"
+        );
+        assert_eq!(
+            evaluate(&facts, None, &Policy::default(), at(NOW)).len(),
+            1,
+            "without a name only ocsp.not_stapled remains"
+        );
+    }
+
+    #[test]
+    fn a_leaf_with_only_a_common_name_has_no_san_and_mismatches() {
+        let mut facts = healthy();
+        facts.chain[0] = CertBuilder::new("CN=web.shop.svc", INTERMEDIATE)
+            .common_name(NAME)
+            .valid(NOW - DAY, NOW + 90 * DAY)
+            .build();
+        assert_eq!(
+            judge(&facts),
+            vec![
+                (Code::CertHostnameMismatch, Severity::High),
+                (Code::CertNoSan, Severity::High),
+                (Code::OcspNotStapled, Severity::Info),
+            ]
+        );
+        assert_eq!(
+            message(&facts, Some(NAME), NOW, Code::CertHostnameMismatch),
+            "web.shop.svc is not covered by the certificate's SANs: none (only the Common Name \
+             matches, which clients ignore)"
+        );
+    }
+
+    #[test]
+    fn weak_keys_and_sha1_signatures_are_high_except_on_a_self_signed_root() {
+        let mut facts = healthy();
+        facts.chain[0] = CertBuilder::leaf(NAME, INTERMEDIATE)
+            .key("RSA", 1024)
+            .signature("sha1WithRSAEncryption")
+            .valid(NOW - DAY, NOW + 90 * DAY)
+            .build();
+        facts.chain.push(
+            CertBuilder::new(ROOT, ROOT)
+                .ca()
+                .self_signed()
+                .key("RSA", 1024)
+                .signature("md5WithRSAEncryption")
+                .valid(NOW - 365 * DAY, NOW + 3650 * DAY)
+                .build(),
+        );
+        assert_eq!(
+            judge(&facts),
+            vec![
+                (Code::CertWeakKey, Severity::High),
+                (Code::CertWeakSignature, Severity::High),
+                (Code::OcspNotStapled, Severity::Info),
+            ]
+        );
+        assert_eq!(
+            message(&facts, Some(NAME), NOW, Code::CertWeakKey),
+            "CN=web.shop.svc has a 1024-bit RSA key"
+        );
+    }
+
+    #[test]
+    fn chain_problems_incomplete_misordered_and_an_intermediate_expiring_first() {
+        let mut facts = healthy();
+        facts.chain.truncate(1);
+        facts.trust.missing_issuer = Some(INTERMEDIATE.into());
+        assert_eq!(
+            judge(&facts),
+            vec![
+                (Code::ChainIncomplete, Severity::High),
+                (Code::OcspNotStapled, Severity::Info),
+            ]
+        );
+        assert_eq!(
+            message(&facts, Some(NAME), NOW, Code::ChainIncomplete),
+            format!(
+                "the issuer {INTERMEDIATE} is neither served nor a trust anchor; 1 certificate(s) \
+                 served"
+            )
+        );
+
+        let mut facts = healthy();
+        facts.trust.ordered = Some(false);
+        facts.chain[1] = CertBuilder::new(INTERMEDIATE, ROOT)
+            .ca()
+            .valid(NOW - DAY, NOW + 30 * DAY)
+            .build();
+        assert_eq!(
+            judge(&facts),
+            vec![
+                (Code::ChainWrongOrder, Severity::Low),
+                (Code::ChainExpiringIntermediate, Severity::Medium),
+                (Code::OcspNotStapled, Severity::Info),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_unparsable_served_certificate_is_high() {
+        let mut facts = healthy();
+        facts.trust.unparsable = 1;
+        assert_eq!(
+            judge(&facts),
+            vec![
+                (Code::CertUnparsable, Severity::High),
+                (Code::OcspNotStapled, Severity::Info),
+            ]
+        );
+    }
+
+    #[test]
+    fn each_weak_cipher_family_has_its_own_code() {
+        for (suite, expected) in [
+            (
+                RSA_GCM,
+                vec![(Code::CipherNoForwardSecrecy, Severity::Medium)],
+            ),
+            (
+                RSA_RC4,
+                vec![
+                    (Code::CipherRc4, Severity::High),
+                    (Code::CipherNoForwardSecrecy, Severity::Medium),
+                ],
+            ),
+            (ECDHE_3DES, vec![(Code::Cipher3des, Severity::Medium)]),
+            (
+                RSA_NULL,
+                vec![
+                    (Code::CipherNull, Severity::Critical),
+                    (Code::CipherNoForwardSecrecy, Severity::Medium),
+                ],
+            ),
+            (DH_ANON, vec![(Code::CipherAnon, Severity::Critical)]),
+            (
+                RSA_EXPORT_RC4,
+                vec![
+                    (Code::CipherExport, Severity::Critical),
+                    (Code::CipherRc4, Severity::High),
+                    (Code::CipherNoForwardSecrecy, Severity::Medium),
+                ],
+            ),
+        ] {
+            // Server order with a strong suite first: only the family's own codes.
+            let facts = with_tls12_suites(&[ECDHE_GCM, suite], Some(true));
+            let mut expected = expected;
+            expected.push((Code::OcspNotStapled, Severity::Info));
+            expected.sort();
+            assert_eq!(judge(&facts), expected, "{}", suite.1);
+        }
+        let facts = with_tls12_suites(&[ECDHE_GCM, RSA_GCM, RSA_RC4], Some(true));
+        assert_eq!(
+            message(&facts, Some(NAME), NOW, Code::CipherNoForwardSecrecy),
+            "suites without forward secrecy accepted: TLS_RSA_WITH_AES_128_GCM_SHA256, \
+             TLS_RSA_WITH_RC4_128_SHA"
+        );
+    }
+
+    #[test]
+    fn a_weak_suite_first_in_server_order_is_medium_and_in_client_order_info() {
+        let preferred = with_tls12_suites(&[RSA_GCM, ECDHE_GCM], Some(true));
+        assert_eq!(
+            judge(&preferred),
+            vec![
+                (Code::CipherNoForwardSecrecy, Severity::Medium),
+                (Code::CipherWeakPreferred, Severity::Medium),
+                (Code::OcspNotStapled, Severity::Info),
+            ]
+        );
+        assert_eq!(
+            message(&preferred, Some(NAME), NOW, Code::CipherWeakPreferred),
+            "TLSv1.2 prefers TLS_RSA_WITH_AES_128_GCM_SHA256"
+        );
+        let client_order = with_tls12_suites(&[ECDHE_GCM, RSA_GCM], Some(false));
+        assert_eq!(
+            judge(&client_order),
+            vec![
+                (Code::CipherNoForwardSecrecy, Severity::Medium),
+                (Code::CipherNoServerPreference, Severity::Info),
+                (Code::OcspNotStapled, Severity::Info),
+            ]
+        );
+        let strong_client_order = with_tls12_suites(&fixtures::TLS12_SUITES, Some(false));
+        assert_eq!(
+            judge(&strong_client_order),
+            vec![(Code::OcspNotStapled, Severity::Info)],
+            "client order is fine when every suite is strong"
+        );
+    }
+
+    #[test]
+    fn only_cbc_suites_without_tls1_3_is_medium_plus_the_missing_tls1_3() {
+        let mut facts = with_tls12_suites(&[ECDHE_CBC], Some(true));
+        facts.ciphers.truncate(1);
+        facts.protocols.set(TlsVersion::Tls13, false);
+        assert_eq!(
+            judge(&facts),
+            vec![
+                (Code::ProtocolNoTls13, Severity::Low),
+                (Code::CipherCbcOnly, Severity::Medium),
+                (Code::OcspNotStapled, Severity::Info),
+            ]
+        );
+    }
+
+    #[test]
+    fn tls1_3_only_lacks_tls1_2_for_intermediate_but_not_for_modern() {
+        let mut facts = healthy();
+        facts.protocols.set(TlsVersion::Tls12, false);
+        facts.ciphers.remove(0);
+        assert_eq!(
+            judge(&facts),
+            vec![
+                (Code::ProtocolNoTls12, Severity::High),
+                (Code::OcspNotStapled, Severity::Info),
+            ]
+        );
+        let modern = Policy {
+            profile: Profile::Modern,
+            ..Policy::default()
+        };
+        assert_eq!(
+            judge_with(&facts, &modern, NOW),
+            vec![(Code::OcspNotStapled, Severity::Info)]
+        );
+    }
+
+    #[test]
+    fn a_small_dh_group_is_medium_below_2048_and_high_below_1024() {
+        for (bits, expected) in [
+            (2048, None),
+            (1024, Some(Severity::Medium)),
+            (1023, Some(Severity::High)),
+        ] {
+            let mut facts = healthy();
+            facts.features.dh_bits = Some(bits);
+            let weak_dh: Vec<Severity> = judge(&facts)
+                .into_iter()
+                .filter(|(code, _)| *code == Code::CipherWeakDh)
+                .map(|(_, severity)| severity)
+                .collect();
+            assert_eq!(
+                weak_dh,
+                expected.into_iter().collect::<Vec<_>>(),
+                "{bits} bits"
+            );
+        }
+    }
+
+    #[test]
+    fn compression_heartbeat_and_insecure_renegotiation_are_reported() {
+        let mut facts = healthy();
+        facts.features.compression = Some(true);
+        facts.features.heartbeat = Some(true);
+        facts.features.secure_renegotiation = Some(false);
+        assert_eq!(
+            judge(&facts),
+            vec![
+                (Code::OcspNotStapled, Severity::Info),
+                (Code::TlsInsecureRenegotiation, Severity::High),
+                (Code::TlsCompression, Severity::High),
+                (Code::TlsHeartbeat, Severity::Low),
+            ]
+        );
+    }
+
+    #[test]
+    fn hsts_below_180_days_or_missing_is_low_and_only_judged_on_http() {
+        let mut facts = healthy();
+        facts.features.hsts_max_age = Some(HSTS_MIN_SECONDS);
+        assert_eq!(judge(&facts), vec![(Code::OcspNotStapled, Severity::Info)]);
+        facts.features.hsts_max_age = Some(HSTS_MIN_SECONDS - 1);
+        assert_eq!(
+            judge(&facts),
+            vec![
+                (Code::OcspNotStapled, Severity::Info),
+                (Code::HttpNoHsts, Severity::Low),
+            ]
+        );
+        assert_eq!(
+            message(&facts, Some(NAME), NOW, Code::HttpNoHsts),
+            "HSTS max-age=15551999 on GET /"
+        );
+        facts.features.hsts_max_age = None;
+        assert_eq!(
+            message(&facts, Some(NAME), NOW, Code::HttpNoHsts),
+            "no Strict-Transport-Security header on GET /"
+        );
+        facts.features.http = Some(false);
+        assert_eq!(judge(&facts), vec![(Code::OcspNotStapled, Severity::Info)]);
+    }
+
+    #[test]
+    fn sni_and_alpn_behaviour_is_info_or_low() {
+        let mut facts = healthy();
+        facts.sni = SniFacts {
+            handshake_without_sni: Some(false),
+            alert: Some("unrecognized_name".into()),
+            ..SniFacts::default()
+        };
+        facts.alpn.h2 = Some(false);
+        facts.alpn.selected = Some("http/1.1".into());
+        assert_eq!(
+            judge(&facts),
+            vec![
+                (Code::SniRequired, Severity::Info),
+                (Code::AlpnNoH2, Severity::Info),
+                (Code::OcspNotStapled, Severity::Info),
+            ]
+        );
+        assert_eq!(
+            message(&facts, Some(NAME), NOW, Code::AlpnNoH2),
+            "offered h2 and http/1.1; the server selected http/1.1"
+        );
+        facts.sni = SniFacts {
+            handshake_without_sni: Some(true),
+            default_cert_matches: Some(false),
+            ..SniFacts::default()
+        };
+        facts.features.http = Some(false);
+        assert_eq!(
+            judge(&facts),
+            vec![
+                (Code::SniDefaultCertMismatch, Severity::Low),
+                (Code::OcspNotStapled, Severity::Info),
+            ],
+            "no alpn.no_h2 on an endpoint that does not answer HTTP"
+        );
+    }
+
+    #[test]
+    fn a_revoked_staple_is_critical_and_a_stale_one_medium() {
+        let mut facts = healthy();
+        facts.ocsp = OcspFacts {
+            stapled: true,
+            status: Some("revoked".into()),
+            next_update: None,
+            next_update_unix: None,
+        };
+        assert_eq!(judge(&facts), vec![(Code::OcspRevoked, Severity::Critical)]);
+        facts.ocsp = OcspFacts {
+            stapled: true,
+            status: Some("good".into()),
+            next_update: Some("2026-02-28T23:59:59Z".into()),
+            next_update_unix: Some(NOW - 1),
+        };
+        assert_eq!(judge(&facts), vec![(Code::OcspStale, Severity::Medium)]);
+    }
+
+    #[test]
+    fn a_required_client_certificate_that_was_not_supplied_is_high_and_hides_the_failure() {
+        let mut facts = healthy();
+        facts.negotiated = None;
+        facts.failure = Some(Failure {
+            kind: FailureKind::Handshake,
+            alert: Some("certificate_required".into()),
+            detail: "received fatal alert".into(),
+        });
+        facts.client_auth = ClientAuthFacts {
+            demand: ClientAuthDemand::Required,
+            alert: Some("certificate_required".into()),
+            ..ClientAuthFacts::default()
+        };
+        assert_eq!(
+            judge(&facts),
+            vec![
+                (Code::OcspNotStapled, Severity::Info),
+                (Code::MtlsRequired, Severity::Info),
+                (Code::MtlsClientCertMissing, Severity::High),
+            ]
+        );
+        facts.client_auth.identity_accepted = Some(false);
+        assert_eq!(
+            judge(&facts),
+            vec![
+                (Code::OcspNotStapled, Severity::Info),
+                (Code::MtlsRequired, Severity::Info),
+                (Code::MtlsClientCertRejected, Severity::High),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_expiring_or_expired_client_certificate_is_reported_by_the_same_windows() {
+        let mut facts = healthy();
+        facts.client_auth = ClientAuthFacts {
+            demand: ClientAuthDemand::Required,
+            identity_accepted: Some(true),
+            alert: None,
+            client_cert: Some(
+                CertBuilder::new("CN=auditor", "CN=clients")
+                    .valid(NOW - DAY, NOW + 20 * DAY)
+                    .build(),
+            ),
+            http_status_without_certificate: None,
+        };
+        assert_eq!(
+            judge(&facts),
+            vec![
+                (Code::OcspNotStapled, Severity::Info),
+                (Code::MtlsRequired, Severity::Info),
+                (Code::MtlsClientCertExpiring, Severity::Medium),
+            ]
+        );
+        assert_eq!(
+            message(&facts, Some(NAME), NOW, Code::MtlsClientCertExpiring),
+            "the client certificate CN=auditor expires on 2026-03-21T00:00:00Z (20 days left)"
+        );
+        let expired = NOW + 21 * DAY;
+        assert_eq!(
+            message(&facts, Some(NAME), expired, Code::MtlsClientCertExpiring),
+            "the client certificate CN=auditor expired on 2026-03-21T00:00:00Z"
+        );
+        assert!(
+            judge_with(&facts, &Policy::default(), expired)
+                .contains(&(Code::MtlsClientCertExpiring, Severity::High))
+        );
+    }
+
+    #[test]
+    fn ignored_codes_are_never_reported() {
+        let mut facts = healthy();
+        facts.protocols.set(TlsVersion::Tls10, true);
+        let policy = Policy {
+            ignore: vec![Code::OcspNotStapled, Code::ProtocolTls10],
+            ..Policy::default()
+        };
+        assert_eq!(judge_with(&facts, &policy, NOW), vec![]);
+    }
+}

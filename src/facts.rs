@@ -1,6 +1,7 @@
 //! What a probe observed on one endpoint, before any judgement: versions, suites, the served chain,
 //! SNI/ALPN/OCSP/client-auth behaviour and how connections failed. Produced by `probe`, judged by
-//! `evaluate` and `grade`, embedded in `scan --json` and in the TlsAudit status.
+//! `evaluate` and `grade`, embedded in `scan --json`; the TlsAudit status keeps only a summary of
+//! them (`crd::EndpointStatus`: versions, cipher, leaf).
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

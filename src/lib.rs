@@ -8,17 +8,19 @@
 //!   [`facts::Facts`];
 //! - [`cert`] turns DER certificates into facts and chain verdicts (pure);
 //! - [`evaluate`] and [`grade`] judge facts against a [`policy::Policy`] at a given time (pure);
-//! - [`report`] renders a scan for humans and as JSON;
-//! - [`crd`], [`controller`], [`metrics`] and [`http`] make it a Kubernetes operator.
-
-#![cfg_attr(test, allow(clippy::unwrap_used, clippy::panic))]
+//! - [`report`] renders a scan for humans and as JSON; [`duration`] is the one duration grammar;
+//! - [`fixtures`] builds facts and reports for unit tests and benches;
+//! - [`crd`], [`controller`], [`metrics`] and [`http`] make it a Kubernetes operator: the
+//!   controller imports everything else, and nothing imports the controller.
 
 pub mod cert;
 pub mod controller;
 pub mod crd;
+pub mod duration;
 pub mod evaluate;
 pub mod facts;
 pub mod findings;
+pub mod fixtures;
 pub mod grade;
 pub mod http;
 pub mod metrics;

@@ -5,6 +5,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// Exit code when the operator (or another command than `scan`) fails: no apiserver, the Lease
+/// lost, the metrics address taken. `scan` exits 0–2 (see `tlsaudit::scan`).
+const EXIT_OPERATOR_FAILED: u8 = 3;
+
 /// Audits TLS endpoints from a terminal or as a Kubernetes operator.
 #[derive(Debug, Parser)]
 #[command(name = "tlsaudit", version, about)]
@@ -20,9 +24,11 @@ enum Command {
     /// Run the Kubernetes operator.
     Controller(tlsaudit::controller::ControllerArgs),
     /// Print the TlsAudit CRD (crds/tlsaudit.yaml).
-    Crd(tlsaudit::controller::CrdArgs),
+    Crd,
     /// Print the finding catalog as Markdown (docs/findings.md).
     Findings,
+    /// Print the metrics contract as Markdown (docs/metrics.md).
+    Metrics,
     /// Print the JSON Schema of `scan --json` (docs/report.schema.json).
     ReportSchema,
 }
@@ -36,6 +42,10 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    let failed = match &cli.command {
+        Command::Scan(_) => tlsaudit::scan::EXIT_UNREACHABLE,
+        _ => EXIT_OPERATOR_FAILED,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -43,7 +53,7 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(err) => {
             eprintln!("tlsaudit: failed to start the async runtime: {err}");
-            return ExitCode::from(tlsaudit::scan::EXIT_UNREACHABLE);
+            return ExitCode::from(failed);
         }
     };
     let result: anyhow::Result<u8> = runtime.block_on(async {
@@ -53,8 +63,8 @@ fn main() -> ExitCode {
                 tlsaudit::controller::run(args).await?;
                 Ok(0)
             }
-            Command::Crd(args) => {
-                tlsaudit::controller::run_crd(&args)?;
+            Command::Crd => {
+                print!("{}", tlsaudit::crd::crd_yaml()?);
                 Ok(0)
             }
             Command::ReportSchema => {
@@ -65,13 +75,17 @@ fn main() -> ExitCode {
                 print!("{}", tlsaudit::findings::markdown());
                 Ok(0)
             }
+            Command::Metrics => {
+                print!("{}", tlsaudit::metrics::markdown());
+                Ok(0)
+            }
         }
     });
     match result {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             eprintln!("tlsaudit: {err:#}");
-            ExitCode::from(tlsaudit::scan::EXIT_UNREACHABLE)
+            ExitCode::from(failed)
         }
     }
 }

@@ -1,12 +1,15 @@
-//! The operator's Prometheus metrics, named as /work/metrics-contract.md (docs/metrics.md) says.
-//! Input: each completed audit's endpoint reports, probe timings, reconcile outcomes. Output: the
-//! text exposition served on /metrics from the operator's own Registry (never the global one).
+//! The operator's Prometheus metrics: the definition of every metric (name, type, labels and their
+//! values, help) and the operator's own Registry (never the global one). Input: the per-audit series
+//! the reconcile computes (`controller::reconcile::series`), probe timings, reconcile outcomes.
+//! Output: the text exposition served on /metrics, and docs/metrics.md ([`markdown`]; a test keeps
+//! the file equal to it).
 //!
-//! Per-audit series are recomputed from scratch after every audit ([`audit_series`], pure) and the
-//! series of the previous audit that are no longer produced are removed, so a vanished endpoint,
-//! a fixed finding or a deleted audit leaves no stale series behind.
+//! An audit's series are replaced as a whole after every audit ([`Metrics::set_audit`]): the series
+//! of the previous audit that are no longer produced are removed, so a vanished endpoint, a fixed
+//! finding or a deleted audit leaves no stale series behind.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -14,48 +17,262 @@ use prometheus::{
     Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
 };
 
-use crate::controller::status::Audited;
 use crate::facts::TlsVersion;
 use crate::findings::Severity;
+use crate::grade::Grade;
 
 /// Labels every per-endpoint series carries, in this order.
 pub const ENDPOINT_LABELS: [&str; 5] = ["namespace", "audit", "target", "endpoint", "server_name"];
 
-/// A per-audit metric family.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Family {
-    /// `tlsaudit_certificate_not_after_timestamp_seconds`
-    NotAfter,
-    /// `tlsaudit_certificate_not_before_timestamp_seconds`
-    NotBefore,
-    /// `tlsaudit_chain_not_after_timestamp_seconds`
-    ChainNotAfter,
-    /// `tlsaudit_certificate_info`
-    CertificateInfo,
-    /// `tlsaudit_finding`
-    Finding,
-    /// `tlsaudit_findings`
-    Findings,
-    /// `tlsaudit_endpoint_grade`
-    Grade,
-    /// `tlsaudit_protocol_enabled`
-    ProtocolEnabled,
-    /// `tlsaudit_probe_success`
-    ProbeSuccess,
-    /// `tlsaudit_client_certificate_not_after_timestamp_seconds`
-    ClientNotAfter,
-    /// `tlsaudit_audit_last_run_timestamp_seconds`
-    LastRun,
-    /// `tlsaudit_audit_interval_seconds`
-    Interval,
-    /// `tlsaudit_audit_endpoints`
-    Endpoints,
-    /// `tlsaudit_audit_earliest_not_after_timestamp_seconds`
-    EarliestNotAfter,
-    /// `tlsaudit_audit_endpoints_without_series`
-    Omitted,
-    /// `tlsaudit_key_exchange_info`
-    KeyExchangeInfo,
+/// The type of a metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A value that goes up and down.
+    Gauge,
+    /// A count that only goes up.
+    Counter,
+    /// A distribution in buckets.
+    Histogram,
+}
+
+impl Kind {
+    /// The Prometheus type name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Gauge => "gauge",
+            Self::Counter => "counter",
+            Self::Histogram => "histogram",
+        }
+    }
+}
+
+/// Which values a label takes (for docs/metrics.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Values {
+    /// Names from the cluster (namespace, audit, Secret, …).
+    Names,
+    /// These strings.
+    Fixed(&'static [&'static str]),
+    /// A finding code (docs/findings.md).
+    Codes,
+    /// A severity.
+    Severities,
+    /// A grade.
+    Grades,
+    /// A protocol version.
+    Versions,
+    /// An [`ErrorCategory`].
+    ErrorCategories,
+}
+
+/// One label of a metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Label {
+    /// Label name.
+    pub name: &'static str,
+    /// The values it takes.
+    pub values: Values,
+}
+
+const fn label(name: &'static str, values: Values) -> Label {
+    Label { name, values }
+}
+
+const NAMESPACE: Label = label("namespace", Values::Names);
+const AUDIT: Label = label("audit", Values::Names);
+
+/// Values of `result` on `tlsaudit_probe_duration_seconds`.
+pub const PROBE_RESULTS: [&str; 2] = ["success", "failure"];
+/// Values of `group` on `tlsaudit_key_exchange_info`: the groups the validated (rustls, aws-lc-rs)
+/// client offers, so the label stays bounded.
+pub const KEY_EXCHANGE_GROUPS: [&str; 4] = ["X25519MLKEM768", "X25519", "secp256r1", "secp384r1"];
+/// Values of `result` on `tlsaudit_reconcile_total`.
+pub const RECONCILE_RESULTS: [&str; 2] = ["success", "error"];
+
+/// Whose series a metric is: the label set in front of its own labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// One endpoint of an audit: [`ENDPOINT_LABELS`] first.
+    Endpoint,
+    /// One audit, or the operator itself: only the metric's own labels.
+    Own,
+}
+
+/// A metric's definition: what Prometheus registers and docs/metrics.md lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Definition {
+    /// Metric name.
+    pub name: &'static str,
+    /// Type.
+    pub kind: Kind,
+    /// Whose series these are.
+    pub scope: Scope,
+    /// The metric's own labels (after [`ENDPOINT_LABELS`] for per-endpoint metrics).
+    pub labels: &'static [Label],
+    /// Help text, also the meaning in docs/metrics.md.
+    pub help: &'static str,
+}
+
+impl Definition {
+    /// Every label name, in registration order.
+    #[must_use]
+    pub fn label_names(&self) -> Vec<&'static str> {
+        let own = self.labels.iter().map(|l| l.name);
+        match self.scope {
+            Scope::Endpoint => ENDPOINT_LABELS.into_iter().chain(own).collect(),
+            Scope::Own => own.collect(),
+        }
+    }
+}
+
+macro_rules! families {
+    ($( $variant:ident = $name:literal, $scope:ident [$($label:expr),*], $help:literal; )*) => {
+        /// A per-audit metric family: a gauge whose series the reconcile recomputes after each audit.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Family { $( #[doc = $help] $variant, )* }
+
+        const FAMILY_DEFINITIONS: &[Definition] = &[
+            $( Definition {
+                name: $name,
+                kind: Kind::Gauge,
+                scope: Scope::$scope,
+                labels: &[$($label),*],
+                help: $help,
+            }, )*
+        ];
+
+        impl Family {
+            /// Every family, in documentation order.
+            pub const ALL: &[Family] = &[ $( Family::$variant, )* ];
+
+            /// The definition of this family.
+            #[must_use]
+            pub fn definition(self) -> &'static Definition {
+                &FAMILY_DEFINITIONS[self as usize]
+            }
+        }
+    };
+}
+
+families! {
+    NotAfter = "tlsaudit_certificate_not_after_timestamp_seconds", Endpoint [],
+        "Leaf certificate notAfter (Unix seconds), also when expired or untrusted.";
+    NotBefore = "tlsaudit_certificate_not_before_timestamp_seconds", Endpoint [],
+        "Leaf certificate notBefore (Unix seconds).";
+    ChainNotAfter = "tlsaudit_chain_not_after_timestamp_seconds", Endpoint [],
+        "Earliest notAfter in the served chain (Unix seconds).";
+    CertificateInfo = "tlsaudit_certificate_info", Endpoint [
+        label("subject", Values::Names), label("issuer", Values::Names),
+        label("serial", Values::Names), label("sha256", Values::Names)
+    ],
+        "Identity of the served leaf certificate (always 1); identity is only here, never on the expiry series.";
+    Finding = "tlsaudit_finding", Endpoint [label("code", Values::Codes), label("severity", Values::Severities)],
+        "A present finding on an endpoint (always 1).";
+    Findings = "tlsaudit_findings", Own [NAMESPACE, AUDIT, label("severity", Values::Severities)],
+        "Findings per severity in an audit, over all its endpoints.";
+    Grade = "tlsaudit_endpoint_grade", Endpoint [label("grade", Values::Grades)],
+        "Grade of the endpoint (always 1).";
+    ProtocolEnabled = "tlsaudit_protocol_enabled", Endpoint [label("version", Values::Versions)],
+        "Whether a protocol version is accepted (0 or 1).";
+    ProbeSuccess = "tlsaudit_probe_success", Endpoint [],
+        "Whether a TLS handshake with the endpoint completed (0 or 1).";
+    KeyExchange = "tlsaudit_key_exchange_info", Endpoint [label("group", Values::Fixed(&KEY_EXCHANGE_GROUPS))],
+        "Key-exchange group the validated handshake negotiated (always 1; absent when it did not complete). The client offers X25519MLKEM768 first, as current browsers do.";
+    ClientNotAfter = "tlsaudit_client_certificate_not_after_timestamp_seconds", Own [
+        NAMESPACE, AUDIT, label("secret", Values::Names)
+    ],
+        "notAfter of the audit's mTLS client certificate (Unix seconds).";
+    LastRun = "tlsaudit_audit_last_run_timestamp_seconds", Own [NAMESPACE, AUDIT],
+        "When the audit last completed (Unix seconds).";
+    Interval = "tlsaudit_audit_interval_seconds", Own [NAMESPACE, AUDIT],
+        "The audit's configured interval in seconds (stale when time() - last run > 2 * interval).";
+    Endpoints = "tlsaudit_audit_endpoints", Own [NAMESPACE, AUDIT],
+        "Endpoints the audit covered.";
+    EarliestNotAfter = "tlsaudit_audit_earliest_not_after_timestamp_seconds", Own [NAMESPACE, AUDIT],
+        "Earliest leaf notAfter among all the audit's endpoints, also those without series of their own (Unix seconds).";
+    Omitted = "tlsaudit_audit_endpoints_without_series", Own [NAMESPACE, AUDIT],
+        "Endpoints of the audit beyond --metrics-max-endpoints: counted, but without series of their own.";
+}
+
+/// `tlsaudit_probe_duration_seconds`.
+pub const PROBE_DURATION: Definition = Definition {
+    name: "tlsaudit_probe_duration_seconds",
+    kind: Kind::Histogram,
+    scope: Scope::Own,
+    labels: &[label("result", Values::Fixed(&PROBE_RESULTS))],
+    help: "Wall time of one endpoint probe; result is whether any TLS handshake got an answer.",
+};
+
+/// `tlsaudit_reconcile_total`.
+pub const RECONCILES: Definition = Definition {
+    name: "tlsaudit_reconcile_total",
+    kind: Kind::Counter,
+    scope: Scope::Own,
+    labels: &[label("result", Values::Fixed(&RECONCILE_RESULTS))],
+    help: "Reconciles by result.",
+};
+
+/// `tlsaudit_reconcile_errors_total`.
+pub const RECONCILE_ERRORS: Definition = Definition {
+    name: "tlsaudit_reconcile_errors_total",
+    kind: Kind::Counter,
+    scope: Scope::Own,
+    labels: &[label("error", Values::ErrorCategories)],
+    help: "Reconcile errors by category (the operator's own failures, never an endpoint's).",
+};
+
+/// `tlsaudit_build_info`.
+pub const BUILD_INFO: Definition = Definition {
+    name: "tlsaudit_build_info",
+    kind: Kind::Gauge,
+    scope: Scope::Own,
+    labels: &[label("version", Values::Names)],
+    help: "Build information (always 1).",
+};
+
+/// Every metric the operator exports, in documentation order.
+#[must_use]
+pub fn definitions() -> Vec<&'static Definition> {
+    let mut all: Vec<&'static Definition> = Family::ALL.iter().map(|f| f.definition()).collect();
+    all.extend([&PROBE_DURATION, &RECONCILES, &RECONCILE_ERRORS, &BUILD_INFO]);
+    all
+}
+
+macro_rules! error_categories {
+    ($( $(#[$doc:meta])* $variant:ident = $name:literal, )*) => {
+        /// The `error` label of `tlsaudit_reconcile_errors_total`: a short static category per
+        /// failed action. The reconcile's errors map onto these; every one is exported from the
+        /// start (at 0), so alerts can tell "no errors" from "not exported".
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum ErrorCategory { $( $(#[$doc])* $variant, )* }
+
+        impl ErrorCategory {
+            /// Every category.
+            pub const ALL: &[ErrorCategory] = &[ $( ErrorCategory::$variant, )* ];
+
+            /// The label value.
+            #[must_use]
+            pub fn as_str(self) -> &'static str {
+                match self { $( ErrorCategory::$variant => $name, )* }
+            }
+        }
+    };
+}
+
+error_categories! {
+    /// Reading a Secret failed.
+    ReadSecret = "read_secret",
+    /// Reading a ConfigMap failed.
+    ReadConfigMap = "read_configmap",
+    /// The informer caches did not fill in time.
+    CacheSync = "cache_sync",
+    /// Reading the ingress controller's Service or EndpointSlices failed.
+    ReadControllerService = "read_controller_service",
+    /// Writing the status failed.
+    PatchStatus = "patch_status",
+    /// The TlsAudit had no namespace.
+    NoNamespace = "no_namespace",
 }
 
 /// One series value: family, label values in the family's label order, value.
@@ -67,179 +284,6 @@ pub struct Series {
     pub labels: Vec<String>,
     /// Value.
     pub value: f64,
-}
-
-/// What an audit contributes besides its endpoints.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AuditFacts<'a> {
-    /// Namespace of the audit.
-    pub namespace: &'a str,
-    /// Name of the audit.
-    pub audit: &'a str,
-    /// When the audit completed.
-    pub now: jiff::Timestamp,
-    /// The configured interval.
-    pub interval: Duration,
-    /// The client certificate Secret and its notAfter (Unix seconds), when one is used.
-    pub client_certificate: Option<(&'a str, i64)>,
-    /// Most endpoints of this audit that get per-endpoint series (the worst first); the others
-    /// count in the per-audit series only. Bounds the cardinality (`--metrics-max-endpoints`).
-    pub max_endpoints: usize,
-}
-
-#[expect(
-    clippy::cast_precision_loss,
-    reason = "Unix seconds and counts fit f64's 53-bit mantissa"
-)]
-fn float(n: i64) -> f64 {
-    n as f64
-}
-
-fn series(family: Family, labels: Vec<String>, value: f64) -> Series {
-    Series {
-        family,
-        labels,
-        value,
-    }
-}
-
-fn flag(on: bool) -> f64 {
-    if on { 1.0 } else { 0.0 }
-}
-
-/// The series of one endpoint; `base` holds the per-endpoint label values.
-fn endpoint_series(base: &[String], audited: &Audited, out: &mut Vec<Series>) {
-    let r = &audited.report;
-    let with = |extra: &[&str]| {
-        let mut labels = base.to_vec();
-        labels.extend(extra.iter().map(|s| (*s).to_owned()));
-        labels
-    };
-    if let Some(leaf) = r.facts.chain.first() {
-        out.push(series(
-            Family::NotAfter,
-            base.to_vec(),
-            float(leaf.not_after_unix),
-        ));
-        out.push(series(
-            Family::NotBefore,
-            base.to_vec(),
-            float(leaf.not_before_unix),
-        ));
-        let identity = [
-            leaf.subject.as_str(),
-            &leaf.issuer,
-            &leaf.serial,
-            &leaf.sha256,
-        ];
-        out.push(series(Family::CertificateInfo, with(&identity), 1.0));
-    }
-    if let Some(earliest) = r.facts.chain.iter().map(|c| c.not_after_unix).min() {
-        out.push(series(
-            Family::ChainNotAfter,
-            base.to_vec(),
-            float(earliest),
-        ));
-    }
-    let mut codes = BTreeSet::new();
-    for f in &r.findings {
-        if codes.insert((f.code, f.severity)) {
-            let labels = with(&[f.code.as_str(), f.severity.as_str()]);
-            out.push(series(Family::Finding, labels, 1.0));
-        }
-    }
-    out.push(series(Family::Grade, with(&[r.grade.as_str()]), 1.0));
-    for version in TlsVersion::ALL {
-        if let Some(accepted) = r.facts.protocols.get(version) {
-            out.push(series(
-                Family::ProtocolEnabled,
-                with(&[version.name()]),
-                flag(accepted),
-            ));
-        }
-    }
-    out.push(series(
-        Family::ProbeSuccess,
-        base.to_vec(),
-        flag(r.facts.reachable),
-    ));
-    // The group a current client (rustls, post-quantum first) negotiated: a bounded label.
-    if let Some(group) = r.facts.negotiated.as_ref().and_then(|n| n.group.as_deref()) {
-        out.push(series(Family::KeyExchangeInfo, with(&[group]), 1.0));
-    }
-}
-
-/// Every per-audit series of one completed audit (pure).
-#[must_use]
-pub fn audit_series(audit: &AuditFacts<'_>, audited: &[Audited]) -> Vec<Series> {
-    let (ns, name) = (audit.namespace.to_owned(), audit.audit.to_owned());
-    let mut out = Vec::new();
-    let mut by_severity: BTreeMap<&'static str, i64> =
-        Severity::ALL.iter().map(|s| (s.as_str(), 0)).collect();
-    let mut seen = BTreeSet::new();
-    let mut with_series = 0usize;
-    let mut earliest: Option<i64> = None;
-    for a in crate::controller::status::worst_first(audited) {
-        let r = &a.report;
-        let endpoint = r
-            .address
-            .clone()
-            .unwrap_or_else(|| format!("{}:{}", r.host, r.port));
-        let server_name = r.server_name.clone().unwrap_or_default();
-        let base = vec![
-            ns.clone(),
-            name.clone(),
-            a.target.clone(),
-            endpoint,
-            server_name,
-        ];
-        // Two targets can name one endpoint (an Ingress and a Service); its series exist once.
-        if !seen.insert(base.clone()) {
-            continue;
-        }
-        for f in &r.findings {
-            *by_severity.entry(f.severity.as_str()).or_default() += 1;
-        }
-        if let Some(leaf) = r.facts.chain.first() {
-            earliest = Some(earliest.map_or(leaf.not_after_unix, |e| e.min(leaf.not_after_unix)));
-        }
-        if with_series < audit.max_endpoints {
-            with_series += 1;
-            endpoint_series(&base, a, &mut out);
-        }
-    }
-    let audit_labels = vec![ns.clone(), name.clone()];
-    for (severity, n) in by_severity {
-        let labels = vec![ns.clone(), name.clone(), severity.to_owned()];
-        out.push(series(Family::Findings, labels, float(n)));
-    }
-    if let Some((secret, not_after)) = audit.client_certificate {
-        let labels = vec![ns.clone(), name.clone(), secret.to_owned()];
-        out.push(series(Family::ClientNotAfter, labels, float(not_after)));
-    }
-    let last_run = float(audit.now.as_millisecond()) / 1000.0;
-    out.push(series(Family::LastRun, audit_labels.clone(), last_run));
-    out.push(series(
-        Family::Interval,
-        audit_labels.clone(),
-        audit.interval.as_secs_f64(),
-    ));
-    if let Some(earliest) = earliest {
-        out.push(series(
-            Family::EarliestNotAfter,
-            audit_labels.clone(),
-            float(earliest),
-        ));
-    }
-    let omitted = seen.len() - with_series;
-    out.push(series(
-        Family::Omitted,
-        audit_labels.clone(),
-        float(i64::try_from(omitted).unwrap_or(i64::MAX)),
-    ));
-    let endpoints = float(i64::try_from(seen.len()).unwrap_or(i64::MAX));
-    out.push(series(Family::Endpoints, audit_labels, endpoints));
-    out
 }
 
 /// The series an audit exported last, to remove the ones it no longer produces.
@@ -261,117 +305,6 @@ impl std::fmt::Debug for Metrics {
     }
 }
 
-fn family_spec(family: Family) -> (&'static str, &'static str, Vec<&'static str>) {
-    let endpoint = ENDPOINT_LABELS.to_vec();
-    let plus = |extra: &[&'static str]| {
-        let mut labels = ENDPOINT_LABELS.to_vec();
-        labels.extend_from_slice(extra);
-        labels
-    };
-    let audit = vec!["namespace", "audit"];
-    match family {
-        Family::NotAfter => (
-            "tlsaudit_certificate_not_after_timestamp_seconds",
-            "Leaf certificate notAfter (Unix seconds), also when expired or untrusted.",
-            endpoint,
-        ),
-        Family::NotBefore => (
-            "tlsaudit_certificate_not_before_timestamp_seconds",
-            "Leaf certificate notBefore (Unix seconds).",
-            endpoint,
-        ),
-        Family::ChainNotAfter => (
-            "tlsaudit_chain_not_after_timestamp_seconds",
-            "Earliest notAfter in the served chain (Unix seconds).",
-            endpoint,
-        ),
-        Family::CertificateInfo => (
-            "tlsaudit_certificate_info",
-            "Identity of the served leaf certificate (always 1).",
-            plus(&["subject", "issuer", "serial", "sha256"]),
-        ),
-        Family::Finding => (
-            "tlsaudit_finding",
-            "A present finding on an endpoint (always 1).",
-            plus(&["code", "severity"]),
-        ),
-        Family::Findings => (
-            "tlsaudit_findings",
-            "Findings per severity in an audit.",
-            vec!["namespace", "audit", "severity"],
-        ),
-        Family::Grade => (
-            "tlsaudit_endpoint_grade",
-            "Grade of the endpoint (always 1).",
-            plus(&["grade"]),
-        ),
-        Family::ProtocolEnabled => (
-            "tlsaudit_protocol_enabled",
-            "Whether a protocol version is accepted (0 or 1).",
-            plus(&["version"]),
-        ),
-        Family::ProbeSuccess => (
-            "tlsaudit_probe_success",
-            "Whether a TLS handshake with the endpoint completed (0 or 1).",
-            endpoint,
-        ),
-        Family::ClientNotAfter => (
-            "tlsaudit_client_certificate_not_after_timestamp_seconds",
-            "notAfter of the audit's mTLS client certificate (Unix seconds).",
-            vec!["namespace", "audit", "secret"],
-        ),
-        Family::LastRun => (
-            "tlsaudit_audit_last_run_timestamp_seconds",
-            "When the audit last completed (Unix seconds).",
-            audit,
-        ),
-        Family::Interval => (
-            "tlsaudit_audit_interval_seconds",
-            "The audit's configured interval in seconds.",
-            audit,
-        ),
-        Family::Endpoints => (
-            "tlsaudit_audit_endpoints",
-            "Endpoints the audit covered.",
-            audit,
-        ),
-        Family::EarliestNotAfter => (
-            "tlsaudit_audit_earliest_not_after_timestamp_seconds",
-            "Earliest leaf notAfter among all the audit's endpoints (Unix seconds).",
-            audit,
-        ),
-        Family::Omitted => (
-            "tlsaudit_audit_endpoints_without_series",
-            "Endpoints of the audit beyond --metrics-max-endpoints: counted, but without series of their own.",
-            audit,
-        ),
-        Family::KeyExchangeInfo => (
-            "tlsaudit_key_exchange_info",
-            "Key-exchange group the validated handshake negotiated, e.g. X25519MLKEM768 (always 1).",
-            plus(&["group"]),
-        ),
-    }
-}
-
-const FAMILIES: [Family; 16] = [
-    Family::NotAfter,
-    Family::NotBefore,
-    Family::ChainNotAfter,
-    Family::CertificateInfo,
-    Family::Finding,
-    Family::Findings,
-    Family::Grade,
-    Family::ProtocolEnabled,
-    Family::ProbeSuccess,
-    Family::ClientNotAfter,
-    Family::LastRun,
-    Family::Interval,
-    Family::Endpoints,
-    Family::EarliestNotAfter,
-    Family::Omitted,
-    Family::KeyExchangeInfo,
-];
-
 /// Why the metrics could not be set up or rendered.
 #[derive(Debug, thiserror::Error)]
 pub enum MetricsError {
@@ -383,52 +316,43 @@ pub enum MetricsError {
     Encode(String),
 }
 
+fn opts(definition: &Definition) -> Opts {
+    Opts::new(definition.name, definition.help)
+}
+
 impl Metrics {
-    /// A fresh registry with every family and `tlsaudit_build_info{version}` = 1.
+    /// A fresh registry with every metric, `tlsaudit_build_info{version}` = 1, and every reconcile
+    /// result and error category at 0.
     pub fn new() -> Result<Self, MetricsError> {
         let registry = Registry::new();
         let mut families = BTreeMap::new();
-        for family in FAMILIES {
-            let (name, help, labels) = family_spec(family);
-            let vec = GaugeVec::new(Opts::new(name, help), &labels)?;
+        for family in Family::ALL {
+            let definition = family.definition();
+            let vec = GaugeVec::new(opts(definition), &definition.label_names())?;
             registry.register(Box::new(vec.clone()))?;
-            families.insert(family, vec);
+            families.insert(*family, vec);
         }
         let probe_duration = HistogramVec::new(
-            HistogramOpts::new(
-                "tlsaudit_probe_duration_seconds",
-                "Wall time of one endpoint probe.",
-            )
-            .buckets(vec![0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0]),
-            &["result"],
+            HistogramOpts::new(PROBE_DURATION.name, PROBE_DURATION.help)
+                .buckets(vec![0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0]),
+            &PROBE_DURATION.label_names(),
         )?;
         registry.register(Box::new(probe_duration.clone()))?;
-        let reconciles = IntCounterVec::new(
-            Opts::new("tlsaudit_reconcile_total", "Reconciles by result."),
-            &["result"],
-        )?;
+        let reconciles = IntCounterVec::new(opts(&RECONCILES), &RECONCILES.label_names())?;
         registry.register(Box::new(reconciles.clone()))?;
-        let reconcile_errors = IntCounterVec::new(
-            Opts::new(
-                "tlsaudit_reconcile_errors_total",
-                "Reconcile errors by category.",
-            ),
-            &["error"],
-        )?;
+        let reconcile_errors =
+            IntCounterVec::new(opts(&RECONCILE_ERRORS), &RECONCILE_ERRORS.label_names())?;
         registry.register(Box::new(reconcile_errors.clone()))?;
-        let build_info = GaugeVec::new(
-            Opts::new("tlsaudit_build_info", "Build information (always 1)."),
-            &["version"],
-        )?;
+        let build_info = GaugeVec::new(opts(&BUILD_INFO), &BUILD_INFO.label_names())?;
         registry.register(Box::new(build_info.clone()))?;
         build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1.0);
-        for result in ["success", "error"] {
+        for result in RECONCILE_RESULTS {
             reconciles.with_label_values(&[result]);
         }
-        for category in crate::controller::reconcile::Error::CATEGORIES {
-            reconcile_errors.with_label_values(&[category]);
+        for category in ErrorCategory::ALL {
+            reconcile_errors.with_label_values(&[category.as_str()]);
         }
         Ok(Self {
             registry,
@@ -497,19 +421,23 @@ impl Metrics {
 
     /// Records one probe's wall time.
     pub fn observe_probe(&self, elapsed: Duration, success: bool) {
-        let result = if success { "success" } else { "failure" };
+        let [ok, failed] = PROBE_RESULTS;
+        let result = if success { ok } else { failed };
         self.probe_duration
             .with_label_values(&[result])
             .observe(elapsed.as_secs_f64());
     }
 
-    /// Counts a reconcile; `error` is a short static category.
-    pub fn reconciled(&self, error: Option<&'static str>) {
+    /// Counts a reconcile; `error` is the category of its failure.
+    pub fn reconciled(&self, error: Option<ErrorCategory>) {
+        let [success, failure] = RECONCILE_RESULTS;
         match error {
-            None => self.reconciles.with_label_values(&["success"]).inc(),
+            None => self.reconciles.with_label_values(&[success]).inc(),
             Some(category) => {
-                self.reconciles.with_label_values(&["error"]).inc();
-                self.reconcile_errors.with_label_values(&[category]).inc();
+                self.reconciles.with_label_values(&[failure]).inc();
+                self.reconcile_errors
+                    .with_label_values(&[category.as_str()])
+                    .inc();
             }
         }
     }
@@ -524,206 +452,132 @@ impl Metrics {
     }
 }
 
+fn values_text(values: Values) -> Option<String> {
+    let list = |names: Vec<&str>| names.join(", ");
+    match values {
+        Values::Names => None,
+        Values::Fixed(names) => Some(list(names.to_vec())),
+        Values::Codes => Some("see [findings.md](findings.md)".to_owned()),
+        Values::Severities => Some(list(Severity::ALL.iter().map(|s| s.as_str()).collect())),
+        Values::Grades => Some(format!(
+            "{}, best to worst",
+            list(Grade::ALL.iter().map(|g| g.as_str()).collect())
+        )),
+        Values::Versions => Some(list(TlsVersion::ALL.iter().map(|v| v.name()).collect())),
+        Values::ErrorCategories => Some(list(
+            ErrorCategory::ALL.iter().map(|c| c.as_str()).collect(),
+        )),
+    }
+}
+
+fn labels_text(definition: &Definition) -> String {
+    let mut parts = Vec::new();
+    if definition.scope == Scope::Endpoint {
+        parts.push("(per-endpoint)".to_owned());
+    }
+    for l in definition.labels {
+        parts.push(match values_text(l.values) {
+            Some(values) => format!("{} ({values})", l.name),
+            None => l.name.to_owned(),
+        });
+    }
+    parts.join(", ")
+}
+
+/// docs/metrics.md: every metric as a Markdown table (a test keeps the file equal to this).
+#[must_use]
+pub fn markdown() -> String {
+    let mut out = format!(
+        "# Metrics\n\n\
+         Generated from `src/metrics.rs` by `tlsaudit metrics`; a test keeps this page equal to it.\n\
+         The operator serves these series on `:8080/metrics` from its own Prometheus registry. The table\n\
+         is a contract: `scripts/test-chart.sh` checks every metric name that an alert or the dashboard\n\
+         uses against it, and against what the operator really exported during the e2e tests.\n\n\
+         Per-endpoint series carry the labels {}.\n\
+         `endpoint` is `host:port` of the dialled address (e.g. `10.0.0.5:8443`), `target` what the\n\
+         audit named (`service/NAME`, `ingress/NAME`, `endpoint/HOST`), `server_name` the SNI and\n\
+         verification name.\n\n\
+         | metric | type | labels | meaning |\n|---|---|---|---|\n",
+        ENDPOINT_LABELS.join(", ")
+    );
+    for d in definitions() {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} |",
+            d.name,
+            d.kind.as_str(),
+            labels_text(d),
+            d.help
+        );
+    }
+    out.push_str(
+        "\nCardinality is bounded: per-endpoint series exist for at most `--metrics-max-endpoints` \
+         (default 100)\nendpoints of each audit, the worst first (most severe finding, then grade) as in \
+         the status; every\nendpoint still counts in `tlsaudit_findings`, `tlsaudit_audit_endpoints` and\n\
+         `tlsaudit_audit_earliest_not_after_timestamp_seconds`. About 13 series per endpoint: at 50,000\n\
+         endpoints without the bound, the registry alone held about 1 GiB (BENCHMARKS.md, \"Controller \
+         at scale\").\n\n\
+         Series of a deleted audit or a vanished endpoint are removed; a replica that loses the Lease \
+         clears its\nseries. Identity (serial, fingerprint) lives only in `tlsaudit_certificate_info`, \
+         never on the expiry\nseries, so a renewed certificate does not leave stale expiry series \
+         behind.\nAn operator-down alert uses `up{job=~\".*tlsaudit.*\"} == 0` or \
+         `absent(tlsaudit_build_info)`.\n",
+    );
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::{CertFacts, Facts};
-    use crate::findings::{Code, Finding};
-    use crate::grade::Grade;
-    use crate::report::EndpointReport;
-
-    fn cert(not_after: i64, sha: &str) -> CertFacts {
-        CertFacts {
-            subject: "CN=web".into(),
-            issuer: "CN=ca".into(),
-            common_name: None,
-            sans: vec![],
-            serial: "0a".into(),
-            sha256: sha.into(),
-            not_before: String::new(),
-            not_after: String::new(),
-            not_before_unix: 1_000,
-            not_after_unix: not_after,
-            key_type: "EC".into(),
-            key_bits: 256,
-            curve: None,
-            signature: "ecdsa-with-SHA256".into(),
-            is_ca: false,
-            self_signed: false,
-        }
-    }
-
-    fn audited(address: &str, codes: &[Code]) -> Audited {
-        let mut facts = Facts {
-            reachable: true,
-            ..Facts::default()
-        };
-        facts.chain = vec![cert(2_000_000, "ff"), cert(1_500_000, "ee")];
-        facts.protocols.set(TlsVersion::Tls12, true);
-        facts.protocols.set(TlsVersion::Tls10, false);
-        Audited {
-            target: "service/web".into(),
-            report: EndpointReport {
-                host: "web.shop.svc".into(),
-                port: 443,
-                address: Some(address.into()),
-                server_name: Some("web.shop.svc".into()),
-                scanned_at: String::new(),
-                grade: Grade::F,
-                profile: None,
-                findings: codes.iter().map(|c| Finding::new(*c, "m")).collect(),
-                facts,
-            },
-        }
-    }
-
-    fn facts<'a>() -> AuditFacts<'a> {
-        AuditFacts {
-            namespace: "shop",
-            audit: "web",
-            now: jiff::Timestamp::from_second(1_700_000_000).unwrap(),
-            interval: Duration::from_secs(3600),
-            client_certificate: Some(("client-tls", 1_800_000_000)),
-            max_endpoints: 100,
-        }
-    }
-
-    #[test]
-    fn only_the_worst_endpoints_get_series_beyond_the_bound_and_expiry_stays_per_audit() {
-        let metrics = Metrics::new().unwrap();
-        let mut audited_list: Vec<Audited> = (1..=5)
-            .map(|i| audited(&format!("10.0.0.{i}:443"), &[]))
-            .collect();
-        audited_list.push(audited("10.0.0.9:443", &[Code::CertExpired]));
-        let bounded = AuditFacts {
-            max_endpoints: 2,
-            ..facts()
-        };
-        metrics.set_audit("shop", "web", &audit_series(&bounded, &audited_list));
-        let text = metrics.render().unwrap();
-        let endpoints_with_grade = text
-            .lines()
-            .filter(|l| l.starts_with("tlsaudit_endpoint_grade{"))
-            .count();
-        assert_eq!(endpoints_with_grade, 2, "{text}");
-        assert!(
-            text.contains(r#"endpoint="10.0.0.9:443""#),
-            "the expired one is among the worst: {text}"
-        );
-        assert!(
-            text.contains(
-                r#"tlsaudit_audit_endpoints_without_series{audit="web",namespace="shop"} 4"#
-            ),
-            "{text}"
-        );
-        assert!(
-            text.contains(r#"tlsaudit_audit_endpoints{audit="web",namespace="shop"} 6"#),
-            "{text}"
-        );
-        assert!(text.contains(r#"tlsaudit_audit_earliest_not_after_timestamp_seconds{audit="web",namespace="shop"}"#), "{text}");
-    }
-
-    #[test]
-    fn an_audit_produces_the_contract_series() {
-        let metrics = Metrics::new().unwrap();
-        metrics.set_audit(
-            "shop",
-            "web",
-            &audit_series(&facts(), &[audited("10.0.0.1:443", &[Code::CertExpired])]),
-        );
-        let text = metrics.render().unwrap();
-        let endpoint = r#"audit="web",endpoint="10.0.0.1:443",namespace="shop",server_name="web.shop.svc",target="service/web""#;
-        for line in [
-            format!("tlsaudit_certificate_not_after_timestamp_seconds{{{endpoint}}} 2000000"),
-            format!("tlsaudit_chain_not_after_timestamp_seconds{{{endpoint}}} 1500000"),
-            format!("tlsaudit_certificate_not_before_timestamp_seconds{{{endpoint}}} 1000"),
-            r#"tlsaudit_finding{audit="web",code="cert.expired",endpoint="10.0.0.1:443",namespace="shop",server_name="web.shop.svc",severity="critical",target="service/web"} 1"#.to_owned(),
-            r#"tlsaudit_endpoint_grade{audit="web",endpoint="10.0.0.1:443",grade="F",namespace="shop",server_name="web.shop.svc",target="service/web"} 1"#.to_owned(),
-            r#"tlsaudit_protocol_enabled{audit="web",endpoint="10.0.0.1:443",namespace="shop",server_name="web.shop.svc",target="service/web",version="TLSv1.0"} 0"#.to_owned(),
-            format!("tlsaudit_probe_success{{{endpoint}}} 1"),
-            r#"tlsaudit_findings{audit="web",namespace="shop",severity="critical"} 1"#.to_owned(),
-            r#"tlsaudit_findings{audit="web",namespace="shop",severity="high"} 0"#.to_owned(),
-            r#"tlsaudit_client_certificate_not_after_timestamp_seconds{audit="web",namespace="shop",secret="client-tls"} 1800000000"#.to_owned(),
-            r#"tlsaudit_audit_last_run_timestamp_seconds{audit="web",namespace="shop"} 1700000000"#.to_owned(),
-            r#"tlsaudit_audit_interval_seconds{audit="web",namespace="shop"} 3600"#.to_owned(),
-            r#"tlsaudit_audit_endpoints{audit="web",namespace="shop"} 1"#.to_owned(),
-            r#"tlsaudit_build_info{version=""#.to_owned(),
-        ] {
-            assert!(text.contains(&line), "missing {line}\n{text}");
-        }
-        assert!(
-            text.contains(r#"serial="0a",server_name="web.shop.svc",sha256="ff",subject="CN=web""#)
-        );
-        // Identity never rides on the expiry series.
-        assert!(
-            !text
-                .lines()
-                .any(|l| l.starts_with("tlsaudit_certificate_not_after") && l.contains("sha256"))
-        );
-    }
-
-    #[test]
-    fn a_vanished_endpoint_and_a_fixed_finding_lose_their_series() {
-        let metrics = Metrics::new().unwrap();
-        metrics.set_audit(
-            "shop",
-            "web",
-            &audit_series(
-                &facts(),
-                &[
-                    audited("10.0.0.1:443", &[Code::CertExpired]),
-                    audited("10.0.0.2:443", &[]),
-                ],
-            ),
-        );
-        metrics.set_audit(
-            "shop",
-            "web",
-            &audit_series(&facts(), &[audited("10.0.0.2:443", &[])]),
-        );
-        let text = metrics.render().unwrap();
-        assert!(!text.contains("10.0.0.1:443"), "{text}");
-        assert!(!text.contains("cert.expired"), "{text}");
-        assert!(text.contains("10.0.0.2:443"));
-    }
-
-    #[test]
-    fn a_deleted_audit_loses_every_series() {
-        let metrics = Metrics::new().unwrap();
-        metrics.set_audit(
-            "shop",
-            "web",
-            &audit_series(&facts(), &[audited("10.0.0.1:443", &[Code::CertExpired])]),
-        );
-        metrics.set_audit(
-            "shop",
-            "api",
-            &audit_series(
-                &AuditFacts {
-                    audit: "api",
-                    ..facts()
-                },
-                &[audited("10.0.0.9:443", &[])],
-            ),
-        );
-        metrics.remove_audit("shop", "web");
-        let text = metrics.render().unwrap();
-        assert!(!text.contains(r#"audit="web""#), "{text}");
-        assert!(text.contains(r#"audit="api""#));
-        metrics.retain_audits(&BTreeSet::new());
-        assert!(!metrics.render().unwrap().contains(r#"audit="api""#));
-    }
 
     #[test]
     fn reconciles_and_probes_are_counted() {
         let metrics = Metrics::new().unwrap();
         metrics.reconciled(None);
-        metrics.reconciled(Some("patch_status"));
+        metrics.reconciled(Some(ErrorCategory::PatchStatus));
         metrics.observe_probe(Duration::from_millis(120), true);
         let text = metrics.render().unwrap();
         assert!(text.contains(r#"tlsaudit_reconcile_total{result="success"} 1"#));
         assert!(text.contains(r#"tlsaudit_reconcile_total{result="error"} 1"#));
         assert!(text.contains(r#"tlsaudit_reconcile_errors_total{error="patch_status"} 1"#));
         assert!(text.contains(r#"tlsaudit_probe_duration_seconds_count{result="success"} 1"#));
+    }
+
+    #[test]
+    fn every_error_category_is_exported_from_the_start() {
+        let text = Metrics::new().unwrap().render().unwrap();
+        for category in ErrorCategory::ALL {
+            let line = format!(
+                r#"tlsaudit_reconcile_errors_total{{error="{}"}} 0"#,
+                category.as_str()
+            );
+            assert!(text.contains(&line), "missing {line}\n{text}");
+        }
+    }
+
+    #[test]
+    fn every_definition_is_registered_under_its_name_and_type() {
+        let metrics = Metrics::new().unwrap();
+        metrics.observe_probe(Duration::from_millis(5), false);
+        let text = metrics.render().unwrap();
+        // Per-audit families have series only after an audit (`reconcile::series` tests them).
+        for d in [&PROBE_DURATION, &RECONCILES, &RECONCILE_ERRORS, &BUILD_INFO] {
+            let line = format!("# TYPE {} {}", d.name, d.kind.as_str());
+            assert!(text.contains(&line), "missing {line}\n{text}");
+        }
+        let all = definitions();
+        let unique: BTreeSet<&str> = all.iter().map(|d| d.name).collect();
+        assert_eq!(unique.len(), all.len());
+        assert_eq!(all.len(), 20);
+    }
+
+    #[test]
+    fn docs_metrics_md_is_the_generated_contract() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/metrics.md");
+        let on_disk = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            on_disk == markdown(),
+            "docs/metrics.md is stale: run `cargo run -- metrics > docs/metrics.md`"
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! One endpoint's report (facts + findings + grade) and its rendering for humans and as JSON.
-//! The JSON is the stable schema that `scan --json` prints and the TlsAudit status embeds.
+//! The JSON is the stable schema that `scan --json` prints. The TlsAudit status does not embed it:
+//! it lists a slim `crd::EndpointStatus` per endpoint, built from the report.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

@@ -74,27 +74,10 @@ pub struct ScanArgs {
     pub expect_mtls: bool,
 }
 
-/// Parses `5s`, `250ms`, `2m` or a bare number of seconds.
+/// Parses a duration such as `5s`, `800ms`, `1m30s` or a bare number of seconds (the grammar of
+/// [`crate::duration`], shared with the controller).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let (number, unit) = text
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .map_or((text, "s"), |i| text.split_at(i));
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("invalid duration {text:?}"))?;
-    let seconds = match unit {
-        "ms" => value / 1000.0,
-        "s" => value,
-        "m" => value * 60.0,
-        "h" => value * 3600.0,
-        _ => {
-            return Err(format!(
-                "invalid duration unit in {text:?} (use ms, s, m, h)"
-            ));
-        }
-    };
-    Duration::try_from_secs_f64(seconds).map_err(|e| format!("invalid duration {text:?}: {e}"))
+    crate::duration::parse(text).map_err(|e| e.to_string())
 }
 
 fn parse_severity(text: &str) -> Result<Severity, String> {

@@ -4,21 +4,7 @@
 //! loopback (see `support::audit` for how fake Pod addresses are routed there). Each test asserts
 //! the exact finding codes in the status, and the metrics or Events the change must produce.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support {
-    #![allow(
-        dead_code,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::missing_panics_doc
-    )]
-    pub mod audit;
-    pub mod kube;
-    pub mod pki;
-    pub mod tls_server;
-}
+mod support;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -29,8 +15,9 @@ use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use serde_json::json;
 use support::audit::{
-    Routes, audit, audit_now, codes_at, create, endpoint_slice, fake, install_tlsaudit_crd,
-    operator, rotating_config, secret, service, tls_secret, wait_metrics, wait_status,
+    Routes, audit, audit_now, codes_at, condition, create, endpoint_slice, fake,
+    install_tlsaudit_crd, operator, rotating_config, secret, service, tls_secret, wait_metrics,
+    wait_status,
 };
 use support::kube::TestNamespace;
 use support::pki::{Hierarchy, Issued, Spec};
@@ -46,15 +33,6 @@ fn set(codes: &[&str]) -> BTreeSet<String> {
 
 fn codes(status: &TlsAuditStatus, address: &str) -> BTreeSet<String> {
     codes_at(status, address).into_iter().collect()
-}
-
-fn condition<'a>(status: &'a TlsAuditStatus, type_: &str) -> (&'a str, &'a str, &'a str) {
-    let c = status
-        .conditions
-        .iter()
-        .find(|c| c.type_ == type_)
-        .unwrap_or_else(|| panic!("no {type_} condition in {status:#?}"));
-    (c.status.as_str(), c.reason.as_str(), c.message.as_str())
 }
 
 /// A healthy rustls server for `names` (leaf + intermediate, HSTS, h2).

@@ -2,19 +2,7 @@
 //! types), and the real kube-apiserver of scripts/control-plane.sh enforces its validation: each bad
 //! spec is refused at create time with a message that names the field and the rule.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support {
-    #![allow(
-        dead_code,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::missing_panics_doc
-    )]
-    pub mod audit;
-    pub mod kube;
-}
+mod support;
 
 use kube::Api;
 use kube::api::{ApiResource, DynamicObject, PostParams};

@@ -3,21 +3,7 @@
 //! audit gets a status, each audit's series are exported by exactly the replica that rendezvous
 //! hashing names, and a stopped replica's audits are taken over by the other.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support {
-    #![allow(
-        dead_code,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::missing_panics_doc
-    )]
-    pub mod audit;
-    pub mod kube;
-    pub mod pki;
-    pub mod tls_server;
-}
+mod support;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -80,14 +66,16 @@ async fn wait_split(
 ) {
     let deadline = tokio::time::Instant::now() + support::audit::WAIT;
     let mut last = (BTreeSet::new(), BTreeSet::new());
-    while tokio::time::Instant::now() < deadline {
+    let mut seen = false;
+    while !seen && tokio::time::Instant::now() < deadline {
         last = (exported(first, names).await, exported(second, names).await);
-        if done(&last.0, &last.1) {
-            return;
+        seen = done(&last.0, &last.1);
+        if !seen {
+            tokio::time::sleep(Duration::from_millis(300)).await;
         }
-        tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    panic!(
+    assert!(
+        seen,
         "{what} not seen within {:?}; exported: {last:?}",
         support::audit::WAIT
     );

@@ -25,8 +25,7 @@ use kube::{Api, Client};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
-use tlsaudit::controller::probes::ProbeFn;
-use tlsaudit::controller::{ControllerArgs, Operator};
+use tlsaudit::controller::{ControllerArgs, Operator, ProbeFn};
 use tlsaudit::crd::{TlsAudit, TlsAuditStatus};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -276,6 +275,16 @@ pub async fn wait_status(
         "TlsAudit {name}: {what} not seen within {WAIT:?}; last status:\n{}",
         serde_json::to_string_pretty(&last).unwrap_or_default()
     );
+}
+
+/// The (status, reason, message) of the status condition `type_`; panics when there is none.
+pub fn condition<'a>(status: &'a TlsAuditStatus, type_: &str) -> (&'a str, &'a str, &'a str) {
+    let c = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+        .unwrap_or_else(|| panic!("no {type_} condition in {status:#?}"));
+    (c.status.as_str(), c.reason.as_str(), c.message.as_str())
 }
 
 /// Asks the operator to audit now (the audit-now annotation).

@@ -8,10 +8,6 @@
 //!
 //! A missing tool is a loud panic naming the package to install, never a silent skip.
 
-// Reason: each test binary uses a different subset of these helpers, and a helper that cannot
-// start its server must fail the test loudly.
-#![allow(dead_code, clippy::panic, clippy::missing_panics_doc)]
-
 use std::fs;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

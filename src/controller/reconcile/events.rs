@@ -1,13 +1,15 @@
-//! Which Kubernetes Events an audit emits. Input: the status before and after an audit. Output: a
-//! Warning for critical findings that were not there before, a Normal `Recovered` when the last
-//! critical finding is gone. Pure; publishing is a thin call on `kube::runtime::events::Recorder`.
-//! The previous state is read from the stored status, so a restart does not repeat the warnings.
+//! Step 6 of the reconcile: which Kubernetes Events an audit emits. Input: the status before and
+//! after an audit. Output: a Warning for critical findings that were not there before, a Normal
+//! `Recovered` when the last critical finding is gone. [`changes`] is pure; [`publish`] is a thin
+//! call on `kube::runtime::events::Recorder`. The previous state is read from the stored status, so
+//! a restart does not repeat the warnings.
 
 use std::collections::BTreeSet;
 
-use kube::runtime::events::{Event, EventType};
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::{Resource, ResourceExt};
 
-use crate::crd::TlsAuditStatus;
+use crate::crd::{TlsAudit, TlsAuditStatus};
 use crate::findings::Severity;
 
 /// Event reason of a new critical finding.
@@ -85,6 +87,22 @@ pub fn changes(before: Option<&TlsAuditStatus>, after: &TlsAuditStatus) -> Vec<E
         });
     }
     events
+}
+
+/// Publishes the [`changes`] from `before` to `after` on `audit`. An Event that cannot be written is
+/// logged, not worth failing the audit over.
+pub async fn publish(
+    recorder: &Recorder,
+    audit: &TlsAudit,
+    before: Option<&TlsAuditStatus>,
+    after: &TlsAuditStatus,
+) {
+    let reference = audit.object_ref(&());
+    for event in changes(before, after) {
+        if let Err(err) = recorder.publish(&event, &reference).await {
+            tracing::warn!(audit = %audit.name_any(), error = %err, reason = %event.reason, "failed to publish event");
+        }
+    }
 }
 
 #[cfg(test)]

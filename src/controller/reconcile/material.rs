@@ -1,18 +1,23 @@
-//! An audit's key material: trust anchors (CA bundle, web PKI roots, cluster CA) and the mTLS client
-//! identity, read from Secrets and ConfigMaps of the audit's own namespace only. Input: the spec and
-//! an API client. Output: [`Material`] for the probes plus [`Problem`]s (missing Secret, reference
-//! to another namespace, unreadable PEM) that make Ready=False without stopping the audit. Only an
-//! API failure (not a 404) is an error.
+//! Step 2 of the reconcile: an audit's key material, read from Secrets and ConfigMaps of the
+//! audit's own namespace only — trust anchors (CA bundle, web PKI roots, cluster CA), the mTLS client
+//! identity, and the TLS Secrets of the Ingresses it audits. Input: the spec, the planned endpoints
+//! and an API client. Output: [`Material`] for the probes and the judge, plus [`Problem`]s (missing
+//! Secret, reference to another namespace, unreadable PEM) that make Ready=False without stopping
+//! the audit. Only an API failure (not a 404) is an error.
 //!
-//! Private keys go into the [`ClientIdentity`] and nowhere else: not into logs, problems or status.
+//! This is the only step that reads Secrets. Private keys go into the [`ClientIdentity`] and
+//! nowhere else: not into logs, problems or status.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::{Api, Client};
 use rustls::RootCertStore;
 
-use super::probes::Fingerprint;
+use super::judge::ingress::SecretCert;
+use super::plan::PlannedEndpoint;
+use super::prober::Fingerprint;
 use super::status::Problem;
 use crate::crd::{KeyRef, TlsAuditSpec};
 use crate::probe::ClientIdentity;
@@ -33,6 +38,8 @@ pub struct Material {
     pub identity_fingerprint: Option<Fingerprint>,
     /// The client certificate Secret and its leaf notAfter (Unix seconds), for metrics.
     pub client_certificate: Option<(String, i64)>,
+    /// What each Ingress TLS Secret named by a planned endpoint holds, by Secret name.
+    pub ingress_secrets: BTreeMap<String, SecretCert>,
     /// Parts of the configuration that could not be used.
     pub problems: Vec<Problem>,
 }
@@ -183,12 +190,11 @@ fn config_map_value(cm: &ConfigMap, key: &str) -> Option<Vec<u8>> {
 }
 
 /// Reads a Secret's TLS certificate (`tls.crt`) in `namespace`, for Ingress checks.
-pub async fn tls_secret_leaf(
+async fn tls_secret_leaf(
     client: &Client,
     namespace: &str,
     name: &str,
-) -> Result<super::ingress::SecretCert, MaterialError> {
-    use super::ingress::SecretCert;
+) -> Result<SecretCert, MaterialError> {
     let Some(secret) = secret(client, namespace, name).await? else {
         return Ok(SecretCert::Missing);
     };
@@ -249,11 +255,28 @@ async fn bundle(
     })
 }
 
-/// Reads the audit's trust anchors and client identity.
+/// What the TLS Secrets named by `planned` (Ingress hosts) hold, each read once.
+async fn ingress_secrets(
+    client: &Client,
+    namespace: &str,
+    planned: &[PlannedEndpoint],
+) -> Result<BTreeMap<String, SecretCert>, MaterialError> {
+    let mut secrets = BTreeMap::new();
+    for name in planned.iter().filter_map(|p| p.ingress_secret.as_ref()) {
+        if !secrets.contains_key(name) {
+            let cert = tls_secret_leaf(client, namespace, name).await?;
+            secrets.insert(name.clone(), cert);
+        }
+    }
+    Ok(secrets)
+}
+
+/// Reads the audit's trust anchors, client identity and the Ingress TLS Secrets of `planned`.
 pub async fn load(
     client: &Client,
     namespace: &str,
     spec: &TlsAuditSpec,
+    planned: &[PlannedEndpoint],
 ) -> Result<Material, MaterialError> {
     let mut problems = Vec::new();
     let mut bundles = Vec::new();
@@ -329,6 +352,7 @@ pub async fn load(
         identity,
         identity_fingerprint,
         client_certificate,
+        ingress_secrets: ingress_secrets(client, namespace, planned).await?,
         problems,
     })
 }

@@ -8,10 +8,12 @@
 //! `buffer_unordered` over `probe()` futures does.
 //!
 //! ```sh
-//! cargo build --release --example scan_many
-//! target/release/examples/scan_many --sni bench.test --ca ca.pem --pool 50 --repeat 4 127.0.0.1:9001 …
+//! cargo bench --bench scan_many -- --sni bench.test --ca ca.pem --pool 50 --repeat 4 127.0.0.1:9001 …
 //! ```
-//! Used by `benches/concurrency.sh`; loopback targets only.
+//! Used by `benches/concurrency.sh`; loopback targets only. A `harness = false` bench target: run
+//! by `cargo test --all-targets` or a bare `cargo bench` it does nothing.
+
+mod support;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,6 +28,7 @@ use tlsaudit::report::EndpointReport;
 
 /// Scans every target `--repeat` times with at most `--pool` scans in flight.
 #[derive(Debug, Parser)]
+#[command(name = "scan_many")] // cargo's bench binary name carries a hash
 struct Args {
     /// Targets, `HOST:PORT`.
     #[arg(required = true)]
@@ -64,7 +67,14 @@ struct Sample {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let Some(args) = support::driver_args() else {
+        eprintln!(
+            "scan_many: nothing to do under `cargo test` or a bare `cargo bench`; \
+             benches/concurrency.sh runs it"
+        );
+        return ExitCode::SUCCESS;
+    };
+    let args = Args::parse_from(args);
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     // RUST_LOG=tlsaudit=debug shows why a probe stopped early under load.
     tracing_subscriber::fmt()

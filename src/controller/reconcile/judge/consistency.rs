@@ -98,34 +98,13 @@ pub fn inconsistent_backends(replicas: &[Replica<'_>]) -> Vec<(usize, Finding)> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::CertFacts;
+    use crate::fixtures::{self, CertBuilder};
 
     fn facts(leaf: &str, versions: &[TlsVersion]) -> Facts {
-        let mut facts = Facts {
-            reachable: true,
-            ..Facts::default()
-        };
-        for v in versions {
-            facts.protocols.set(*v, true);
-        }
-        facts.chain.push(CertFacts {
-            subject: "CN=web".into(),
-            issuer: "CN=ca".into(),
-            common_name: None,
-            sans: vec![],
-            serial: "01".into(),
-            sha256: leaf.into(),
-            not_before: String::new(),
-            not_after: String::new(),
-            not_before_unix: 0,
-            not_after_unix: 0,
-            key_type: "EC".into(),
-            key_bits: 256,
-            curve: None,
-            signature: "ecdsa-with-SHA256".into(),
-            is_ca: false,
-            self_signed: false,
-        });
+        let mut facts = fixtures::reachable(versions);
+        facts
+            .chain
+            .push(CertBuilder::new("CN=web", "CN=ca").sha256(leaf).build());
         facts
     }
 

@@ -15,35 +15,12 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::ResourceExt;
 use kube::core::{Selector, SelectorExt};
 
+use super::{NotProbed, PlannedEndpoint};
 use crate::crd::{ControllerService, TlsAuditSpec};
 use crate::probe::Target;
 
 /// The label that ties an EndpointSlice to its Service.
 pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
-
-/// One endpoint an audit will probe (or refuse), with what the audit called it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Planned {
-    /// What the audit named: `service/NAME`, `ingress/NAME` or `endpoint/HOST`.
-    pub target: String,
-    /// What to dial, with which SNI.
-    pub probe: Target,
-    /// Replicas of one Service port share a group; their served certificates must agree.
-    pub group: Option<String>,
-    /// For Ingress hosts: the TLS Secret named by the Ingress (checked at rest).
-    pub ingress_secret: Option<String>,
-    /// Why the endpoint is not probed (becomes a finding).
-    pub unreachable: Option<Unprobed>,
-}
-
-/// Why a planned endpoint gets a finding instead of a probe.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Unprobed {
-    /// An explicit endpoint outside the allowed networks (`target.refused`).
-    Refused(String),
-    /// There is no address to dial (`connect.failed`).
-    NoAddress(String),
-}
 
 /// A selector of the spec that the apiserver accepted but that cannot be evaluated.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -188,7 +165,7 @@ pub fn service_targets(
     spec: &TlsAuditSpec,
     services: &[Arc<Service>],
     slices: &[Arc<EndpointSlice>],
-) -> Result<Vec<Planned>, SelectorError> {
+) -> Result<Vec<PlannedEndpoint>, SelectorError> {
     let Some(wanted) = spec.services.as_ref() else {
         return Ok(Vec::new());
     };
@@ -222,9 +199,9 @@ pub fn service_targets(
             let Ok(number) = u16::try_from(port.port) else {
                 continue;
             };
-            let target = format!("service/{name}");
+            let origin = format!("service/{name}");
             let group = format!(
-                "{target}:{}",
+                "{origin}:{}",
                 port.name.clone().unwrap_or_else(|| number.to_string())
             );
             let addresses = match (wanted.per_endpoint, cluster_ip(svc)) {
@@ -236,17 +213,17 @@ pub fn service_targets(
                 ),
             };
             if addresses.is_empty() {
-                planned.push(Planned {
-                    target,
-                    probe: Target {
+                planned.push(PlannedEndpoint {
+                    origin,
+                    dial: Target {
                         host: host.clone(),
                         port: number,
                         address: None,
                         server_name: Some(server_name.clone()),
                     },
-                    group: None,
+                    replica_group: None,
                     ingress_secret: None,
-                    unreachable: Some(Unprobed::NoAddress(format!(
+                    not_probed: Some(NotProbed::NoAddress(format!(
                         "Service {name} port {number} has no ready endpoint address"
                     ))),
                 });
@@ -254,17 +231,17 @@ pub fn service_targets(
             }
             let grouped = wanted.per_endpoint && addresses.len() > 1;
             for address in addresses {
-                planned.push(Planned {
-                    target: target.clone(),
-                    probe: Target {
+                planned.push(PlannedEndpoint {
+                    origin: origin.clone(),
+                    dial: Target {
                         host: host.clone(),
                         port: number,
                         address: Some(address),
                         server_name: Some(server_name.clone()),
                     },
-                    group: grouped.then(|| group.clone()),
+                    replica_group: grouped.then(|| group.clone()),
                     ingress_secret: None,
-                    unreachable: None,
+                    not_probed: None,
                 });
             }
         }
@@ -309,7 +286,7 @@ pub fn ingress_targets(
     spec: &TlsAuditSpec,
     ingresses: &[Arc<Ingress>],
     dial: Option<SocketAddr>,
-) -> Result<Vec<Planned>, SelectorError> {
+) -> Result<Vec<PlannedEndpoint>, SelectorError> {
     let Some(wanted) = spec.ingresses.as_ref() else {
         return Ok(Vec::new());
     };
@@ -337,29 +314,29 @@ pub fn ingress_targets(
                 if host.starts_with("*.") {
                     continue;
                 }
-                let (address, dial_host, unreachable) = match &route {
+                let (address, dial_host, not_probed) = match &route {
                     Some(IngressDial::Address(addr)) => (Some(*addr), host.clone(), None),
                     Some(IngressDial::Host(lb)) => (None, lb.clone(), None),
                     None => (
                         None,
                         host.clone(),
-                        Some(Unprobed::NoAddress(format!(
+                        Some(NotProbed::NoAddress(format!(
                             "Ingress {name} has no status.loadBalancer address yet; set \
                              spec.ingresses.controllerService to dial the ingress controller"
                         ))),
                     ),
                 };
-                planned.push(Planned {
-                    target: format!("ingress/{name}"),
-                    probe: Target {
+                planned.push(PlannedEndpoint {
+                    origin: format!("ingress/{name}"),
+                    dial: Target {
                         host: dial_host,
                         port: 443,
                         address,
                         server_name: Some(host.clone()),
                     },
-                    group: None,
+                    replica_group: None,
                     ingress_secret: entry.secret_name.clone(),
-                    unreachable,
+                    not_probed,
                 });
             }
         }
@@ -384,103 +361,29 @@ fn load_balancer(ingress: &Ingress) -> Option<IngressDial> {
 
 /// The explicit endpoints of the spec, not yet resolved or checked.
 #[must_use]
-pub fn explicit_targets(spec: &TlsAuditSpec) -> Vec<Planned> {
+pub fn explicit_targets(spec: &TlsAuditSpec) -> Vec<PlannedEndpoint> {
     spec.endpoints
         .iter()
-        .map(|e| Planned {
-            target: format!("endpoint/{}", e.host),
-            probe: Target {
+        .map(|e| PlannedEndpoint {
+            origin: format!("endpoint/{}", e.host),
+            dial: Target {
                 host: e.host.clone(),
                 port: e.port,
                 address: None,
                 server_name: Some(e.server_name.clone().unwrap_or_else(|| e.host.clone())),
             },
-            group: None,
+            replica_group: None,
             ingress_secret: None,
-            unreachable: None,
+            not_probed: None,
         })
         .collect()
 }
 
 #[cfg(test)]
 mod tests {
-    use k8s_openapi::api::core::v1::{LoadBalancerStatus, ServiceSpec, ServiceStatus};
-    use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointPort};
-    use k8s_openapi::api::networking::v1::{
-        IngressLoadBalancerIngress, IngressLoadBalancerStatus, IngressSpec, IngressStatus,
-        IngressTLS,
-    };
-    use kube::api::ObjectMeta;
-
     use super::*;
+    use crate::controller::fixtures::{ingress, port, service, slice};
     use crate::crd::{IngressTargets, ServiceTargets};
-
-    fn meta(name: &str, labels: &[(&str, &str)]) -> ObjectMeta {
-        ObjectMeta {
-            name: Some(name.into()),
-            namespace: Some("shop".into()),
-            labels: Some(
-                labels
-                    .iter()
-                    .map(|(k, v)| ((*k).into(), (*v).into()))
-                    .collect(),
-            ),
-            ..ObjectMeta::default()
-        }
-    }
-
-    fn port(name: Option<&str>, number: i32) -> ServicePort {
-        ServicePort {
-            name: name.map(Into::into),
-            port: number,
-            ..ServicePort::default()
-        }
-    }
-
-    fn service(name: &str, labels: &[(&str, &str)], ports: Vec<ServicePort>) -> Arc<Service> {
-        Arc::new(Service {
-            metadata: meta(name, labels),
-            spec: Some(ServiceSpec {
-                cluster_ip: Some("10.96.0.10".into()),
-                ports: Some(ports),
-                ..ServiceSpec::default()
-            }),
-            status: Some(ServiceStatus {
-                load_balancer: Some(LoadBalancerStatus::default()),
-                ..ServiceStatus::default()
-            }),
-        })
-    }
-
-    fn slice(
-        service: &str,
-        port_name: Option<&str>,
-        port: i32,
-        endpoints: &[(&str, Option<bool>)],
-    ) -> Arc<EndpointSlice> {
-        Arc::new(EndpointSlice {
-            metadata: meta(&format!("{service}-abc"), &[(SERVICE_NAME_LABEL, service)]),
-            address_type: "IPv4".into(),
-            endpoints: Some(
-                endpoints
-                    .iter()
-                    .map(|(ip, ready)| Endpoint {
-                        addresses: vec![(*ip).into()],
-                        conditions: Some(EndpointConditions {
-                            ready: *ready,
-                            ..EndpointConditions::default()
-                        }),
-                        ..Endpoint::default()
-                    })
-                    .collect(),
-            ),
-            ports: Some(vec![EndpointPort {
-                name: port_name.map(Into::into),
-                port: Some(port),
-                ..EndpointPort::default()
-            }]),
-        })
-    }
 
     fn spec_with_services(targets: ServiceTargets) -> TlsAuditSpec {
         TlsAuditSpec {
@@ -544,16 +447,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(planned.len(), 1);
-        assert_eq!(planned[0].target, "service/web");
+        assert_eq!(planned[0].origin, "service/web");
         assert_eq!(
-            planned[0].probe.address,
+            planned[0].dial.address,
             Some("10.96.0.10:443".parse().unwrap())
         );
-        assert_eq!(
-            planned[0].probe.server_name.as_deref(),
-            Some("web.shop.svc")
-        );
-        assert_eq!(planned[0].group, None);
+        assert_eq!(planned[0].dial.server_name.as_deref(), Some("web.shop.svc"));
+        assert_eq!(planned[0].replica_group, None);
     }
 
     #[test]
@@ -579,13 +479,13 @@ mod tests {
         let planned = service_targets("shop", &spec, &services, &slices).unwrap();
         let addrs: Vec<String> = planned
             .iter()
-            .map(|p| p.probe.address.unwrap().to_string())
+            .map(|p| p.dial.address.unwrap().to_string())
             .collect();
         assert_eq!(addrs, vec!["10.0.0.1:8443", "10.0.0.2:8443"]);
         assert!(
             planned
                 .iter()
-                .all(|p| p.group.as_deref() == Some("service/web:https"))
+                .all(|p| p.replica_group.as_deref() == Some("service/web:https"))
         );
     }
 
@@ -604,7 +504,7 @@ mod tests {
         .unwrap();
         assert_eq!(planned.len(), 1);
         assert!(
-            matches!(&planned[0].unreachable, Some(Unprobed::NoAddress(m)) if m.contains("web"))
+            matches!(&planned[0].not_probed, Some(NotProbed::NoAddress(m)) if m.contains("web"))
         );
     }
 
@@ -625,37 +525,11 @@ mod tests {
         ];
         let planned = service_targets("shop", &spec, &services, &[]).unwrap();
         assert_eq!(planned.len(), 1);
-        assert_eq!(planned[0].target, "service/edge");
+        assert_eq!(planned[0].origin, "service/edge");
         assert_eq!(
-            planned[0].probe.server_name.as_deref(),
+            planned[0].dial.server_name.as_deref(),
             Some("shop.example.com")
         );
-    }
-
-    fn ingress(
-        name: &str,
-        hosts: &[&str],
-        secret: Option<&str>,
-        lb_ip: Option<&str>,
-    ) -> Arc<Ingress> {
-        Arc::new(Ingress {
-            metadata: meta(name, &[]),
-            spec: Some(IngressSpec {
-                tls: Some(vec![IngressTLS {
-                    hosts: Some(hosts.iter().map(|h| (*h).into()).collect()),
-                    secret_name: secret.map(Into::into),
-                }]),
-                ..IngressSpec::default()
-            }),
-            status: lb_ip.map(|ip| IngressStatus {
-                load_balancer: Some(IngressLoadBalancerStatus {
-                    ingress: Some(vec![IngressLoadBalancerIngress {
-                        ip: Some(ip.into()),
-                        ..IngressLoadBalancerIngress::default()
-                    }]),
-                }),
-            }),
-        })
     }
 
     #[test]
@@ -673,13 +547,13 @@ mod tests {
         let planned = ingress_targets(&spec, &ingresses, None).unwrap();
         let sni: Vec<_> = planned
             .iter()
-            .map(|p| p.probe.server_name.clone().unwrap())
+            .map(|p| p.dial.server_name.clone().unwrap())
             .collect();
         assert_eq!(sni, vec!["shop.example.com", "api.example.com"]);
         assert!(
             planned
                 .iter()
-                .all(|p| p.probe.address == Some("10.1.2.3:443".parse().unwrap()))
+                .all(|p| p.dial.address == Some("10.1.2.3:443".parse().unwrap()))
         );
         assert!(
             planned
@@ -718,8 +592,8 @@ mod tests {
             dial,
         )
         .unwrap();
-        assert_eq!(planned[0].probe.address, dial);
-        assert_eq!(planned[0].unreachable, None);
+        assert_eq!(planned[0].dial.address, dial);
+        assert_eq!(planned[0].not_probed, None);
     }
 
     #[test]
@@ -735,7 +609,7 @@ mod tests {
         )
         .unwrap();
         assert!(
-            matches!(&planned[0].unreachable, Some(Unprobed::NoAddress(m)) if m.contains("controllerService"))
+            matches!(&planned[0].not_probed, Some(NotProbed::NoAddress(m)) if m.contains("controllerService"))
         );
     }
 
@@ -746,11 +620,11 @@ mod tests {
         }))
         .unwrap();
         let planned = explicit_targets(&spec);
-        assert_eq!(planned[0].target, "endpoint/printer.infra.svc");
+        assert_eq!(planned[0].origin, "endpoint/printer.infra.svc");
         assert_eq!(
-            planned[0].probe.server_name.as_deref(),
+            planned[0].dial.server_name.as_deref(),
             Some("printer.infra.svc")
         );
-        assert_eq!(planned[1].probe.server_name.as_deref(), Some("x.internal"));
+        assert_eq!(planned[1].dial.server_name.as_deref(), Some("x.internal"));
     }
 }

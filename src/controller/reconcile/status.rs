@@ -1,33 +1,26 @@
-//! Endpoint reports → the bounded `TlsAudit` status: summary, worst-N endpoints, Ready and
-//! Compliant conditions. Also the last evaluation touches that the engine cannot know about:
-//! findings the controller adds (ingress at rest, replica drift) with `policy.ignore` applied and the
-//! grade recomputed. Pure: time is a parameter.
+//! Step 5 of the reconcile: the audited endpoints → the bounded `TlsAudit` status (summary, the
+//! worst N endpoints, Ready and Compliant conditions), written with server-side apply. Input: the
+//! [`Audited`] endpoints, the configuration [`Problem`]s and [`StatusInput`]. Output: the status.
+//! Building it is pure (time is a parameter); [`patch`] is the one API call.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::api::{Patch, PatchParams};
+use kube::{Api, Client, Resource};
+use serde_json::json;
 
+use super::judge::{Audited, worst_first};
 use crate::crd::{
-    AuditSummary, EndpointStatus, FindingStatus, LeafStatus, SeverityCounts, TlsAuditStatus,
+    AuditSummary, EndpointStatus, FIELD_MANAGER, FindingStatus, LeafStatus, SeverityCounts,
+    TlsAudit, TlsAuditStatus,
 };
-use crate::facts::Facts;
-use crate::findings::{Finding, Severity};
+use crate::findings::Severity;
 use crate::grade::Grade;
-use crate::policy::Policy;
-use crate::probe::Target;
 use crate::report::EndpointReport;
 
 /// Condition type: the audit ran with its whole configuration.
 pub const READY: &str = "Ready";
 /// Condition type: every endpoint meets the policy.
 pub const COMPLIANT: &str = "Compliant";
-
-/// One audited endpoint: what the audit called it and its report.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Audited {
-    /// `service/NAME`, `ingress/NAME` or `endpoint/HOST`.
-    pub target: String,
-    /// The endpoint's report.
-    pub report: EndpointReport,
-}
 
 /// A part of the audit's configuration that could not be used (Ready=False).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,63 +31,10 @@ pub struct Problem {
     pub message: String,
 }
 
-/// A report for an endpoint that was not probed (refused, or no address): only `finding`.
-#[must_use]
-pub fn unprobed_report(target: &Target, finding: Finding, now: jiff::Timestamp) -> EndpointReport {
-    EndpointReport::from_findings(target, Facts::default(), vec![finding], now)
-}
-
-/// Adds controller-side findings to a report: ignored codes dropped, most severe first, grade
-/// recomputed.
-pub fn add_findings(report: &mut EndpointReport, extra: Vec<Finding>, policy: &Policy) {
-    if extra.is_empty() {
-        return;
-    }
-    report.findings.extend(
-        extra
-            .into_iter()
-            .filter(|f| !policy.ignore.contains(&f.code)),
-    );
-    report.rejudge();
-}
-
-/// How bad a grade is, for "worst" and "at least": A+ best, then A … E, M, T, F worst.
-#[must_use]
-pub fn grade_rank(grade: Grade) -> u8 {
-    match grade {
-        Grade::APlus => 0,
-        Grade::A => 1,
-        Grade::B => 2,
-        Grade::C => 3,
-        Grade::D => 4,
-        Grade::E => 5,
-        Grade::M => 6,
-        Grade::T => 7,
-        Grade::F => 8,
-    }
-}
-
-/// The audited endpoints, worst first (most severe finding, then worst grade), then by target,
-/// address and name: the order of the status list and of the endpoints that get metric series.
-#[must_use]
-pub fn worst_first(audited: &[Audited]) -> Vec<&Audited> {
-    let mut order: Vec<&Audited> = audited.iter().collect();
-    order.sort_by(|a, b| {
-        b.report
-            .worst()
-            .cmp(&a.report.worst())
-            .then(grade_rank(b.report.grade).cmp(&grade_rank(a.report.grade)))
-            .then(a.target.cmp(&b.target))
-            .then(a.report.address.cmp(&b.report.address))
-            .then(a.report.server_name.cmp(&b.report.server_name))
-    });
-    order
-}
-
 /// Whether an endpoint meets the policy: grade at least `minimum` and no critical finding.
 #[must_use]
 pub fn complies(report: &EndpointReport, minimum: Grade) -> bool {
-    grade_rank(report.grade) <= grade_rank(minimum) && report.worst() != Some(Severity::Critical)
+    report.grade <= minimum && report.worst() != Some(Severity::Critical)
 }
 
 /// Whole days from `now` to `unix`, truncated toward zero: "9 days left", "expired 3 days ago" (-3),
@@ -109,7 +49,7 @@ pub fn endpoint_status(audited: &Audited, now: jiff::Timestamp) -> EndpointStatu
     let report = &audited.report;
     let facts = &report.facts;
     EndpointStatus {
-        target: audited.target.clone(),
+        target: audited.origin.clone(),
         address: report.address.clone(),
         host: report.host.clone(),
         port: report.port,
@@ -177,10 +117,7 @@ pub fn build(audited: &[Audited], input: &StatusInput<'_>) -> TlsAuditStatus {
         for f in &r.findings {
             findings.add(f.severity);
         }
-        if summary
-            .grade
-            .is_none_or(|g| grade_rank(r.grade) > grade_rank(g))
-        {
+        if summary.grade.is_none_or(|g| r.grade > g) {
             summary.grade = Some(r.grade);
         }
         if let Some(leaf) = r.facts.chain.first()
@@ -279,7 +216,7 @@ fn compliant(summary: &AuditSummary, worst_first: &[&Audited], minimum: Grade) -
         let codes: Vec<&str> = r.findings.iter().take(3).map(|f| f.code.as_str()).collect();
         format!(
             "; worst: {} {} grade {} ({})",
-            a.target,
+            a.origin,
             r.address.as_deref().unwrap_or(&r.host),
             r.grade,
             codes.join(", ")
@@ -348,64 +285,49 @@ pub fn invalid(
     status
 }
 
+/// The status write failed.
+#[derive(Debug, thiserror::Error)]
+#[error("failed to patch the status of TlsAudit {namespace}/{name}: {source}")]
+pub struct PatchStatusError {
+    namespace: String,
+    name: String,
+    source: kube::Error,
+}
+
+/// Writes `status` to TlsAudit `namespace/name` (server-side apply on the status subresource, as
+/// the only owner of its fields).
+pub async fn patch(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    status: &TlsAuditStatus,
+) -> Result<(), PatchStatusError> {
+    let api: Api<TlsAudit> = Api::namespaced(client.clone(), namespace);
+    let patch = json!({
+        "apiVersion": TlsAudit::api_version(&()),
+        "kind": TlsAudit::kind(&()),
+        "status": status,
+    });
+    api.patch_status(
+        name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await
+    .map(|_| ())
+    .map_err(|source| PatchStatusError {
+        namespace: namespace.into(),
+        name: name.into(),
+        source,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::{CertFacts, TlsVersion};
+    use crate::controller::fixtures::{audited, now};
+    use crate::facts::TlsVersion;
     use crate::findings::Code;
-
-    fn now() -> jiff::Timestamp {
-        "2026-03-01T00:00:00Z".parse().unwrap()
-    }
-
-    fn audited(
-        target: &str,
-        address: &str,
-        grade: Grade,
-        codes: &[Code],
-        not_after_days: Option<i64>,
-    ) -> Audited {
-        let mut facts = Facts {
-            reachable: true,
-            ..Facts::default()
-        };
-        facts.protocols.set(TlsVersion::Tls13, true);
-        if let Some(days) = not_after_days {
-            let unix = now().as_second() + days * 86_400 + days.signum() * 3600;
-            facts.chain.push(CertFacts {
-                subject: "CN=x".into(),
-                issuer: "CN=ca".into(),
-                common_name: Some("x".into()),
-                sans: vec!["x.shop.svc".into()],
-                serial: "01".into(),
-                sha256: "ab".repeat(32),
-                not_before: String::new(),
-                not_after: format!("t+{days}d"),
-                not_before_unix: 0,
-                not_after_unix: unix,
-                key_type: "EC".into(),
-                key_bits: 256,
-                curve: None,
-                signature: "ecdsa-with-SHA256".into(),
-                is_ca: false,
-                self_signed: false,
-            });
-        }
-        Audited {
-            target: target.into(),
-            report: EndpointReport {
-                host: "x.shop.svc".into(),
-                port: 443,
-                address: Some(address.into()),
-                server_name: Some("x.shop.svc".into()),
-                scanned_at: now().to_string(),
-                grade,
-                profile: None,
-                findings: codes.iter().map(|c| Finding::new(*c, "m")).collect(),
-                facts,
-            },
-        }
-    }
 
     fn input<'a>(
         problems: &'a [Problem],
@@ -571,31 +493,6 @@ mod tests {
         let second = build(&list, &input(&problems, Some(&first), 50));
         assert_eq!(second.conditions[0].last_transition_time, Time(now()));
         assert_eq!(second.conditions[1].last_transition_time, Time(earlier));
-    }
-
-    #[test]
-    fn controller_findings_respect_ignore_and_regrade() {
-        let mut a = audited(
-            "service/a",
-            "10.0.0.1:443",
-            Grade::A,
-            &[Code::AlpnNoH2],
-            Some(90),
-        );
-        let policy = Policy {
-            ignore: vec![Code::IngressSecretMismatch],
-            ..Policy::default()
-        };
-        add_findings(
-            &mut a.report,
-            vec![
-                Finding::new(Code::IngressSecretMismatch, "x"),
-                Finding::new(Code::BackendInconsistent, "y"),
-            ],
-            &policy,
-        );
-        let codes: Vec<Code> = a.report.findings.iter().map(|f| f.code).collect();
-        assert_eq!(codes, vec![Code::BackendInconsistent, Code::AlpnNoH2]);
     }
 
     #[test]

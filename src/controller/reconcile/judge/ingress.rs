@@ -1,11 +1,12 @@
-//! An Ingress TLS Secret checked at rest. Input: the Ingress host, what the Secret holds and the
-//! leaf the ingress controller served. Output: `ingress.secret_missing`, `ingress.host_not_covered`
-//! and `ingress.secret_mismatch` findings. Pure.
+//! An Ingress TLS Secret checked at rest. Input: the Ingress host, what the Secret holds (read by
+//! `material`) and the leaf the ingress controller served. Output: `ingress.secret_missing`,
+//! `ingress.host_not_covered` and `ingress.secret_mismatch` findings. Pure. Names are matched and
+//! fingerprints computed by `cert`, so the Secret and the served chain get one verdict.
 
-use sha2::{Digest, Sha256};
 use x509_parser::extensions::GeneralName;
 use x509_parser::prelude::FromDer;
 
+use crate::cert::{covers, sha256_hex};
 use crate::findings::{Code, Finding};
 
 /// What the Ingress's TLS Secret held.
@@ -50,7 +51,7 @@ pub fn at_rest_findings(
             Code::IngressSecretMissing,
             format!("the certificate in TLS Secret {secret} cannot be parsed: {reason}"),
         )),
-        Ok(names) if !names.iter().any(|n| name_covers(n, host)) => findings.push(Finding::new(
+        Ok(names) if !covers(&names, host) => findings.push(Finding::new(
             Code::IngressHostNotCovered,
             format!(
                 "host {host} is not among the DNS names of the certificate in Secret {secret} ({})",
@@ -78,18 +79,6 @@ pub fn at_rest_findings(
         ));
     }
     findings
-}
-
-/// SHA-256 of DER bytes, lower-case hex.
-#[must_use]
-pub fn sha256_hex(der: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut out = String::with_capacity(64);
-    for byte in Sha256::digest(der) {
-        // Writing to a String cannot fail.
-        let _ = write!(out, "{byte:02x}");
-    }
-    out
 }
 
 fn same_fingerprint(a: &str, b: &str) -> bool {
@@ -124,23 +113,14 @@ fn dns_names(der: &[u8]) -> Result<Vec<String>, String> {
         .unwrap_or_default())
 }
 
-/// Whether a certificate DNS name (possibly `*.domain`) covers `host` (RFC 6125: the wildcard
-/// stands for exactly one left-most label).
-#[must_use]
-pub fn name_covers(pattern: &str, host: &str) -> bool {
-    let pattern = pattern.trim_end_matches('.').to_ascii_lowercase();
-    let host = host.trim_end_matches('.').to_ascii_lowercase();
-    match pattern.strip_prefix("*.") {
-        Some(suffix) => host
-            .split_once('.')
-            .is_some_and(|(label, rest)| !label.is_empty() && rest == suffix),
-        None => pattern == host,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The verdict of `cert::covers` for one certificate DNS name.
+    fn name_covers(pattern: &str, host: &str) -> bool {
+        covers(&[pattern.to_owned()], host)
+    }
 
     fn leaf(names: &[&str]) -> Vec<u8> {
         let params = rcgen::CertificateParams::new(
@@ -158,6 +138,19 @@ mod tests {
         assert!(!name_covers("*.example.com", "a.b.example.com"));
         assert!(!name_covers("*.example.com", "example.com"));
         assert!(!name_covers("shop.example.com", "api.example.com"));
+    }
+
+    #[test]
+    fn a_wildcard_over_a_public_suffix_covers_nothing() {
+        assert!(!name_covers("*.com", "example.com"));
+        let findings = at_rest_findings(
+            "example.com",
+            "t",
+            &SecretCert::Leaf(leaf(&["*.com"])),
+            None,
+        );
+        let codes: Vec<Code> = findings.iter().map(|f| f.code).collect();
+        assert_eq!(codes, vec![Code::IngressHostNotCovered]);
     }
 
     #[test]

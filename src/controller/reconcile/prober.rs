@@ -1,8 +1,9 @@
-//! Shared, bounded probing for every audit. Input: a target and its probe options. Output: the
-//! endpoint's facts. At most `concurrency` probes run at once across all audits (a semaphore), and
-//! one address + SNI + client identity + trust is probed once per short cache window even when
-//! several audits (or replicas' groups) name it: concurrent callers share the in-flight probe, later
-//! ones reuse its result until the window ends.
+//! Step 3 of the reconcile: shared, bounded probing for every audit. Input: the planned endpoints and
+//! the audit's key material (or one target and its probe options). Output: each endpoint's facts.
+//! At most `concurrency` probes run at once across all audits (a semaphore), and one address + SNI +
+//! client identity + trust is probed once per short cache window even when several audits (or
+//! replicas' groups) name it: concurrent callers share the in-flight probe, later ones reuse its
+//! result until the window ends. The probe function is the engine's (`probe::probe`), or a fake.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -13,6 +14,8 @@ use futures::future::{BoxFuture, Shared};
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
+use super::material::Material;
+use super::plan::PlannedEndpoint;
 use crate::facts::Facts;
 use crate::metrics::Metrics;
 use crate::probe::{ProbeOptions, Target};
@@ -167,6 +170,34 @@ impl Prober {
             }
         };
         shared.await
+    }
+
+    /// The facts of every planned endpoint, probed in parallel with the audit's trust anchors and
+    /// client identity, each connect and exchange bounded by `timeout`; `None` for an endpoint
+    /// that is not to be probed.
+    pub async fn probe_planned(
+        &self,
+        planned: &[PlannedEndpoint],
+        material: &Material,
+        timeout: Duration,
+    ) -> Vec<Option<Arc<Facts>>> {
+        let options = ProbeOptions {
+            timeout,
+            roots: Arc::clone(&material.roots),
+            client_identity: material.identity.clone(),
+            ..ProbeOptions::default()
+        };
+        let probes = planned.iter().map(|p| {
+            let options = &options;
+            async move {
+                if p.not_probed.is_some() {
+                    return None;
+                }
+                let key = ProbeKey::new(&p.dial, material.identity_fingerprint, material.trust);
+                Some(self.facts(key, &p.dial, options).await)
+            }
+        });
+        futures::future::join_all(probes).await
     }
 
     fn start(

@@ -1,0 +1,215 @@
+//! One audit's reconcile, a pipeline of steps, each in its own module:
+//!
+//! 1. [`plan`] — which endpoints the audit covers (informer caches; DNS for explicit hosts);
+//! 2. [`material`] — trust anchors, client identity and Ingress TLS Secrets (the only Secret reads);
+//! 3. [`prober`] — the facts of every endpoint (shared, bounded probing);
+//! 4. [`judge`] — facts → endpoint reports with the controller's own findings (pure);
+//! 5. [`status`] — the bounded status, written with server-side apply;
+//! 6. [`events`] — Warning/Normal Events on new critical findings and on recovery;
+//! 7. [`series`] — the audit's metric series.
+//!
+//! Input: a `TlsAudit` and the shared [`Context`]. Output: the status, Events, metric series, and
+//! when to audit next. A broken endpoint is a finding, a missing Secret a condition; `reconcile`
+//! fails only when the operator cannot do its own work (API calls).
+
+pub mod events;
+pub mod judge;
+pub mod material;
+pub mod plan;
+pub mod prober;
+pub mod series;
+pub mod status;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::ResourceExt;
+use kube::runtime::controller::Action;
+
+use self::material::MaterialError;
+use self::plan::{Plan, PlanError};
+use self::series::AuditFacts;
+use self::status::{PatchStatusError, Problem, StatusInput};
+use super::context::Context;
+use crate::crd::{TlsAudit, TlsAuditStatus};
+use crate::metrics::ErrorCategory;
+
+/// Why a reconcile failed (the operator's own failure, never an endpoint's).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Planning failed (cache sync, the ingress controller's Service).
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// Reading a Secret or ConfigMap failed.
+    #[error(transparent)]
+    Material(#[from] MaterialError),
+    /// Writing the status failed.
+    #[error(transparent)]
+    PatchStatus(#[from] PatchStatusError),
+    /// The object has no namespace (never for a namespaced kind).
+    #[error("failed to reconcile TlsAudit {0}: it has no namespace")]
+    NoNamespace(String),
+}
+
+impl Error {
+    /// The category for `tlsaudit_reconcile_errors_total{error}`.
+    #[must_use]
+    pub fn category(&self) -> ErrorCategory {
+        match self {
+            Self::Plan(PlanError::CacheSync(_)) => ErrorCategory::CacheSync,
+            Self::Plan(PlanError::ReadControllerService { .. }) => {
+                ErrorCategory::ReadControllerService
+            }
+            Self::Material(MaterialError::ReadSecret { .. }) => ErrorCategory::ReadSecret,
+            Self::Material(MaterialError::ReadConfigMap { .. }) => ErrorCategory::ReadConfigMap,
+            Self::PatchStatus(_) => ErrorCategory::PatchStatus,
+            Self::NoNamespace(_) => ErrorCategory::NoNamespace,
+        }
+    }
+}
+
+/// Parses `spec.interval` (the grammar of [`crate::duration`]); the error is the message of the
+/// InvalidSpec condition.
+pub fn parse_interval(text: &str) -> Result<Duration, String> {
+    crate::duration::parse(text).map_err(|e| format!("spec.interval: {e}"))
+}
+
+/// `interval` ± 10 %, so that audits created together drift apart.
+#[must_use]
+pub fn jittered(interval: Duration) -> Duration {
+    let spread = interval.as_secs_f64() * 0.1;
+    let offset = rand::random_range(-spread..=spread);
+    Duration::from_secs_f64((interval.as_secs_f64() + offset).max(1.0))
+}
+
+/// Reconciles one audit: plan → material → probe → judge → status, events, series.
+pub async fn reconcile(audit: Arc<TlsAudit>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let name = audit.name_any();
+    let namespace = audit
+        .namespace()
+        .ok_or_else(|| Error::NoNamespace(name.clone()))?;
+    if audit.spec.suspend {
+        return suspend(&ctx, &audit, &namespace).await;
+    }
+    let interval = match audit.spec.interval.as_deref().map(parse_interval) {
+        None => ctx.settings.default_interval,
+        Some(Ok(i)) => i,
+        Some(Err(message)) => return invalid_spec(&ctx, &audit, &namespace, message).await,
+    };
+    let planned = match plan::plan(&ctx, &namespace, &audit.spec).await? {
+        Plan::Endpoints(planned) => planned,
+        Plan::InvalidSpec(e) => return invalid_spec(&ctx, &audit, &namespace, e.to_string()).await,
+    };
+    let material = material::load(&ctx.client, &namespace, &audit.spec, &planned).await?;
+    let facts = ctx
+        .prober
+        .probe_planned(&planned, &material, ctx.settings.probe_timeout)
+        .await;
+    let now = jiff::Timestamp::now();
+    let policy = audit.spec.policy.engine_policy();
+    let audited = judge::judge(&planned, &facts, &material.ingress_secrets, &policy, now);
+
+    let wait = jittered(interval);
+    let next =
+        now + jiff::SignedDuration::try_from(wait).unwrap_or(jiff::SignedDuration::from_hours(1));
+    let previous = audit.status.as_ref();
+    let st = status::build(
+        &audited,
+        &StatusInput {
+            generation: audit.metadata.generation,
+            minimum_grade: audit.spec.policy.minimum_grade,
+            problems: &material.problems,
+            now,
+            next,
+            previous,
+            max_endpoints: ctx.settings.status_max_endpoints,
+        },
+    );
+    status::patch(&ctx.client, &namespace, &name, &st).await?;
+    events::publish(&ctx.recorder, &audit, previous, &st).await;
+    let facts = AuditFacts {
+        namespace: &namespace,
+        audit: &name,
+        now,
+        interval,
+        client_certificate: material
+            .client_certificate
+            .as_ref()
+            .map(|(s, t)| (s.as_str(), *t)),
+        max_endpoints: ctx.settings.metrics_max_endpoints,
+    };
+    let series = series::audit_series(&facts, &audited);
+    ctx.metrics.set_audit(&namespace, &name, &series);
+    tracing::info!(
+        audit = %name,
+        namespace = %namespace,
+        endpoints = audited.len(),
+        critical = st.summary.as_ref().map_or(0, |s| s.findings.critical),
+        next_in_s = wait.as_secs(),
+        "audit complete"
+    );
+    Ok(Action::requeue(wait))
+}
+
+/// A suspended audit keeps its last results and exports no series; Ready says why, written once.
+async fn suspend(ctx: &Context, audit: &TlsAudit, namespace: &str) -> Result<Action, Error> {
+    let name = audit.name_any();
+    ctx.metrics.remove_audit(namespace, &name);
+    let previous = audit.status.as_ref();
+    if ready_reason(previous) != Some("Suspended") {
+        let problem = Problem {
+            reason: "Suspended",
+            message: "spec.suspend is true; the last results are kept".into(),
+        };
+        let generation = audit.metadata.generation;
+        let st = status::invalid(previous, generation, &problem, jiff::Timestamp::now());
+        status::patch(&ctx.client, namespace, &name, &st).await?;
+    }
+    Ok(Action::await_change())
+}
+
+fn ready_reason(status: Option<&TlsAuditStatus>) -> Option<&str> {
+    status
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == status::READY))
+        .map(|c| c.reason.as_str())
+}
+
+/// A spec that cannot be used: Ready=False with the reason, previous results kept, and no retry
+/// until the spec changes (a new generation triggers the next attempt).
+async fn invalid_spec(
+    ctx: &Context,
+    audit: &TlsAudit,
+    namespace: &str,
+    message: String,
+) -> Result<Action, Error> {
+    let name = audit.name_any();
+    let problem = Problem {
+        reason: "InvalidSpec",
+        message,
+    };
+    tracing::warn!(audit = %name, namespace = %namespace, reason = %problem.message, "audit spec cannot be used");
+    let previous = audit.status.as_ref();
+    let st = status::invalid(
+        previous,
+        audit.metadata.generation,
+        &problem,
+        jiff::Timestamp::now(),
+    );
+    status::patch(&ctx.client, namespace, &name, &st).await?;
+    Ok(Action::await_change())
+}
+
+/// What to do after a failed reconcile: count it and retry in 30 s (the controller's own backoff
+/// spreads repeated failures).
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "the signature kube's Controller::run requires"
+)]
+pub fn error_policy(audit: Arc<TlsAudit>, error: &Error, ctx: Arc<Context>) -> Action {
+    ctx.metrics.reconciled(Some(error.category()));
+    tracing::warn!(audit = %audit.name_any(), namespace = ?audit.namespace(), error = %error, "reconcile failed");
+    Action::requeue(Duration::from_secs(30))
+}

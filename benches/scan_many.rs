@@ -123,11 +123,8 @@ async fn run(args: &Args) -> Result<String, String> {
         ..ProbeOptions::default()
     };
     let policy = Policy {
-        warning_days: 28,
-        critical_days: 14,
         profile: Profile::Intermediate,
-        ignore: Vec::new(),
-        require_client_certificate: false,
+        ..Policy::default()
     };
     let jobs: Vec<Target> = (0..args.repeat)
         .flat_map(|_| targets.iter().cloned())
@@ -187,6 +184,7 @@ fn target(text: &str, sni: Option<&str>) -> Result<Target, String> {
         server_name: sni.map(str::to_owned),
         host,
         port,
+        protocol: tlsaudit::probe::Protocol::Tls,
     })
 }
 

@@ -1,10 +1,21 @@
 #!/usr/bin/env bash
-# Builds the upstream tools the tests need, from source through the Go module proxy, pinned and cached:
-#   kube-apiserver, kubectl (k8s.io/kubernetes), etcd (go.etcd.io/etcd), helm, promtool.
+# Installs the upstream tools the tests need, pinned and cached, built from source through the Go module
+# proxy:
+#   kube-apiserver, kubectl (k8s.io/kubernetes), etcd (go.etcd.io/etcd), helm, promtool;
+#   for the one-node cluster of scripts/node.sh (target `node`, not part of `all`): kubelet,
+#   kube-controller-manager, kube-scheduler, kube-proxy (the same k8s.io/kubernetes version, cached
+#   apart so that adding them does not rebuild kube-apiserver), containerd, containerd-shim-runc-v2 and
+#   ctr (github.com/containerd/containerd/v2), and the Prometheus server (the same module as promtool).
 # Each tool is built only when its cached binary is missing. Prints what it builds and how long it took;
 # fails loudly, naming the step, when the proxy or a build fails.
+# Kubernetes' and etcd's official release binaries are used instead of a source build when their SHA-256
+# is pinned in scripts/release-sums.txt (TLSAUDIT_RELEASE_SUMS) and the download from the release site
+# (TLSAUDIT_KUBE_RELEASE_URL, TLSAUDIT_ETCD_RELEASE_URL; file:// works too) succeeds with that sum; a
+# file without a pinned sum is never downloaded, and a failed or mismatching download falls back to
+# the source build.
 #
-# Usage: scripts/toolchain.sh [all|kube|etcd|helm|promtool]...   (default: all)
+# Usage: scripts/toolchain.sh [all|kube|etcd|helm|promtool|node|kube-node|containerd|prometheus]...
+#                                                                (default: all)
 #        scripts/toolchain.sh path NAME                          (print a cached binary's path)
 set -euo pipefail
 
@@ -13,11 +24,16 @@ ETCD_VERSION=v3.6.16         # a release line Kubernetes 1.37 supports
 HELM_VERSION=v3.22.0
 PROMETHEUS_VERSION=v0.316.0  # Go module version of Prometheus 3.16.0 (promtool)
 PROMETHEUS_RELEASE=3.16.0    # the same release, as `promtool --version` should print it
+CONTAINERD_VERSION=v2.2.9    # containerd 2.x: kubelet 1.36+ no longer supports containerd 1.x (Debian 12 has 1.6)
 
 CACHE=${TLSAUDIT_CACHE:-$HOME/.cache/tlsaudit}
 TOOLS=$CACHE/tools
 export CGO_ENABLED=0 GOFLAGS=-buildvcs=false GOTOOLCHAIN=${GOTOOLCHAIN_OVERRIDE:-local}
 export GOPROXY=${GOPROXY:-https://proxy.golang.org}
+
+RELEASE_SUMS=${TLSAUDIT_RELEASE_SUMS:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/release-sums.txt}
+KUBE_RELEASE_URL=${TLSAUDIT_KUBE_RELEASE_URL:-https://dl.k8s.io/release}
+ETCD_RELEASE_URL=${TLSAUDIT_ETCD_RELEASE_URL:-https://github.com/etcd-io/etcd/releases/download}
 
 die() { echo "toolchain: FAILED: $*" >&2; exit 1; }
 log() { echo "toolchain: $*" >&2; }
@@ -28,6 +44,9 @@ tool_dir() {
     etcd) echo "$TOOLS/etcd-$ETCD_VERSION" ;;
     helm) echo "$TOOLS/helm-$HELM_VERSION" ;;
     promtool) echo "$TOOLS/prometheus-$PROMETHEUS_VERSION" ;;
+    kubelet|kube-controller-manager|kube-scheduler|kube-proxy) echo "$TOOLS/kubernetes-node-$KUBERNETES_VERSION" ;;
+    containerd|containerd-shim-runc-v2|ctr) echo "$TOOLS/containerd-$CONTAINERD_VERSION" ;;
+    prometheus) echo "$TOOLS/prometheus-server-$PROMETHEUS_VERSION" ;;
     *) die "unknown tool $1" ;;
   esac
 }
@@ -67,10 +86,66 @@ make_module() {
   } >"$dir/src/go.mod"
 }
 
+# --- official release binaries ------------------------------------------------------------------------
+
+# The pinned SHA-256 of a release file, by its key (e.g. kubernetes/v1.37.2/linux/amd64/kubectl).
+pinned_sum() { awk -v key="$1" '$1 == key { print $2; exit }' "$RELEASE_SUMS" 2>/dev/null; }
+
+# fetch_release URL OUT SHA256: downloads URL to OUT when its SHA-256 is the pinned one.
+fetch_release() {
+  local url=$1 out=$2 sum=$3 got
+  command -v curl >/dev/null || { log "curl is missing: no release download"; return 1; }
+  if ! curl -fsSL --max-time 600 -o "$out.part" "$url" 2>/dev/null; then
+    log "release download failed: $url"; rm -f "$out.part"; return 1
+  fi
+  got=$(sha256sum "$out.part" | cut -d' ' -f1)
+  if [ "$got" != "$sum" ]; then
+    log "SHA-256 mismatch for $url (got $got, pinned $sum): not used"; rm -f "$out.part"; return 1
+  fi
+  mv "$out.part" "$out"
+}
+
+# release_kube DIR NAME...: the official binaries of KUBERNETES_VERSION into DIR/bin, all or none.
+release_kube() {
+  local dir=$1 name sum; shift
+  for name in "$@"; do
+    [ -n "$(pinned_sum "kubernetes/$KUBERNETES_VERSION/linux/amd64/$name")" ] || return 1
+  done
+  rm -rf "${dir:?}/bin.tmp" && mkdir -p "$dir/bin.tmp"
+  for name in "$@"; do
+    sum=$(pinned_sum "kubernetes/$KUBERNETES_VERSION/linux/amd64/$name")
+    if ! fetch_release "$KUBE_RELEASE_URL/$KUBERNETES_VERSION/bin/linux/amd64/$name" "$dir/bin.tmp/$name" "$sum"; then
+      rm -rf "$dir/bin.tmp"; log "building $* from source instead"; return 1
+    fi
+    chmod 755 "$dir/bin.tmp/$name"
+  done
+  rm -rf "${dir:?}/bin" && mv "$dir/bin.tmp" "$dir/bin"
+  log "installed $* $KUBERNETES_VERSION from the official release (SHA-256 checked)"
+}
+
+# release_etcd DIR: etcd from its official release archive.
+release_etcd() {
+  local dir=$1 file="etcd-$ETCD_VERSION-linux-amd64.tar.gz" sum
+  sum=$(pinned_sum "etcd/$ETCD_VERSION/$file")
+  [ -n "$sum" ] || return 1
+  rm -rf "${dir:?}/bin.tmp" && mkdir -p "$dir/bin.tmp"
+  if ! fetch_release "$ETCD_RELEASE_URL/$ETCD_VERSION/$file" "$dir/bin.tmp/$file" "$sum" \
+    || ! tar -xzf "$dir/bin.tmp/$file" -C "$dir/bin.tmp" --strip-components 1 "etcd-$ETCD_VERSION-linux-amd64/etcd"; then
+    rm -rf "$dir/bin.tmp"; log "building etcd from source instead"; return 1
+  fi
+  rm -f "$dir/bin.tmp/$file"
+  rm -rf "${dir:?}/bin" && mv "$dir/bin.tmp" "$dir/bin"
+  log "installed etcd $ETCD_VERSION from the official release (SHA-256 checked)"
+}
+
+# --- source builds --------------------------------------------------------------------------------------
+
 # build NAME DIR MODULE VERSION REPLACE_VERSION LDFLAGS PKG...
 build() {
   local name=$1 dir=$2 module=$3 version=$4 replace_version=$5 ldflags=$6; shift 6
   local start=$SECONDS pkg
+  # For tests of the release path: a source build would take many minutes.
+  [ -z "${TLSAUDIT_TOOLCHAIN_NO_BUILD:-}" ] || die "$name would be built from source (TLSAUDIT_TOOLCHAIN_NO_BUILD is set)"
   # Checked here, not up front: with every tool cached, Go is not needed at all.
   command -v go >/dev/null \
     || die "go is not installed: install Go 1.26 or newer from https://go.dev/dl (Debian's golang package is too old)"
@@ -87,22 +162,63 @@ build() {
   log "built $name in $((SECONDS - start)) s"
 }
 
+# Stamp the version so that kubectl and clients see v1.37.x, not v0.0.0-master.
+kube_ldflags() {
+  local v=$KUBERNETES_VERSION minor ld="" p; minor=$(echo "$v" | cut -d. -f2)
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld="$ld -X $p.gitVersion=$v -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
+  done
+  echo "$ld"
+}
+
 build_kube() {
   local dir; dir=$(tool_dir kube-apiserver)
   [ -x "$dir/bin/kube-apiserver" ] && [ -x "$dir/bin/kubectl" ] && return 0
-  local v=$KUBERNETES_VERSION minor; minor=$(echo "$v" | cut -d. -f2)
-  local staging="v0.${v#v1.}" pkgs="k8s.io/component-base/version" ld=""
-  # Stamp the version so that kubectl and clients see v1.37.x, not v0.0.0-master.
-  for p in $pkgs k8s.io/client-go/pkg/version; do
-    ld="$ld -X $p.gitVersion=$v -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
-  done
-  build kubernetes "$dir" k8s.io/kubernetes "$v" "$staging" "$ld" \
+  release_kube "$dir" kube-apiserver kubectl && return 0
+  local v=$KUBERNETES_VERSION
+  build kubernetes "$dir" k8s.io/kubernetes "$v" "v0.${v#v1.}" "$(kube_ldflags)" \
     "k8s.io/kubernetes/cmd/kube-apiserver@$v" "k8s.io/kubernetes/cmd/kubectl@$v"
+}
+
+# The node's components, from the same module version, in a directory of their own.
+build_kube_node() {
+  local dir name missing=0; dir=$(tool_dir kubelet)
+  for name in kubelet kube-controller-manager kube-scheduler kube-proxy; do
+    [ -x "$dir/bin/$name" ] || missing=1
+  done
+  [ $missing = 1 ] || return 0
+  release_kube "$dir" kubelet kube-controller-manager kube-scheduler kube-proxy && return 0
+  local v=$KUBERNETES_VERSION
+  build kubernetes-node "$dir" k8s.io/kubernetes "$v" "v0.${v#v1.}" "$(kube_ldflags)" \
+    "k8s.io/kubernetes/cmd/kubelet@$v" "k8s.io/kubernetes/cmd/kube-controller-manager@$v" \
+    "k8s.io/kubernetes/cmd/kube-scheduler@$v" "k8s.io/kubernetes/cmd/kube-proxy@$v"
+}
+
+# containerd without the cgo-only snapshotters (btrfs, devmapper, zfs): overlayfs and native remain.
+build_containerd() {
+  local dir name missing=0 m=github.com/containerd/containerd/v2; dir=$(tool_dir containerd)
+  for name in containerd containerd-shim-runc-v2 ctr; do [ -x "$dir/bin/$name" ] || missing=1; done
+  [ $missing = 1 ] || return 0
+  GOFLAGS="$GOFLAGS -tags=no_btrfs,no_devmapper,no_zfs" \
+    build containerd "$dir" "$m" "$CONTAINERD_VERSION" "$CONTAINERD_VERSION" \
+    "-X $m/version.Version=$CONTAINERD_VERSION -X $m/version.Package=$m" \
+    "$m/cmd/containerd@$CONTAINERD_VERSION" "$m/cmd/containerd-shim-runc-v2@$CONTAINERD_VERSION" \
+    "$m/cmd/ctr@$CONTAINERD_VERSION"
+}
+
+# The Prometheus server, API only: without the builtinassets tag it embeds no web UI.
+build_prometheus() {
+  local dir; dir=$(tool_dir prometheus)
+  [ -x "$dir/bin/prometheus" ] && return 0
+  build prometheus "$dir" github.com/prometheus/prometheus "$PROMETHEUS_VERSION" "$PROMETHEUS_VERSION" \
+    "-X github.com/prometheus/common/version.Version=$PROMETHEUS_RELEASE" \
+    "github.com/prometheus/prometheus/cmd/prometheus@$PROMETHEUS_VERSION"
 }
 
 build_etcd() {
   local dir; dir=$(tool_dir etcd)
   [ -x "$dir/bin/etcd" ] && return 0
+  release_etcd "$dir" && return 0
   build etcd "$dir" go.etcd.io/etcd/server/v3 "$ETCD_VERSION" "$ETCD_VERSION" "" "go.etcd.io/etcd/server/v3@$ETCD_VERSION"
   mv "$dir/bin/v3" "$dir/bin/etcd" 2>/dev/null || true
   [ -x "$dir/bin/etcd" ] || { mv "$dir/bin/server" "$dir/bin/etcd" 2>/dev/null || die "etcd binary not produced"; }
@@ -141,7 +257,11 @@ main() {
       etcd) build_etcd ;;
       helm) build_helm ;;
       promtool) build_promtool ;;
-      *) die "unknown target $what (all|kube|etcd|helm|promtool|path NAME)" ;;
+      node) build_kube_node; build_containerd; build_prometheus ;;
+      kube-node) build_kube_node ;;
+      containerd) build_containerd ;;
+      prometheus) build_prometheus ;;
+      *) die "unknown target $what (all|kube|etcd|helm|promtool|node|kube-node|containerd|prometheus|path NAME)" ;;
     esac
   done
   log "tools ready under $TOOLS ($((SECONDS - start)) s)"

@@ -3,7 +3,7 @@
 //! writes, and the CRD YAML that `tlsaudit crd` prints (crds/tlsaudit.yaml is that output).
 //!
 //! Validation lives in the schema so that `kubectl apply` rejects a bad spec: port ranges and enums
-//! as OpenAPI, cross-field checks (interval ≥ 1m, criticalDays ≤ warningDays, one CA source) as CEL.
+//! as OpenAPI, cross-field checks (interval ≥ 1m, critical ≤ warning thresholds, one CA source) as CEL.
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, LabelSelector, Time};
@@ -12,7 +12,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::facts::TlsVersion;
+use crate::facts::{Protocol, TlsVersion};
 use crate::findings::{Code, Severity};
 use crate::grade::Grade;
 use crate::policy::Profile;
@@ -100,7 +100,8 @@ pub struct ServiceTargets {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selector: Option<LabelSelector>,
     /// Ports by name or number. Default: ports that look like TLS (appProtocol https or tls, name
-    /// https, tls, *-tls or *-https, port 443 or 8443).
+    /// https, tls, *-tls or *-https, port 443 or 8443) or PostgreSQL (appProtocol postgresql or
+    /// postgres, name postgres, postgresql, *-postgres or *-postgresql; probed after an SSLRequest).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 64), extend("x-kubernetes-validations" = [{
         "rule": "self.all(p, type(p) == int ? (p >= 1 && p <= 65535) : size(p) > 0)",
@@ -157,6 +158,10 @@ pub struct ExplicitEndpoint {
     /// SNI and verification name; default `host`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_name: Option<String>,
+    /// What the client sends before its ClientHello: `tls` (nothing, the default) or `postgres`
+    /// (PostgreSQL's SSLRequest; TLS starts when the server answers `S`).
+    #[serde(default, skip_serializing_if = "Protocol::is_tls")]
+    pub protocol: Protocol,
 }
 
 /// Trust anchors.
@@ -248,12 +253,23 @@ pub struct SecretRef {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditPolicy {
-    /// Mozilla server-side TLS profile the endpoints are expected to meet.
+    /// Mozilla server-side TLS profile the endpoints are expected to meet (guidelines 6.0):
+    /// `modern` (TLS 1.3 only; a TLS 1.3-only endpoint is then not reported for lacking TLS 1.2)
+    /// or `intermediate` (TLS 1.2 and 1.3 with ECDHE AEAD suites). `old` is deprecated: Mozilla 6.0
+    /// dropped it as not recommended; it is still accepted and judged by guidelines 5.8.
     #[serde(default)]
     pub profile: Profile,
-    /// Certificate expiry thresholds.
+    /// Certificate expiry thresholds: each is the smaller of a day count and a share of the
+    /// certificate's lifetime, so short-lived certificates renewed on schedule raise nothing.
     #[serde(default)]
     pub expiry: Expiry,
+    /// Longest leaf validity in days accepted from CAs outside the web PKI (private and cluster
+    /// CAs): a longer leaf gets `cert.long_validity`. Unset: no limit. Leaves whose chain reaches a
+    /// web PKI root are judged by the CA/Browser Forum Baseline Requirements instead (§6.3.2, ballot
+    /// SC-081: 398 days before 2026-03-15, 200 from then, 100 from 2027-03-15, 47 from 2029-03-15).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 3650))]
+    pub max_validity_days: Option<u32>,
     /// An endpoint complies when its grade is at least this and it has no critical finding.
     #[serde(default = "default_minimum_grade")]
     pub minimum_grade: Grade,
@@ -271,6 +287,7 @@ impl Default for AuditPolicy {
         Self {
             profile: Profile::default(),
             expiry: Expiry::default(),
+            max_validity_days: None,
             minimum_grade: default_minimum_grade(),
             ignore: Vec::new(),
             require_client_certificate: false,
@@ -282,22 +299,40 @@ fn default_minimum_grade() -> Grade {
     Grade::B
 }
 
-/// Expiry thresholds in days before notAfter.
+/// Expiry thresholds. Each one is the smaller of a number of days before notAfter and a share of
+/// the certificate's lifetime (notBefore to notAfter), so that short-lived certificates renewed on
+/// schedule (cert-manager renews at two thirds of the lifetime by default) raise nothing, while
+/// 90-day and longer certificates follow the day counts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 #[schemars(extend("x-kubernetes-validations" = [{
     "rule": "self.criticalDays <= self.warningDays",
     "message": "criticalDays must not exceed warningDays"
+}, {
+    "rule": "self.criticalLifetimePercent <= self.warningLifetimePercent",
+    "message": "criticalLifetimePercent must not exceed warningLifetimePercent"
 }]))]
 pub struct Expiry {
-    /// `cert.expiring_soon` (medium) within this many days.
+    /// `cert.expiring_soon` (medium) within this many days, when that is sooner than
+    /// `warningLifetimePercent` of the lifetime.
     #[serde(default = "default_warning_days")]
     #[schemars(range(max = 3650))]
     pub warning_days: u32,
-    /// `cert.expiring_soon` becomes high within this many days.
+    /// `cert.expiring_soon` becomes high within this many days, when that is sooner than
+    /// `criticalLifetimePercent` of the lifetime.
     #[serde(default = "default_critical_days")]
     #[schemars(range(max = 3650))]
     pub critical_days: u32,
+    /// `cert.expiring_soon` (medium) only when less than this percentage of the lifetime is left.
+    /// 33 (a third) is what remains when cert-manager renews; 100 means the day count alone decides.
+    #[serde(default = "default_warning_lifetime_percent")]
+    #[schemars(range(min = 1, max = 100))]
+    pub warning_lifetime_percent: u32,
+    /// `cert.expiring_soon` becomes high only when less than this percentage of the lifetime is
+    /// left (17: about a sixth).
+    #[serde(default = "default_critical_lifetime_percent")]
+    #[schemars(range(min = 1, max = 100))]
+    pub critical_lifetime_percent: u32,
 }
 
 impl Default for Expiry {
@@ -305,16 +340,26 @@ impl Default for Expiry {
         Self {
             warning_days: default_warning_days(),
             critical_days: default_critical_days(),
+            warning_lifetime_percent: default_warning_lifetime_percent(),
+            critical_lifetime_percent: default_critical_lifetime_percent(),
         }
     }
 }
 
 fn default_warning_days() -> u32 {
-    28
+    crate::policy::DEFAULT_WARNING_DAYS
 }
 
 fn default_critical_days() -> u32 {
-    14
+    crate::policy::DEFAULT_CRITICAL_DAYS
+}
+
+fn default_warning_lifetime_percent() -> u32 {
+    crate::policy::DEFAULT_WARNING_LIFETIME_PERCENT
+}
+
+fn default_critical_lifetime_percent() -> u32 {
+    crate::policy::DEFAULT_CRITICAL_LIFETIME_PERCENT
 }
 
 impl AuditPolicy {
@@ -324,6 +369,9 @@ impl AuditPolicy {
         crate::policy::Policy {
             warning_days: self.expiry.warning_days,
             critical_days: self.expiry.critical_days,
+            warning_lifetime_percent: self.expiry.warning_lifetime_percent,
+            critical_lifetime_percent: self.expiry.critical_lifetime_percent,
+            max_validity_days: self.max_validity_days,
             profile: self.profile,
             ignore: self.ignore.clone(),
             require_client_certificate: self.require_client_certificate,
@@ -474,6 +522,18 @@ pub struct LeafStatus {
     pub signature: String,
     /// SHA-256 fingerprint of the DER certificate, hex.
     pub sha256: String,
+    /// notBefore (RFC 3339): with notAfter, the lifetime the expiry thresholds are relative to.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub not_before: String,
+    /// OCSP responder URLs the leaf names (none: revocation by CRL only, as at Let's Encrypt).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ocsp_urls: Vec<String>,
+    /// CRL distribution points the leaf names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub crl_urls: Vec<String>,
+    /// The leaf demands a stapled OCSP response (TLS Feature must-staple).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub must_staple: bool,
 }
 
 /// One finding in the status (remediations are in docs/findings.md and `tlsaudit scan`).
@@ -546,9 +606,12 @@ mod tests {
             spec.policy.expiry,
             Expiry {
                 warning_days: 28,
-                critical_days: 14
+                critical_days: 14,
+                warning_lifetime_percent: 33,
+                critical_lifetime_percent: 17,
             }
         );
+        assert_eq!(spec.policy.max_validity_days, None);
         assert_eq!(spec.policy.minimum_grade, Grade::B);
         assert_eq!(spec.policy.profile, Profile::Intermediate);
     }
@@ -570,6 +633,7 @@ mod tests {
         for needle in [
             "duration(self) >= duration('1m')",
             "self.criticalDays <= self.warningDays",
+            "self.criticalLifetimePercent <= self.warningLifetimePercent",
             "has(self.secretRef) != has(self.configMapRef)",
             "x-kubernetes-list-type: map",
             "cert.expired",

@@ -3,14 +3,13 @@
 
 mod handshake;
 
-use crate::facts::{CertFacts, ClientAuthDemand, Facts, FailureKind, TlsVersion};
+use crate::facts::{CertFacts, ClientAuthDemand, Facts, FailureKind, Protocol, TlsVersion};
 use crate::findings::{Code, Finding, Severity};
+use crate::lifetime;
 use crate::policy::{Policy, Profile};
 use crate::tls::suites::{self, Suite};
 
 const DAY: i64 = 86_400;
-/// Browsers and public CAs cap leaf validity at 398 days.
-const MAX_VALIDITY_DAYS: i64 = 398;
 /// A+ and `http.no_hsts` need HSTS of at least 180 days.
 pub const HSTS_MIN_SECONDS: u64 = 180 * 86_400;
 
@@ -69,6 +68,10 @@ fn reachability(facts: &Facts, out: &mut Vec<Finding>) {
         FailureKind::Reset if !facts.reachable => Code::ConnectReset,
         FailureKind::Unreachable => Code::ConnectFailed,
         FailureKind::NotTls => Code::TlsNotTls,
+        FailureKind::TlsDeclined => match facts.protocol {
+            Protocol::Postgres => Code::PostgresSslDisabled,
+            Protocol::Tls => Code::TlsNotTls,
+        },
         // mTLS outcomes and legacy-only servers have findings of their own.
         _ if client_cert_alert => return,
         _ if facts.reachable && legacy_only(facts) => return,
@@ -120,7 +123,9 @@ fn protocols(facts: &Facts, policy: &Policy, out: &mut Vec<Finding>) {
         push(
             out,
             Code::ProtocolNoTls12,
-            "TLS 1.3 only; clients limited to TLS 1.2 cannot connect".into(),
+            "TLS 1.3 only (Mozilla modern); clients limited to TLS 1.2 (before Android 10, Java 11, \
+             OpenSSL 1.1.1) cannot connect"
+                .into(),
         );
     }
     if p.tls1_3 == Some(false) {
@@ -298,7 +303,7 @@ fn certificate(
     now: i64,
     out: &mut Vec<Finding>,
 ) {
-    validity(leaf, policy, now, out);
+    validity(leaf, facts.trust.public, policy, now, out);
     if let Some(name) = name {
         names(leaf, name, out);
     }
@@ -306,7 +311,7 @@ fn certificate(
     keys(facts, out);
 }
 
-fn validity(leaf: &CertFacts, policy: &Policy, now: i64, out: &mut Vec<Finding>) {
+fn validity(leaf: &CertFacts, public: bool, policy: &Policy, now: i64, out: &mut Vec<Finding>) {
     if now > leaf.not_after_unix {
         push(
             out,
@@ -323,27 +328,72 @@ fn validity(leaf: &CertFacts, policy: &Policy, now: i64, out: &mut Vec<Finding>)
             Code::CertNotYetValid,
             format!("the certificate is valid only from {}", leaf.not_before),
         );
-    } else {
-        let left = days(leaf.not_after_unix - now);
-        if left < i64::from(policy.warning_days) {
-            let severity = if left < i64::from(policy.critical_days) {
-                Severity::High
+    } else if let Some((severity, threshold)) = expiry_level(leaf, policy, now) {
+        let message = format!(
+            "the certificate expires on {} ({} left); {} threshold: {}",
+            leaf.not_after,
+            lifetime::duration(leaf.not_after_unix - now),
+            if severity == Severity::High {
+                "critical"
             } else {
-                Severity::Medium
-            };
-            let message = format!(
-                "the certificate expires on {} ({left} days left)",
-                leaf.not_after
-            );
-            out.push(Finding::new(Code::CertExpiringSoon, message).with_severity(severity));
-        }
+                "warning"
+            },
+            threshold.describe()
+        );
+        out.push(Finding::new(Code::CertExpiringSoon, message).with_severity(severity));
     }
-    let validity = days(leaf.not_after_unix - leaf.not_before_unix);
-    if validity > MAX_VALIDITY_DAYS {
+    long_validity(leaf, public, policy, out);
+}
+
+/// The severity and threshold an unexpired certificate has crossed: each threshold is the smaller of
+/// its day count and its share of the lifetime, so short-lived certificates renewed on schedule
+/// (at two thirds of their lifetime) never cross one.
+fn expiry_level(
+    cert: &CertFacts,
+    policy: &Policy,
+    now: i64,
+) -> Option<(Severity, lifetime::Threshold)> {
+    let period = lifetime::validity_period(cert.not_before_unix, cert.not_after_unix);
+    let left = cert.not_after_unix - now;
+    let critical = lifetime::Threshold::new(
+        policy.critical_days,
+        policy.critical_lifetime_percent,
+        period,
+    );
+    let warning =
+        lifetime::Threshold::new(policy.warning_days, policy.warning_lifetime_percent, period);
+    if left < critical.seconds {
+        Some((Severity::High, critical))
+    } else if left < warning.seconds {
+        Some((Severity::Medium, warning))
+    } else {
+        None
+    }
+}
+
+/// BR §6.3.2 (ballot SC-081) on publicly trusted leaves, judged by the limit in force at notBefore;
+/// `policy.max_validity_days` on the others.
+fn long_validity(leaf: &CertFacts, public: bool, policy: &Policy, out: &mut Vec<Finding>) {
+    let period = lifetime::validity_period(leaf.not_before_unix, leaf.not_after_unix);
+    let days = lifetime::period_days(period);
+    let (max, rule) = if public {
+        (
+            lifetime::public_max_days(leaf.not_before_unix),
+            "the CA/Browser Forum Baseline Requirements (§6.3.2, ballot SC-081) allow",
+        )
+    } else if let Some(max) = policy.max_validity_days {
+        (max, "the policy (maxValidityDays) allows")
+    } else {
+        return;
+    };
+    if period > i64::from(max) * lifetime::DAY {
         push(
             out,
             Code::CertLongValidity,
-            format!("the leaf is valid for {validity} days (more than {MAX_VALIDITY_DAYS})"),
+            format!(
+                "the leaf is valid for {days} days from {}; {rule} at most {max} days",
+                leaf.not_before
+            ),
         );
     }
 }
@@ -393,19 +443,41 @@ fn trust(facts: &Facts, leaf: &CertFacts, out: &mut Vec<Finding>) {
             ),
         );
     } else if facts.trust.path_found == Some(false) {
-        let detail = facts
-            .trust
-            .error
-            .as_deref()
-            .unwrap_or("no path to a trust anchor");
         push(
             out,
             Code::CertUntrusted,
+            untrusted_message(facts, leaf, alert),
+        );
+    }
+}
+
+/// Why no path to a trust anchor exists, saying what the evidence supports and no more.
+fn untrusted_message(facts: &Facts, leaf: &CertFacts, alert: &str) -> String {
+    let trust = &facts.trust;
+    match (&trust.missing_issuer, &trust.unknown_issuer) {
+        (Some(missing), _) => format!(
+            "no path to a trust anchor: {missing} is not served (see chain.incomplete); \
+             clients that do not fetch it fail with {alert}"
+        ),
+        (None, Some(unknown)) if facts.chain.len() == 1 && !leaf.is_ca => format!(
+            "issuer {unknown} is neither served nor trusted: either the server omits an \
+             intermediate, or {unknown} is a private CA the audit does not trust; \
+             clients fail with {alert}"
+        ),
+        (None, Some(unknown)) => format!(
+            "the served chain is complete up to {unknown}, a root the audit does not trust; \
+             clients fail with {alert}"
+        ),
+        (None, None) => {
+            let detail = trust
+                .error
+                .as_deref()
+                .unwrap_or("no path to a trust anchor");
             format!(
                 "issuer {} is not trusted ({detail}); clients fail with {alert}",
                 leaf.issuer
-            ),
-        );
+            )
+        }
     }
 }
 
@@ -417,35 +489,57 @@ fn keys(facts: &Facts, out: &mut Vec<Finding>) {
             _ => false,
         };
         if weak_key {
+            let rejected = if matches!(cert.key_type.as_str(), "RSA" | "DSA") {
+                "; rustls/webpki clients reject it (they require 2048 bits, as BR 6.1.5 does)"
+            } else {
+                ""
+            };
             push(
                 out,
                 Code::CertWeakKey,
                 format!(
-                    "{} has a {}-bit {} key",
+                    "{} has a {}-bit {} key{rejected}",
                     cert.subject, cert.key_bits, cert.key_type
                 ),
             );
         }
-        let sig = cert.signature.to_ascii_lowercase();
-        if sig.contains("sha1") || sig.contains("md5") {
+        if weak_signature(&cert.signature) {
             push(
                 out,
                 Code::CertWeakSignature,
-                format!("{} is signed with {}", cert.subject, cert.signature),
+                format!(
+                    "{} is signed with {}; Chrome, Firefox, Go 1.18+ and rustls/webpki reject it",
+                    cert.subject, cert.signature
+                ),
             );
         }
     }
+}
+
+/// A certificate signature clients no longer accept: SHA-1, MD5 or MD2.
+#[must_use]
+pub fn weak_signature(algorithm: &str) -> bool {
+    let sig = algorithm.to_ascii_lowercase();
+    sig.contains("sha1") || sig.contains("md5") || sig.contains("md2")
 }
 
 fn chain(facts: &Facts, leaf: &CertFacts, out: &mut Vec<Finding>) {
     if let Some(issuer) = &facts.trust.missing_issuer
         && !leaf.self_signed
     {
+        let evidence = if facts.chain.len() == 1 {
+            match leaf.ca_issuers.first() {
+                Some(url) => format!("; the leaf names it at {url}"),
+                None => String::new(),
+            }
+        } else {
+            "; the served CA certificates do not connect to the leaf without it".to_owned()
+        };
         push(
             out,
             Code::ChainIncomplete,
             format!(
-                "the issuer {issuer} is neither served nor a trust anchor; {} certificate(s) served",
+                "the intermediate {issuer} is not served ({} certificate(s) served{evidence})",
                 facts.chain.len()
             ),
         );
@@ -496,7 +590,7 @@ fn extensions(facts: &Facts, now: i64, out: &mut Vec<Finding>) {
     }
     let ocsp = &facts.ocsp;
     if !ocsp.stapled {
-        push(out, Code::OcspNotStapled, "no OCSP response stapled".into());
+        not_stapled(facts, out);
     } else if ocsp.status.as_deref() == Some("revoked") {
         push(
             out,
@@ -511,6 +605,29 @@ fn extensions(facts: &Facts, now: i64, out: &mut Vec<Finding>) {
                 "the stapled OCSP response's nextUpdate {} has passed",
                 ocsp.next_update.as_deref().unwrap_or("-")
             ),
+        );
+    }
+}
+
+/// A missing staple matters only when the leaf names an OCSP responder (Let's Encrypt and others
+/// have moved to CRLs) and only after a completed handshake, which asked for one; must-staple makes
+/// it fatal for clients that enforce RFC 7633.
+fn not_stapled(facts: &Facts, out: &mut Vec<Finding>) {
+    let Some(leaf) = facts.chain.first().filter(|_| facts.negotiated.is_some()) else {
+        return;
+    };
+    let revocation = &leaf.revocation;
+    if revocation.must_staple {
+        push(
+            out,
+            Code::OcspMustStapleMissing,
+            "the leaf demands a stapled OCSP response (TLS Feature status_request) and none was stapled".into(),
+        );
+    } else if let Some(url) = revocation.ocsp_urls.first() {
+        push(
+            out,
+            Code::OcspNotStapled,
+            format!("no OCSP response stapled; the leaf names the responder {url}"),
         );
     }
 }
@@ -550,23 +667,25 @@ fn client_auth(facts: &Facts, policy: &Policy, now: i64, out: &mut Vec<Finding>)
         );
     }
     if let Some(cert) = &auth.client_cert {
-        let left = days(cert.not_after_unix - now);
-        if left < i64::from(policy.warning_days) {
-            let severity = if left < i64::from(policy.critical_days) {
-                Severity::High
-            } else {
-                Severity::Medium
-            };
-            let message = if left < 0 {
-                format!(
+        let left = cert.not_after_unix - now;
+        let level = if left < 0 {
+            Some((Severity::High, None))
+        } else {
+            expiry_level(cert, policy, now).map(|(severity, t)| (severity, Some(t)))
+        };
+        if let Some((severity, threshold)) = level {
+            let message = match threshold {
+                None => format!(
                     "the client certificate {} expired on {}",
                     cert.subject, cert.not_after
-                )
-            } else {
-                format!(
-                    "the client certificate {} expires on {} ({left} days left)",
-                    cert.subject, cert.not_after
-                )
+                ),
+                Some(threshold) => format!(
+                    "the client certificate {} expires on {} ({} left); threshold: {}",
+                    cert.subject,
+                    cert.not_after,
+                    lifetime::duration(left),
+                    threshold.describe()
+                ),
             };
             out.push(Finding::new(Code::MtlsClientCertExpiring, message).with_severity(severity));
         }
@@ -633,11 +752,8 @@ mod tests {
     const RSA_EXPORT_RC4: (u16, &str) = (0x0003, "TLS_RSA_EXPORT_WITH_RC4_40_MD5");
 
     #[test]
-    fn a_healthy_intermediate_endpoint_only_lacks_an_ocsp_staple() {
-        assert_eq!(
-            judge(&healthy()),
-            vec![(Code::OcspNotStapled, Severity::Info)]
-        );
+    fn a_healthy_intermediate_endpoint_has_no_finding() {
+        assert_eq!(judge(&healthy()), vec![]);
     }
 
     #[test]
@@ -658,7 +774,7 @@ mod tests {
         facts.features.fallback_scsv = Some(false);
         assert_eq!(
             judge(&facts),
-            vec![(Code::OcspNotStapled, Severity::Info)],
+            vec![],
             "TLS 1.2/1.3 only: TLS 1.3 clients detect the downgrade themselves"
         );
         facts.protocols.set(TlsVersion::Tls10, true);
@@ -668,7 +784,6 @@ mod tests {
             vec![
                 (Code::ProtocolTls10, Severity::High),
                 (Code::ProtocolTls11, Severity::High),
-                (Code::OcspNotStapled, Severity::Info),
                 (Code::TlsNoFallbackScsv, Severity::Low),
             ]
         );
@@ -684,10 +799,7 @@ mod tests {
         facts.protocols.set(TlsVersion::Ssl3, true);
         assert_eq!(
             judge(&facts),
-            vec![
-                (Code::ProtocolSslv3, Severity::Critical),
-                (Code::OcspNotStapled, Severity::Info),
-            ]
+            vec![(Code::ProtocolSslv3, Severity::Critical),]
         );
     }
 
@@ -710,7 +822,6 @@ mod tests {
                 (Code::ProtocolTls10, Severity::High),
                 (Code::ProtocolLegacyOnly, Severity::Critical),
                 (Code::CipherCbcOnly, Severity::Medium),
-                (Code::OcspNotStapled, Severity::Info),
             ]
         );
         assert_eq!(
@@ -730,10 +841,7 @@ mod tests {
         });
         assert_eq!(
             judge(&facts),
-            vec![
-                (Code::TlsHandshakeFailed, Severity::High),
-                (Code::OcspNotStapled, Severity::Info),
-            ]
+            vec![(Code::TlsHandshakeFailed, Severity::High),]
         );
         assert_eq!(
             message(&facts, Some(NAME), NOW, Code::TlsHandshakeFailed),
@@ -774,10 +882,7 @@ mod tests {
         let later = NOW + 61 * DAY;
         assert_eq!(
             judge_with(&facts, &Policy::default(), later),
-            vec![
-                (Code::CertExpired, Severity::Critical),
-                (Code::OcspNotStapled, Severity::Info),
-            ]
+            vec![(Code::CertExpired, Severity::Critical),]
         );
         assert_eq!(
             message(&facts, Some(NAME), later, Code::CertExpired),
@@ -815,19 +920,23 @@ mod tests {
                 not_after - 10 * DAY,
                 Code::CertExpiringSoon
             ),
-            "the certificate expires on 2026-04-30T00:00:00Z (10 days left)"
+            "the certificate expires on 2026-04-30T00:00:00Z (10 days left); critical threshold: 14 days"
         );
+        // 60 of 90 days left: inside 90 days, but a third of the lifetime is not used up yet.
         let wide = Policy {
             warning_days: 90,
             critical_days: 30,
             ..Policy::default()
         };
+        assert_eq!(judge_with(&facts, &wide, NOW), vec![]);
+        let wide = Policy {
+            warning_lifetime_percent: 100,
+            critical_lifetime_percent: 100,
+            ..wide
+        };
         assert_eq!(
             judge_with(&facts, &wide, NOW),
-            vec![
-                (Code::CertExpiringSoon, Severity::Medium),
-                (Code::OcspNotStapled, Severity::Info),
-            ]
+            vec![(Code::CertExpiringSoon, Severity::Medium),]
         );
     }
 
@@ -835,29 +944,37 @@ mod tests {
     fn a_leaf_not_valid_yet_is_critical() {
         assert_eq!(
             judge_with(&healthy(), &Policy::default(), NOW - 31 * DAY),
-            vec![
-                (Code::CertNotYetValid, Severity::Critical),
-                (Code::OcspNotStapled, Severity::Info),
-            ]
+            vec![(Code::CertNotYetValid, Severity::Critical),]
         );
     }
 
     #[test]
-    fn a_leaf_valid_longer_than_398_days_is_low() {
+    fn a_public_leaf_issued_before_2026_03_15_may_last_398_days_and_a_private_one_any_time() {
         let mut facts = healthy();
+        facts.trust.public = true;
+        // notBefore 2026-02-28: 398 days, notBefore through notAfter inclusive.
+        facts.chain[0] = CertBuilder::leaf(NAME, INTERMEDIATE)
+            .valid(NOW - DAY, NOW + 397 * DAY - 1)
+            .build();
+        assert_eq!(judge(&facts), vec![]);
         facts.chain[0] = CertBuilder::leaf(NAME, INTERMEDIATE)
             .valid(NOW - DAY, NOW + 397 * DAY)
             .build();
-        assert_eq!(judge(&facts), vec![(Code::OcspNotStapled, Severity::Info)]);
-        facts.chain[0] = CertBuilder::leaf(NAME, INTERMEDIATE)
-            .valid(NOW - DAY, NOW + 398 * DAY)
-            .build();
+        assert_eq!(judge(&facts), vec![(Code::CertLongValidity, Severity::Low)]);
         assert_eq!(
-            judge(&facts),
-            vec![
-                (Code::CertLongValidity, Severity::Low),
-                (Code::OcspNotStapled, Severity::Info),
-            ]
+            message(&facts, Some(NAME), NOW, Code::CertLongValidity),
+            "the leaf is valid for 399 days from 2026-02-28T00:00:00Z; the CA/Browser Forum Baseline \
+             Requirements (§6.3.2, ballot SC-081) allow at most 398 days"
+        );
+        facts.trust.public = false;
+        assert_eq!(judge(&facts), vec![]);
+        let limited = Policy {
+            max_validity_days: Some(90),
+            ..Policy::default()
+        };
+        assert_eq!(
+            judge_with(&facts, &limited, NOW),
+            vec![(Code::CertLongValidity, Severity::Low)]
         );
     }
 
@@ -872,13 +989,7 @@ mod tests {
             ordered: Some(true),
             ..TrustFacts::default()
         };
-        assert_eq!(
-            judge(&facts),
-            vec![
-                (Code::CertUntrusted, Severity::High),
-                (Code::OcspNotStapled, Severity::Info),
-            ]
-        );
+        assert_eq!(judge(&facts), vec![(Code::CertUntrusted, Severity::High),]);
         assert_eq!(
             message(&facts, Some(NAME), NOW, Code::CertUntrusted),
             format!(
@@ -903,13 +1014,7 @@ mod tests {
             ordered: Some(true),
             ..TrustFacts::default()
         };
-        assert_eq!(
-            judge(&facts),
-            vec![
-                (Code::CertSelfSigned, Severity::High),
-                (Code::OcspNotStapled, Severity::Info),
-            ]
-        );
+        assert_eq!(judge(&facts), vec![(Code::CertSelfSigned, Severity::High),]);
         assert_eq!(
             message(&facts, Some(NAME), NOW, Code::CertSelfSigned),
             "self-signed certificate CN=web.shop.svc; clients fail with unknown_ca"
@@ -921,21 +1026,15 @@ mod tests {
         let facts = healthy();
         let found = evaluate(&facts, Some("api.shop.svc"), &Policy::default(), at(NOW));
         let codes: Vec<(Code, Severity)> = found.iter().map(|f| (f.code, f.severity)).collect();
-        assert_eq!(
-            codes,
-            vec![
-                (Code::CertHostnameMismatch, Severity::High),
-                (Code::OcspNotStapled, Severity::Info),
-            ]
-        );
+        assert_eq!(codes, vec![(Code::CertHostnameMismatch, Severity::High),]);
         assert_eq!(
             found[0].message,
             "api.shop.svc is not covered by the certificate's SANs: web.shop.svc"
         );
         assert_eq!(
             evaluate(&facts, None, &Policy::default(), at(NOW)).len(),
-            1,
-            "without a name only ocsp.not_stapled remains"
+            0,
+            "without a name nothing remains"
         );
     }
 
@@ -951,7 +1050,6 @@ mod tests {
             vec![
                 (Code::CertHostnameMismatch, Severity::High),
                 (Code::CertNoSan, Severity::High),
-                (Code::OcspNotStapled, Severity::Info),
             ]
         );
         assert_eq!(
@@ -983,12 +1081,12 @@ mod tests {
             vec![
                 (Code::CertWeakKey, Severity::High),
                 (Code::CertWeakSignature, Severity::High),
-                (Code::OcspNotStapled, Severity::Info),
             ]
         );
         assert_eq!(
             message(&facts, Some(NAME), NOW, Code::CertWeakKey),
-            "CN=web.shop.svc has a 1024-bit RSA key"
+            "CN=web.shop.svc has a 1024-bit RSA key; rustls/webpki clients reject it (they \
+             require 2048 bits, as BR 6.1.5 does)"
         );
     }
 
@@ -999,17 +1097,11 @@ mod tests {
         facts.trust.missing_issuer = Some(INTERMEDIATE.into());
         assert_eq!(
             judge(&facts),
-            vec![
-                (Code::ChainIncomplete, Severity::High),
-                (Code::OcspNotStapled, Severity::Info),
-            ]
+            vec![(Code::ChainIncomplete, Severity::High),]
         );
         assert_eq!(
             message(&facts, Some(NAME), NOW, Code::ChainIncomplete),
-            format!(
-                "the issuer {INTERMEDIATE} is neither served nor a trust anchor; 1 certificate(s) \
-                 served"
-            )
+            format!("the intermediate {INTERMEDIATE} is not served (1 certificate(s) served)")
         );
 
         let mut facts = healthy();
@@ -1023,7 +1115,6 @@ mod tests {
             vec![
                 (Code::ChainWrongOrder, Severity::Low),
                 (Code::ChainExpiringIntermediate, Severity::Medium),
-                (Code::OcspNotStapled, Severity::Info),
             ]
         );
     }
@@ -1032,13 +1123,7 @@ mod tests {
     fn an_unparsable_served_certificate_is_high() {
         let mut facts = healthy();
         facts.trust.unparsable = 1;
-        assert_eq!(
-            judge(&facts),
-            vec![
-                (Code::CertUnparsable, Severity::High),
-                (Code::OcspNotStapled, Severity::Info),
-            ]
-        );
+        assert_eq!(judge(&facts), vec![(Code::CertUnparsable, Severity::High),]);
     }
 
     #[test]
@@ -1076,7 +1161,6 @@ mod tests {
             // Server order with a strong suite first: only the family's own codes.
             let facts = with_tls12_suites(&[ECDHE_GCM, suite], Some(true));
             let mut expected = expected;
-            expected.push((Code::OcspNotStapled, Severity::Info));
             expected.sort();
             assert_eq!(judge(&facts), expected, "{}", suite.1);
         }
@@ -1096,7 +1180,6 @@ mod tests {
             vec![
                 (Code::CipherNoForwardSecrecy, Severity::Medium),
                 (Code::CipherWeakPreferred, Severity::Medium),
-                (Code::OcspNotStapled, Severity::Info),
             ]
         );
         assert_eq!(
@@ -1109,13 +1192,12 @@ mod tests {
             vec![
                 (Code::CipherNoForwardSecrecy, Severity::Medium),
                 (Code::CipherNoServerPreference, Severity::Info),
-                (Code::OcspNotStapled, Severity::Info),
             ]
         );
         let strong_client_order = with_tls12_suites(&fixtures::TLS12_SUITES, Some(false));
         assert_eq!(
             judge(&strong_client_order),
-            vec![(Code::OcspNotStapled, Severity::Info)],
+            vec![],
             "client order is fine when every suite is strong"
         );
     }
@@ -1130,7 +1212,6 @@ mod tests {
             vec![
                 (Code::ProtocolNoTls13, Severity::Low),
                 (Code::CipherCbcOnly, Severity::Medium),
-                (Code::OcspNotStapled, Severity::Info),
             ]
         );
     }
@@ -1140,21 +1221,13 @@ mod tests {
         let mut facts = healthy();
         facts.protocols.set(TlsVersion::Tls12, false);
         facts.ciphers.remove(0);
-        assert_eq!(
-            judge(&facts),
-            vec![
-                (Code::ProtocolNoTls12, Severity::High),
-                (Code::OcspNotStapled, Severity::Info),
-            ]
-        );
+        // Issue 9: legacy-client reach is information, not a weakness.
+        assert_eq!(judge(&facts), vec![(Code::ProtocolNoTls12, Severity::Info)]);
         let modern = Policy {
             profile: Profile::Modern,
             ..Policy::default()
         };
-        assert_eq!(
-            judge_with(&facts, &modern, NOW),
-            vec![(Code::OcspNotStapled, Severity::Info)]
-        );
+        assert_eq!(judge_with(&facts, &modern, NOW), vec![]);
     }
 
     #[test]
@@ -1188,7 +1261,6 @@ mod tests {
         assert_eq!(
             judge(&facts),
             vec![
-                (Code::OcspNotStapled, Severity::Info),
                 (Code::TlsInsecureRenegotiation, Severity::High),
                 (Code::TlsCompression, Severity::High),
                 (Code::TlsHeartbeat, Severity::Low),
@@ -1200,15 +1272,9 @@ mod tests {
     fn hsts_below_180_days_or_missing_is_low_and_only_judged_on_http() {
         let mut facts = healthy();
         facts.features.hsts_max_age = Some(HSTS_MIN_SECONDS);
-        assert_eq!(judge(&facts), vec![(Code::OcspNotStapled, Severity::Info)]);
+        assert_eq!(judge(&facts), vec![]);
         facts.features.hsts_max_age = Some(HSTS_MIN_SECONDS - 1);
-        assert_eq!(
-            judge(&facts),
-            vec![
-                (Code::OcspNotStapled, Severity::Info),
-                (Code::HttpNoHsts, Severity::Low),
-            ]
-        );
+        assert_eq!(judge(&facts), vec![(Code::HttpNoHsts, Severity::Low),]);
         assert_eq!(
             message(&facts, Some(NAME), NOW, Code::HttpNoHsts),
             "HSTS max-age=15551999 on GET /"
@@ -1219,7 +1285,7 @@ mod tests {
             "no Strict-Transport-Security header on GET /"
         );
         facts.features.http = Some(false);
-        assert_eq!(judge(&facts), vec![(Code::OcspNotStapled, Severity::Info)]);
+        assert_eq!(judge(&facts), vec![]);
     }
 
     #[test]
@@ -1237,7 +1303,6 @@ mod tests {
             vec![
                 (Code::SniRequired, Severity::Info),
                 (Code::AlpnNoH2, Severity::Info),
-                (Code::OcspNotStapled, Severity::Info),
             ]
         );
         assert_eq!(
@@ -1252,10 +1317,7 @@ mod tests {
         facts.features.http = Some(false);
         assert_eq!(
             judge(&facts),
-            vec![
-                (Code::SniDefaultCertMismatch, Severity::Low),
-                (Code::OcspNotStapled, Severity::Info),
-            ],
+            vec![(Code::SniDefaultCertMismatch, Severity::Low),],
             "no alpn.no_h2 on an endpoint that does not answer HTTP"
         );
     }
@@ -1296,7 +1358,6 @@ mod tests {
         assert_eq!(
             judge(&facts),
             vec![
-                (Code::OcspNotStapled, Severity::Info),
                 (Code::MtlsRequired, Severity::Info),
                 (Code::MtlsClientCertMissing, Severity::High),
             ]
@@ -1305,7 +1366,6 @@ mod tests {
         assert_eq!(
             judge(&facts),
             vec![
-                (Code::OcspNotStapled, Severity::Info),
                 (Code::MtlsRequired, Severity::Info),
                 (Code::MtlsClientCertRejected, Severity::High),
             ]
@@ -1321,7 +1381,7 @@ mod tests {
             alert: None,
             client_cert: Some(
                 CertBuilder::new("CN=auditor", "CN=clients")
-                    .valid(NOW - DAY, NOW + 20 * DAY)
+                    .valid(NOW - 70 * DAY, NOW + 20 * DAY)
                     .build(),
             ),
             http_status_without_certificate: None,
@@ -1329,14 +1389,14 @@ mod tests {
         assert_eq!(
             judge(&facts),
             vec![
-                (Code::OcspNotStapled, Severity::Info),
                 (Code::MtlsRequired, Severity::Info),
                 (Code::MtlsClientCertExpiring, Severity::Medium),
             ]
         );
         assert_eq!(
             message(&facts, Some(NAME), NOW, Code::MtlsClientCertExpiring),
-            "the client certificate CN=auditor expires on 2026-03-21T00:00:00Z (20 days left)"
+            "the client certificate CN=auditor expires on 2026-03-21T00:00:00Z (20 days left); \
+             threshold: 28 days"
         );
         let expired = NOW + 21 * DAY;
         assert_eq!(

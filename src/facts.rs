@@ -185,6 +185,30 @@ pub struct CertFacts {
     pub is_ca: bool,
     /// Issuer and subject are the same name and the signature verifies with its own key.
     pub self_signed: bool,
+    /// Where clients learn whether the certificate is revoked, and whether it demands a staple.
+    #[serde(default)]
+    pub revocation: RevocationFacts,
+    /// Authority Information Access caIssuers URIs: where the issuer certificate can be fetched.
+    /// Public CAs put one in every leaf; private CA issuers (cert-manager's CA issuer) usually do
+    /// not, so an unknown issuer plus this URL points at an intermediate the server failed to send.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ca_issuers: Vec<String>,
+}
+
+/// The revocation sources a certificate names (RFC 5280 4.2.1.13, 4.2.2.1) and its TLS Feature
+/// extension (RFC 7633).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RevocationFacts {
+    /// OCSP responder URLs (Authority Information Access, `id-ad-ocsp`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ocsp_urls: Vec<String>,
+    /// CRL distribution point URLs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub crl_urls: Vec<String>,
+    /// The TLS Feature extension lists `status_request` ("OCSP must-staple").
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub must_staple: bool,
 }
 
 /// The verdict of the certificate verifier (webpki) on the served chain.
@@ -201,12 +225,22 @@ pub struct TrustFacts {
     pub path_found: Option<bool>,
     /// Each served certificate is followed by its issuer (leaf to root order).
     pub ordered: Option<bool>,
-    /// Issuer name of the last served certificate when it is neither served nor a trust anchor
-    /// (an incomplete chain).
+    /// The issuer that the server should have sent: set only where the evidence points at a
+    /// missing intermediate (served CA certificates that issued neither the leaf nor each other,
+    /// or a leaf served alone whose unknown issuer its AIA caIssuers URL names).
     pub missing_issuer: Option<String>,
+    /// Issuer name at the top of the served path when it is neither served nor a trust anchor: an
+    /// untrusted (private) root, or an intermediate the server did not send.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unknown_issuer: Option<String>,
     /// Served certificates that could not be parsed (they are absent from `chain`).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub unparsable: u32,
+    /// The chain leads to a root of the built-in web PKI (Mozilla's set, `webpki-roots`), whatever
+    /// the audit trusts and whether or not the leaf is in its validity window: the CA/Browser Forum
+    /// Baseline Requirements apply to it.
+    #[serde(default)]
+    pub public: bool,
 }
 
 #[allow(
@@ -231,6 +265,8 @@ pub enum FailureKind {
     Unreachable,
     /// The peer does not speak TLS.
     NotTls,
+    /// The peer speaks the pre-TLS protocol (e.g. PostgreSQL) and refused to start TLS.
+    TlsDeclined,
     /// The peer sent a TLS alert, or the handshake failed otherwise.
     Handshake,
 }
@@ -409,6 +445,9 @@ pub struct HttpFacts {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Facts {
+    /// The application protocol spoken before TLS (`tls` when the ClientHello comes first).
+    #[serde(default, skip_serializing_if = "Protocol::is_tls")]
+    pub protocol: Protocol,
     /// Whether any TLS handshake (raw or validated) got a ServerHello.
     pub reachable: bool,
     /// Why nothing worked, when `reachable` is false; or why the validated handshake failed.
@@ -446,4 +485,62 @@ pub struct Facts {
     pub connections: u32,
     /// Wall time of the probe in milliseconds.
     pub duration_ms: u64,
+}
+
+/// How a connection reaches its TLS handshake: at once, or after an in-band request of an
+/// application protocol. Room for SMTP and LDAP STARTTLS.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// The ClientHello is the first byte sent (HTTPS, gRPC, most TLS services).
+    #[default]
+    Tls,
+    /// PostgreSQL: an SSLRequest first, TLS after the server answers `S`.
+    Postgres,
+}
+
+impl Protocol {
+    /// Every protocol, in documentation order.
+    pub const ALL: [Protocol; 2] = [Self::Tls, Self::Postgres];
+
+    /// Lower-case name as used in the CRD, JSON and `scan --protocol`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Tls => "tls",
+            Self::Postgres => "postgres",
+        }
+    }
+
+    /// The protocol of a lower-case name.
+    #[must_use]
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == text)
+    }
+
+    /// Plain TLS, no pre-TLS step.
+    #[must_use]
+    #[allow(clippy::trivially_copy_pass_by_ref)] // Reason: serde's skip_serializing_if passes a reference.
+    pub fn is_tls(&self) -> bool {
+        *self == Self::Tls
+    }
+
+    /// Whether HTTP runs over the TLS connection (so HSTS and h2 are judged).
+    #[must_use]
+    pub fn carries_http(self) -> bool {
+        self == Self::Tls
+    }
 }

@@ -110,6 +110,9 @@ catalog! {
     TlsHandshakeFailed = "tls.handshake_failed", Critical,
         "No TLS handshake succeeded; the server's alert is named in the message.",
         "Enable TLS 1.2 and 1.3 with ECDHE AEAD suites and a valid certificate; the alert name says what the server rejected.";
+    PostgresSslDisabled = "postgres.ssl_disabled", Critical,
+        "The PostgreSQL server answered the SSLRequest with `N`: it does not offer TLS, so passwords and data cross the network in clear (PostgreSQL protocol docs, \"SSL Session Encryption\", <https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-SSL>).",
+        "Set `ssl = on` with `ssl_cert_file` and `ssl_key_file` in postgresql.conf, and `hostssl` (not `host`) lines in pg_hba.conf so clients cannot fall back to plaintext.";
     ProtocolSslv3 = "protocol.sslv3", Critical,
         "SSL 3.0 is accepted (POODLE; broken since 2014).",
         "Disable SSLv3: nginx `ssl_protocols TLSv1.2 TLSv1.3;`, Apache `SSLProtocol -all +TLSv1.2 +TLSv1.3`, HAProxy `ssl-min-ver TLSv1.2`.";
@@ -119,11 +122,11 @@ catalog! {
     ProtocolTls11 = "protocol.tls1_1", High,
         "TLS 1.1 is accepted (deprecated by RFC 8996).",
         "Disable TLS 1.1: nginx `ssl_protocols TLSv1.2 TLSv1.3;`, Apache `SSLProtocol -all +TLSv1.2 +TLSv1.3`, HAProxy `ssl-min-ver TLSv1.2`.";
-    ProtocolNoTls12 = "protocol.no_tls1_2", High,
-        "TLS 1.2 is not accepted; clients limited to TLS 1.2 cannot connect.",
-        "Enable TLS 1.2 alongside TLS 1.3.";
+    ProtocolNoTls12 = "protocol.no_tls1_2", Info,
+        "Only TLS 1.3 is accepted (Mozilla modern): not a weakness, but clients limited to TLS 1.2 (before Android 10, Java 11, OpenSSL 1.1.1) cannot connect. Silent when the policy profile is `modern`; no grade cap.",
+        "Nothing to fix for current clients. If older clients must connect, enable TLS 1.2 with the Mozilla intermediate suites; otherwise set the policy profile to `modern`.";
     ProtocolNoTls13 = "protocol.no_tls1_3", Low,
-        "TLS 1.3 is not accepted.",
+        "TLS 1.3 is not accepted; the grade is capped at A- (SSL Labs rating guide 2009r).",
         "Enable TLS 1.3: nginx `ssl_protocols TLSv1.2 TLSv1.3;` (OpenSSL 1.1.1+), Go `MinVersion: tls.VersionTLS12` leaves 1.3 on.";
     ProtocolLegacyOnly = "protocol.legacy_only", Critical,
         "Only TLS 1.1 or older is accepted; current clients refuse to connect.",
@@ -165,7 +168,7 @@ catalog! {
         "The certificate is not valid yet (notBefore in the future, or a skewed clock).",
         "Serve a certificate that is valid now; check the issuer's and the node's clocks.";
     CertExpiringSoon = "cert.expiring_soon", Medium,
-        "The certificate expires within the warning window (high within the critical window).",
+        "The certificate expires within the warning threshold (high within the critical one). Each threshold is the smaller of a day count (warningDays 28, criticalDays 14) and a share of the certificate's lifetime (warningLifetimePercent 33, criticalLifetimePercent 17), so a 6-day or 45-day certificate renewed at two thirds of its life (cert-manager's default) never fires, while 90-day and longer ones follow the day counts. The message names the threshold that fired.",
         "Renew the certificate before it expires; with cert-manager check renewBefore and the Certificate's Ready condition.";
     CertHostnameMismatch = "cert.hostname_mismatch", High,
         "The certificate's subjectAltNames do not cover the name the client connects with.",
@@ -177,22 +180,22 @@ catalog! {
         "The leaf certificate is self-signed.",
         "Issue the certificate from a CA (cert-manager ClusterIssuer), or distribute the certificate as a trust anchor.";
     CertUntrusted = "cert.untrusted", High,
-        "The chain does not lead to a trusted root; clients fail with the alert named in the message (usually unknown_ca).",
-        "Serve a chain from a CA that clients trust, or add the internal CA to the audit's trust (spec.trust.caBundle).";
+        "No path to a trusted root exists, whatever the time (an expired certificate from a trusted CA is `cert.expired` alone); clients fail with the alert named in the message (usually unknown_ca). The message says whether the chain is complete up to an untrusted root, misses an intermediate (`chain.incomplete`), or cannot tell: a leaf served alone without an AIA caIssuers URL comes either from a private CA or with its intermediate missing.",
+        "Serve a chain from a CA that clients trust, or add the internal CA to the audit's trust (spec.trust.caBundle); when an intermediate is missing, serve the full chain (fullchain.pem).";
     CertWeakKey = "cert.weak_key", High,
-        "The certificate key is too small (RSA below 2048 bits, EC below 256 bits).",
+        "The certificate key is too small (RSA below 2048 bits, EC below 256 bits). rustls/webpki clients reject RSA below 2048 bits and the Baseline Requirements (6.1.5) forbid it for public certificates; browsers and Go still accept 1024. Caps the grade at B (F below 1024 bits).",
         "Reissue with RSA 2048+ or ECDSA P-256 (cert-manager: `privateKey.algorithm: ECDSA`, `size: 256`).";
     CertWeakSignature = "cert.weak_signature", High,
-        "A certificate in the chain is signed with SHA-1 or MD5.",
+        "A served certificate other than a root is signed with SHA-1, MD5 or MD2. Chrome, Firefox, Go 1.18+ and rustls/webpki reject it, so the grade is T (F for MD5/MD2).",
         "Reissue the certificate with a SHA-256 (or stronger) signature.";
     CertUnparsable = "cert.unparsable", High,
         "The server sent a certificate that cannot be parsed as X.509; clients fail with bad_certificate or decode_error.",
         "Serve a valid PEM/DER certificate chain (check the file the server loads: truncated, wrong format, or a key in place of a certificate).";
     CertLongValidity = "cert.long_validity", Low,
-        "The leaf is valid for longer than 398 days; public CAs and browsers reject such certificates.",
-        "Issue certificates for 398 days or less and automate renewal.";
+        "A publicly trusted leaf (its chain reaches a web PKI root) is valid for longer than the CA/Browser Forum Baseline Requirements allow for its notBefore (§6.3.2, ballot SC-081): 398 days before 2026-03-15, 200 days from then, 100 days from 2027-03-15, 47 days from 2029-03-15, with 48 hours of leeway after each date. Leaves from private CAs are judged only against `spec.policy.maxValidityDays` (`scan --max-validity-days`), when set.",
+        "Issue certificates within the limit and automate renewal (cert-manager `duration`, or an ACME profile such as Let's Encrypt's 45-day `tlsserver`).";
     ChainIncomplete = "chain.incomplete", High,
-        "The server does not send the intermediate certificate(s) needed to reach a trust anchor.",
+        "The server does not send an intermediate certificate that clients need: the served CA certificates do not connect to the leaf, or the leaf is served alone and its unknown issuer is published at its AIA caIssuers URL (as public CAs do). A chain of leaf and intermediates ending below an untrusted root is complete (roots are never sent): that is `cert.untrusted` alone.",
         "Serve the full chain: leaf followed by intermediates (nginx `ssl_certificate fullchain.pem;`, a kubernetes.io/tls Secret's tls.crt with the intermediates appended).";
     ChainWrongOrder = "chain.wrong_order", Low,
         "The served certificates are not in leaf-to-root order.",
@@ -210,8 +213,11 @@ catalog! {
         "The server does not negotiate HTTP/2 through ALPN.",
         "Enable HTTP/2 (nginx `http2 on;`) if the endpoint serves HTTP.";
     OcspNotStapled = "ocsp.not_stapled", Info,
-        "No OCSP response is stapled to the handshake.",
-        "Enable OCSP stapling (nginx `ssl_stapling on;`) if the CA runs an OCSP responder.";
+        "The leaf names an OCSP responder (Authority Information Access) but no OCSP response is stapled. Leaves without an OCSP URL get no finding: Let's Encrypt removed OCSP URLs in May 2025 and turned its responders off in August 2025, publishing revocation by CRL only.",
+        "Enable OCSP stapling (nginx `ssl_stapling on;`), or ignore this code: clients that check revocation fall back to the responder or to CRLs.";
+    OcspMustStapleMissing = "ocsp.must_staple_missing", High,
+        "The leaf carries the TLS Feature extension with status_request (\"OCSP must-staple\", RFC 7633) but the server staples no OCSP response; clients that enforce it, such as Firefox, refuse the connection.",
+        "Enable OCSP stapling and make sure the server can reach the responder, or reissue the certificate without must-staple (Let's Encrypt no longer issues it).";
     OcspRevoked = "ocsp.revoked", Critical,
         "The stapled OCSP response says the certificate is revoked.",
         "Issue and serve a new certificate.";
@@ -228,7 +234,7 @@ catalog! {
         "The server rejected the supplied client certificate (the alert is named in the message).",
         "Issue the client certificate from a CA the server trusts (its client CA list), and check that it is valid.";
     MtlsClientCertExpiring = "mtls.client_cert_expiring", Medium,
-        "The client certificate used for the audit expires within the warning window, or has expired.",
+        "The client certificate used for the audit expires within the warning threshold (the same days-or-lifetime-share rule as `cert.expiring_soon`; high within the critical one), or has expired.",
         "Renew the client certificate Secret.";
     TlsNoFallbackScsv = "tls.no_fallback_scsv", Low,
         "TLS_FALLBACK_SCSV is not honoured: a downgraded handshake to an older version succeeds.",
@@ -243,7 +249,7 @@ catalog! {
         "The heartbeat extension is enabled (the Heartbleed attack surface).",
         "Build or configure the TLS library without heartbeats.";
     HttpNoHsts = "http.no_hsts", Low,
-        "The HTTPS response has no Strict-Transport-Security header (or max-age below 6 months).",
+        "The HTTPS response has no Strict-Transport-Security header (or max-age below 6 months); the grade is capped at A- (SSL Labs rating guide 2009r). Only raised where the endpoint answered HTTP.",
         "Send `Strict-Transport-Security: max-age=31536000` on HTTPS responses.";
     HttpHeadUnreadable = "http.head_unreadable", Low,
         "The response head to `GET /` was not read whole (over 16 KiB, or still arriving at the timeout), and the part read has no Strict-Transport-Security header: HSTS is unknown, not absent.",
@@ -370,7 +376,7 @@ pub fn markdown() -> String {
         "# Finding codes\n\n\
          Generated from `src/findings.rs` by `tlsaudit findings`; a test keeps this page equal to it.\n\
          Codes are stable API: alerts, dashboards and `spec.policy.ignore` use them. The severity is the \n\
-         default; `cert.expiring_soon` and `mtls.client_cert_expiring` are high inside `criticalDays`, and \n\
+         default; `cert.expiring_soon` and `mtls.client_cert_expiring` are high inside the critical threshold, and \n\
          `tls.handshake_failed` is high (not critical) when older hellos still get an answer.\n\n\
          | code | severity | meaning |\n|---|---|---|\n",
     );

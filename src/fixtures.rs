@@ -68,6 +68,8 @@ impl CertBuilder {
             signature: "ecdsa-with-SHA256".to_owned(),
             is_ca: false,
             self_signed: false,
+            revocation: crate::facts::RevocationFacts::default(),
+            ca_issuers: Vec::new(),
         })
     }
 
@@ -147,6 +149,12 @@ impl CertBuilder {
         self
     }
 
+    /// AIA caIssuers URIs (where the issuer certificate is published).
+    pub fn ca_issuers(mut self, uris: &[&str]) -> Self {
+        self.0.ca_issuers = uris.iter().map(|u| (*u).to_owned()).collect();
+        self
+    }
+
     /// The facts.
     #[must_use]
     pub fn build(self) -> CertFacts {
@@ -198,7 +206,8 @@ pub fn reachable(versions: &[TlsVersion]) -> Facts {
 /// (valid from 30 days before `now` to 60 days after; fingerprint the SHA-256 of the name, so equal
 /// names give equal leaves) and [`INTERMEDIATE`], which outlives it; the chain verifies.
 ///
-/// Judged at `now`: one finding, `ocsp.not_stapled` (info); grade A+; Mozilla intermediate.
+/// Judged at `now`: no finding (the leaf names no OCSP responder, so the missing staple is none);
+/// grade A+; Mozilla intermediate.
 #[must_use]
 pub fn healthy(server_name: &str, now: i64) -> Facts {
     let sha = crate::cert::sha256_hex(server_name.as_bytes());

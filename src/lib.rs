@@ -7,6 +7,7 @@
 //! - [`probe`] does the I/O (raw ClientHello probes and validated rustls handshakes) and returns
 //!   [`facts::Facts`];
 //! - [`cert`] turns DER certificates into facts and chain verdicts (pure);
+//! - [`lifetime`] holds the certificate-lifetime rules (BR maximum validity, expiry thresholds);
 //! - [`evaluate`] and [`grade`] judge facts against a [`policy::Policy`] at a given time (pure);
 //! - [`report`] renders a scan for humans and as JSON; [`duration`] is the one duration grammar;
 //! - [`fixtures`] builds facts and reports for unit tests and benches;
@@ -23,6 +24,7 @@ pub mod findings;
 pub mod fixtures;
 pub mod grade;
 pub mod http;
+pub mod lifetime;
 pub mod metrics;
 pub mod policy;
 pub mod probe;

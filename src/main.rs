@@ -41,6 +41,8 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only on a terminal: a Pod's log or a CI file gets plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let failed = match &cli.command {
         Command::Scan(_) => tlsaudit::scan::EXIT_UNREACHABLE,

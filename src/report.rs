@@ -201,7 +201,11 @@ pub fn to_text(report: &EndpointReport, color: bool) -> String {
         .as_deref()
         .map(|s| format!("  SNI {s}"))
         .unwrap_or_default();
-    let profile = report.profile.map_or("none", Profile::as_str);
+    let profile = match report.profile {
+        None => "none",
+        Some(Profile::Old) => "old (deprecated: Mozilla 5.8; 6.0 dropped it)",
+        Some(p) => p.as_str(),
+    };
     let _ = writeln!(
         out,
         "{}{dialled}{sni}\n  grade {}   Mozilla profile met: {profile}",

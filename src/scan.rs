@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::findings::{Code, Severity};
 use crate::policy::{Policy, Profile};
-use crate::probe::{ClientIdentity, ProbeOptions, Target};
+use crate::probe::{ClientIdentity, ProbeOptions, Protocol, Target};
 use crate::report::{self, EndpointReport};
 
 /// Exit code: no finding at or above `--fail-on`.
@@ -57,13 +57,28 @@ pub struct ScanArgs {
     /// Do not send `GET /` (HSTS check).
     #[arg(long)]
     pub no_http: bool,
-    /// Days before expiry that warn.
-    #[arg(long, default_value_t = 28)]
+    /// What to send before the ClientHello: `tls` (nothing) or `postgres` (PostgreSQL's SSLRequest;
+    /// no HTTP request is sent then).
+    #[arg(long, default_value = "tls", value_parser = parse_protocol)]
+    pub protocol: Protocol,
+    /// Days before expiry that warn (unless --warning-lifetime-percent gives a sooner threshold).
+    #[arg(long, default_value_t = crate::policy::DEFAULT_WARNING_DAYS)]
     pub warning_days: u32,
-    /// Days before expiry that are critical.
-    #[arg(long, default_value_t = 14)]
+    /// Days before expiry that are critical (unless --critical-lifetime-percent gives a sooner one).
+    #[arg(long, default_value_t = crate::policy::DEFAULT_CRITICAL_DAYS)]
     pub critical_days: u32,
-    /// Mozilla profile expected: modern, intermediate or old.
+    /// Warn only when less than this percentage of the certificate's lifetime is left (1-100).
+    #[arg(long, default_value_t = crate::policy::DEFAULT_WARNING_LIFETIME_PERCENT,
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub warning_lifetime_percent: u32,
+    /// Critical only when less than this percentage of the certificate's lifetime is left (1-100).
+    #[arg(long, default_value_t = crate::policy::DEFAULT_CRITICAL_LIFETIME_PERCENT,
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub critical_lifetime_percent: u32,
+    /// Longest leaf validity in days accepted from CAs outside the web PKI (default: no limit).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub max_validity_days: Option<u32>,
+    /// Mozilla profile expected (guidelines 6.0): modern or intermediate; old is deprecated (5.8).
     #[arg(long, default_value = "intermediate", value_parser = parse_profile)]
     pub profile: Profile,
     /// Finding code to silence (repeatable).
@@ -92,6 +107,10 @@ fn parse_profile(text: &str) -> Result<Profile, String> {
         .into_iter()
         .find(|p| p.as_str() == text)
         .ok_or_else(|| format!("unknown profile {text:?} (modern, intermediate, old)"))
+}
+
+fn parse_protocol(text: &str) -> Result<Protocol, String> {
+    Protocol::parse(text).ok_or_else(|| format!("unknown protocol {text:?} (tls, postgres)"))
 }
 
 fn parse_code(text: &str) -> Result<Code, String> {
@@ -172,6 +191,7 @@ pub fn prepare(args: &ScanArgs) -> Result<(Target, ProbeOptions, Policy), ScanEr
         server_name: args.sni.clone(),
         host,
         port,
+        protocol: args.protocol,
     };
     let options = ProbeOptions {
         timeout: args.timeout,
@@ -183,6 +203,11 @@ pub fn prepare(args: &ScanArgs) -> Result<(Target, ProbeOptions, Policy), ScanEr
     let policy = Policy {
         warning_days: args.warning_days,
         critical_days: args.critical_days.min(args.warning_days),
+        warning_lifetime_percent: args.warning_lifetime_percent,
+        critical_lifetime_percent: args
+            .critical_lifetime_percent
+            .min(args.warning_lifetime_percent),
+        max_validity_days: args.max_validity_days,
         profile: args.profile,
         ignore: args.ignore.clone(),
         require_client_certificate: args.expect_mtls,

@@ -117,12 +117,12 @@ async fn replicas_serving_an_expired_and_a_healthy_certificate_are_reported_inco
     .await;
     assert_eq!(
         codes(&status, "10.250.0.2:8443"),
-        set(&["cert.expired", "backend.inconsistent", "ocsp.not_stapled"]),
+        set(&["cert.expired", "backend.inconsistent"]),
         "{status:#?}"
     );
     assert_eq!(
         codes(&status, "10.250.0.1:8443"),
-        set(&["backend.inconsistent", "ocsp.not_stapled"]),
+        set(&["backend.inconsistent"]),
         "{status:#?}"
     );
     // The worst endpoint comes first, with its served leaf although it is expired.
@@ -239,11 +239,7 @@ async fn a_certificate_rotated_on_a_backend_is_picked_up() {
             .is_some_and(|l| l.sha256 == new_sha)
     })
     .await;
-    assert_eq!(
-        codes(&status, "10.250.0.3:443"),
-        set(&["ocsp.not_stapled"]),
-        "{status:#?}"
-    );
+    assert_eq!(codes(&status, "10.250.0.3:443"), set(&[]), "{status:#?}");
     let text = wait_metrics(op.metrics_addr(), "the new leaf's info series", |m| {
         m.contains(&new_sha)
     })
@@ -386,11 +382,7 @@ async fn a_secret_in_another_namespace_is_refused_and_the_results_are_kept() {
     assert_eq!((ready, reason), ("False", "CrossNamespaceReference"));
     assert!(message.contains("kube-system"), "{message}");
     let address = format!("127.0.0.1:{}", server.addr.port());
-    assert_eq!(
-        codes(&status, &address),
-        set(&["ocsp.not_stapled"]),
-        "{status:#?}"
-    );
+    assert_eq!(codes(&status, &address), set(&[]), "{status:#?}");
     op.stop().await.expect("operator stops cleanly");
 }
 
@@ -436,17 +428,13 @@ async fn mtls_succeeds_with_the_client_certificate_secret_and_reports_it_missing
     let without = wait_status(&audits, "without", "an audited endpoint", done).await;
     assert_eq!(
         codes(&with, "10.250.0.6:5443"),
-        set(&["mtls.required", "ocsp.not_stapled"]),
+        set(&["mtls.required"]),
         "{with:#?}"
     );
     assert_eq!(condition(&with, "Ready").0, "True");
     assert_eq!(
         codes(&without, "10.250.0.6:5443"),
-        set(&[
-            "mtls.required",
-            "mtls.client_cert_missing",
-            "ocsp.not_stapled"
-        ]),
+        set(&["mtls.required", "mtls.client_cert_missing"]),
         "{without:#?}"
     );
     let text = wait_metrics(op.metrics_addr(), "client certificate expiry", |m| {
@@ -485,11 +473,7 @@ async fn a_missing_client_secret_makes_ready_false_and_loses_no_result() {
     let (ready, reason, message) = condition(&status, "Ready");
     assert_eq!((ready, reason), ("False", "SecretNotFound"));
     assert!(message.contains("Secret gone not found"), "{message}");
-    assert_eq!(
-        codes(&status, "10.250.0.7:443"),
-        set(&["ocsp.not_stapled"]),
-        "{status:#?}"
-    );
+    assert_eq!(codes(&status, "10.250.0.7:443"), set(&[]), "{status:#?}");
 
     // Creating the Secret triggers an audit at once (the Secret watch), and Ready recovers.
     let identity = Spec::ca("client ca")
@@ -579,21 +563,17 @@ async fn ingress_secrets_are_checked_at_rest_and_against_what_is_served() {
     assert_eq!(shop.server_name.as_deref(), Some("shop.example.test"));
     assert_eq!(
         codes(&status, "10.250.0.8:443"),
-        set(&[
-            "ingress.host_not_covered",
-            "cert.hostname_mismatch",
-            "ocsp.not_stapled"
-        ]),
+        set(&["ingress.host_not_covered", "cert.hostname_mismatch"]),
         "{status:#?}"
     );
     assert_eq!(
         codes(&status, "10.250.0.9:443"),
-        set(&["ingress.secret_mismatch", "ocsp.not_stapled"]),
+        set(&["ingress.secret_mismatch"]),
         "{status:#?}"
     );
     assert_eq!(
         codes(&status, "10.250.0.10:443"),
-        set(&["ingress.secret_missing", "ocsp.not_stapled"]),
+        set(&["ingress.secret_missing"]),
         "{status:#?}"
     );
     op.stop().await.expect("operator stops cleanly");

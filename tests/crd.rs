@@ -22,19 +22,9 @@ fn the_checked_in_crd_is_what_tlsaudit_crd_prints() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_apiserver_rejects_bad_specs_with_a_clear_message() {
-    let ns = TestNamespace::new("crd").await;
-    let client = ns.client();
-    install_tlsaudit_crd(&client).await;
-    let api = ns.api::<TlsAudit>();
-    // Bad specs do not even parse as the Rust types; send them as raw objects.
-    let raw: Api<DynamicObject> = Api::namespaced_with(
-        client.clone(),
-        ns.name(),
-        &ApiResource::erase::<TlsAudit>(&()),
-    );
-    let cases = [
+/// Specs the apiserver must reject, each with the text its message must contain.
+fn bad_specs() -> Vec<(&'static str, serde_json::Value, &'static str)> {
+    vec![
         (
             "port-zero",
             json!({"endpoints": [{"host": "printer.infra.svc", "port": 0}]}),
@@ -49,6 +39,21 @@ async fn the_apiserver_rejects_bad_specs_with_a_clear_message() {
             "critical-after-warning",
             json!({"policy": {"expiry": {"warningDays": 7, "criticalDays": 14}}}),
             "criticalDays must not exceed warningDays",
+        ),
+        (
+            "critical-share-above-warning",
+            json!({"policy": {"expiry": {"warningLifetimePercent": 10, "criticalLifetimePercent": 20}}}),
+            "criticalLifetimePercent must not exceed warningLifetimePercent",
+        ),
+        (
+            "share-over-100",
+            json!({"policy": {"expiry": {"warningLifetimePercent": 150}}}),
+            "spec.policy.expiry.warningLifetimePercent in body should be less than or equal to 100",
+        ),
+        (
+            "zero-max-validity",
+            json!({"policy": {"maxValidityDays": 0}}),
+            "spec.policy.maxValidityDays in body should be greater than or equal to 1",
         ),
         (
             "short-interval",
@@ -75,8 +80,22 @@ async fn the_apiserver_rejects_bad_specs_with_a_clear_message() {
             json!({"trust": {"caBundle": {}}}),
             "caBundle needs exactly one of secretRef or configMapRef",
         ),
-    ];
-    for (name, spec, expected) in cases {
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_apiserver_rejects_bad_specs_with_a_clear_message() {
+    let ns = TestNamespace::new("crd").await;
+    let client = ns.client();
+    install_tlsaudit_crd(&client).await;
+    let api = ns.api::<TlsAudit>();
+    // Bad specs do not even parse as the Rust types; send them as raw objects.
+    let raw: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        ns.name(),
+        &ApiResource::erase::<TlsAudit>(&()),
+    );
+    for (name, spec, expected) in bad_specs() {
         let object = DynamicObject::new(name, &ApiResource::erase::<TlsAudit>(&()))
             .data(json!({ "spec": spec }));
         let err = raw
@@ -104,6 +123,21 @@ async fn the_apiserver_rejects_bad_specs_with_a_clear_message() {
     let spec = created.spec;
     assert_eq!(spec.policy.expiry.warning_days, 28);
     assert_eq!(spec.policy.expiry.critical_days, 7);
+    assert_eq!(spec.policy.expiry.warning_lifetime_percent, 33);
+    assert_eq!(spec.policy.expiry.critical_lifetime_percent, 17);
+    assert_eq!(spec.policy.max_validity_days, None);
     assert!(spec.trust.system_roots && spec.trust.cluster_ca);
     assert_eq!(spec.interval.as_deref(), Some("1h30m"));
+
+    // SSL Labs 2009r's A- is a grade, and Mozilla's deprecated `old` profile is still accepted.
+    let legacy = json!({"policy": {"minimumGrade": "A-", "profile": "old"}});
+    let created = api
+        .create(&PostParams::default(), &audit("legacy", legacy))
+        .await
+        .expect("A- and old are accepted");
+    assert_eq!(
+        created.spec.policy.minimum_grade,
+        tlsaudit::grade::Grade::AMinus
+    );
+    assert_eq!(created.spec.policy.profile, tlsaudit::policy::Profile::Old);
 }

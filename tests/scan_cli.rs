@@ -26,7 +26,7 @@ fn scan(args: &[&str]) -> (i32, String, String) {
 #[tokio::test(flavor = "multi_thread")]
 async fn exit_code_follows_fail_on_and_json_carries_findings_and_facts() {
     let pki = Hierarchy::new();
-    let leaf = pki.leaf(&Spec::leaf(&["cli.test"]).valid(-10, 20));
+    let leaf = pki.leaf(&Spec::leaf(&["cli.test"]).valid(-70, 20));
     let config = tls_server::config(
         vec![leaf.der.clone(), pki.intermediate.der.clone()],
         leaf.key_der(),
@@ -47,7 +47,7 @@ async fn exit_code_follows_fail_on_and_json_carries_findings_and_facts() {
         "--no-system-roots",
     ];
 
-    // 20 days left: cert.expiring_soon at medium. Below --fail-on high: exit 0.
+    // 20 days left of 90: cert.expiring_soon at medium. Below --fail-on high: exit 0.
     let (code, stdout, stderr) =
         tokio::task::block_in_place(|| scan(&[&common[..], &["--json"]].concat()));
     assert_eq!(code, 0, "{stderr}");
@@ -79,6 +79,34 @@ async fn exit_code_follows_fail_on_and_json_carries_findings_and_facts() {
         )
     });
     assert_eq!(code, 0);
+
+    // A 10 % lifetime share: 20 days left is 22 % of 90, so no warning. A 60-day limit for this
+    // private CA makes its 90-day leaf cert.long_validity (low).
+    let lifetime_flags = [
+        "--json",
+        "--warning-lifetime-percent",
+        "10",
+        "--critical-lifetime-percent",
+        "5",
+        "--max-validity-days",
+        "60",
+    ];
+    let (code, stdout, stderr) =
+        tokio::task::block_in_place(|| scan(&[&common[..], &lifetime_flags].concat()));
+    assert_eq!(code, 0, "{stderr}");
+    let json: serde_json::Value = serde_json::from_str(&stdout).expect("valid JSON");
+    let findings: Vec<(&str, &str)> = json["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            (
+                f["code"].as_str().unwrap_or_default(),
+                f["severity"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(findings, [("cert.long_validity", "low")], "{stdout}");
 }
 
 #[test]
@@ -95,4 +123,8 @@ fn unreachable_target_exits_2_and_usage_errors_say_what_is_wrong() {
     let (code, _, stderr) = scan(&["example.test:443", "--ignore", "cert.expird"]);
     assert_eq!(code, 2);
     assert!(stderr.contains("unknown finding code"), "{stderr}");
+
+    let (code, _, stderr) = scan(&["example.test:443", "--warning-lifetime-percent", "0"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--warning-lifetime-percent"), "{stderr}");
 }

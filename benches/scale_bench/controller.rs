@@ -135,6 +135,7 @@ pub(crate) async fn run(client: &Client, args: &RunArgs) -> anyhow::Result<()> {
             port: 443,
             address: None,
             server_name: Some("svc-0000.scale-0000.svc".into()),
+            protocol: tlsaudit::probe::Protocol::Tls,
         },
         healthy("svc-0000.scale-0000.svc", args.probe_delay_ms),
         &tlsaudit::policy::Policy::default(),

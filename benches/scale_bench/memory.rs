@@ -26,6 +26,7 @@ fn reports(shape: Shape, i: u32) -> Vec<tlsaudit::controller::reconcile::judge::
                 port: 443,
                 address: format!("{}:8443", shape.address(i, j, k)).parse().ok(),
                 server_name: Some(host.clone()),
+                protocol: tlsaudit::probe::Protocol::Tls,
             };
             tlsaudit::controller::reconcile::judge::Audited {
                 origin: format!("service/{}", Shape::service(j)),
@@ -65,6 +66,7 @@ pub(crate) async fn memory_breakdown(shape: Shape) -> anyhow::Result<()> {
                     port: 443,
                     address: format!("{}:8443", shape.address(i, j, k)).parse().ok(),
                     server_name: Some(host),
+                    protocol: tlsaudit::probe::Protocol::Tls,
                 };
                 let key = ProbeKey::new(&target, None, Fingerprint::default());
                 prober.facts(key, &target, &options).await;

@@ -67,6 +67,8 @@ pub fn cert_facts(der: &[u8]) -> Result<CertFacts, ParseError> {
         ),
         is_ca: cert.is_ca(),
         self_signed: is_self_issued(&cert),
+        revocation: super::revocation::revocation_facts(&cert),
+        ca_issuers: ca_issuer_urls(&cert),
     })
 }
 
@@ -184,6 +186,24 @@ pub fn anchor_identity(der: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
         sequence_contents(cert.subject().as_raw())?,
         sequence_contents(cert.public_key().raw)?,
     ))
+}
+
+/// The AIA caIssuers URIs (id-ad-caIssuers, RFC 5280 4.2.2.1): where the issuer can be fetched.
+fn ca_issuer_urls(cert: &X509Certificate<'_>) -> Vec<String> {
+    let oid = x509_parser::oid_registry::OID_PKIX_ACCESS_DESCRIPTOR_CA_ISSUERS;
+    cert.extensions()
+        .iter()
+        .filter_map(|ext| match ext.parsed_extension() {
+            ParsedExtension::AuthorityInfoAccess(aia) => Some(aia),
+            _ => None,
+        })
+        .flat_map(|aia| aia.accessdescs.iter())
+        .filter(|desc| desc.access_method == oid)
+        .filter_map(|desc| match desc.access_location {
+            GeneralName::URI(uri) => Some(uri.to_owned()),
+            _ => None,
+        })
+        .collect()
 }
 
 fn sequence_contents(tlv: &[u8]) -> Option<Vec<u8>> {

@@ -4,6 +4,8 @@
 
 mod facts;
 pub mod ocsp;
+pub mod public;
+mod revocation;
 
 use std::sync::Arc;
 
@@ -134,13 +136,16 @@ pub fn verify_chain(
             let path_found = match &err {
                 rustls::Error::InvalidCertificate(ce) if is_name_error(ce) => Some(true),
                 rustls::Error::InvalidCertificate(ce) if is_time_error(ce) => {
-                    // Expired or not yet valid: ask again at the edge of the leaf's validity window,
-                    // so an expired certificate from a trusted CA is not also called untrusted.
-                    Some(match inside_validity(leaf, now).map(check) {
-                        Some(Ok(_)) => true,
-                        Some(Err(rustls::Error::InvalidCertificate(ce))) => is_name_error(&ce),
-                        _ => false,
-                    })
+                    // Expired or not yet valid: ask again at moments when the served certificates
+                    // are valid, so an expired certificate from a trusted CA is not also called
+                    // untrusted. Untrusted means no path exists whatever the time.
+                    Some(moments_inside_validity(chain, now).into_iter().any(|at| {
+                        match check(at) {
+                            Ok(_) => true,
+                            Err(rustls::Error::InvalidCertificate(ce)) => is_name_error(&ce),
+                            Err(_) => false,
+                        }
+                    }))
                 }
                 // A SHA-1/MD5 signature is judged as a weak signature, not as a missing path.
                 rustls::Error::InvalidCertificate(ce) if is_algorithm_error(ce) => None,
@@ -221,14 +226,33 @@ fn is_time_error(err: &CertificateError) -> bool {
     )
 }
 
-/// The moment closest to `now` at which the leaf is valid (its last or first second).
-fn inside_validity(leaf: &CertificateDer<'_>, now: UnixTime) -> Option<UnixTime> {
-    let facts = cert_facts(leaf).ok()?;
-    let now = i64::try_from(now.as_secs()).ok()?;
-    let at = now.clamp(facts.not_before_unix + 1, facts.not_after_unix - 1);
-    Some(UnixTime::since_unix_epoch(std::time::Duration::from_secs(
-        u64::try_from(at).ok()?,
-    )))
+/// Moments close to `now` at which to judge the path without its dates: first one inside every
+/// served certificate's validity window (when they overlap), then one inside each window alone
+/// (leaf first), for chains whose certificates were never valid at the same time.
+fn moments_inside_validity(chain: &[CertificateDer<'_>], now: UnixTime) -> Vec<UnixTime> {
+    let windows: Vec<(i64, i64)> = chain
+        .iter()
+        .filter_map(|der| cert_facts(der).ok())
+        .map(|f| (f.not_before_unix, f.not_after_unix))
+        .collect();
+    let Ok(now) = i64::try_from(now.as_secs()) else {
+        return Vec::new();
+    };
+    let overlap = windows
+        .iter()
+        .copied()
+        .reduce(|(b1, a1), (b2, a2)| (b1.max(b2), a1.min(a2)));
+    let mut moments: Vec<u64> = overlap
+        .into_iter()
+        .chain(windows.iter().copied())
+        .filter(|(from, to)| from <= to)
+        .filter_map(|(from, to)| u64::try_from(now.clamp(from, to)).ok())
+        .collect();
+    moments.dedup();
+    moments
+        .into_iter()
+        .map(|secs| UnixTime::since_unix_epoch(std::time::Duration::from_secs(secs)))
+        .collect()
 }
 
 /// The alert a client sends for this verification error.
@@ -250,37 +274,186 @@ pub fn anchor_subjects(roots: &RootCertStore) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// The shape of a served chain against the trust anchors: whether it is in leaf-to-root order, and
-/// the issuer name of its last certificate when that issuer is neither served nor an anchor.
+/// What the served chain's shape says, judged against the trust anchors' subject names.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChainShape {
+    /// Each served certificate is followed by its issuer.
+    pub ordered: bool,
+    /// Issuer name at the top of the served path when it is neither served nor a trust anchor.
+    pub unknown_issuer: Option<String>,
+    /// The same issuer, set only when the evidence says it is an intermediate the server should
+    /// send: a served CA certificate is left off the path (a gap), or the leaf is served alone and
+    /// names where its issuer is published (AIA caIssuers, which public CAs always include).
+    pub missing_issuer: Option<String>,
+}
+
+/// The shape of a served chain against the trust anchors: order, and which issuer is unknown and
+/// whether that is a missing intermediate. A chain of leaf and intermediates that ends below an
+/// unknown root is complete (roots are never sent): only its trust is in question.
 #[must_use]
-pub fn chain_shape(
-    chain: &[CertificateDer<'_>],
-    anchor_subjects: &[Vec<u8>],
-) -> (bool, Option<String>) {
+pub fn chain_shape(chain: &[CertificateDer<'_>], anchor_subjects: &[Vec<u8>]) -> ChainShape {
     let names: Vec<(Vec<u8>, Vec<u8>)> = chain.iter().filter_map(|der| names_der(der)).collect();
     if names.len() != chain.len() || names.is_empty() {
-        return (true, None);
+        return ChainShape {
+            ordered: true,
+            ..ChainShape::default()
+        };
     }
     let ordered = names.windows(2).all(|pair| pair[0].1 == pair[1].0);
     // Walk issuer links from the leaf through whatever was served, in any order.
     let mut current = 0;
-    let mut seen = vec![false; names.len()];
+    let mut on_path = vec![false; names.len()];
     loop {
-        seen[current] = true;
+        on_path[current] = true;
         let (subject, issuer) = &names[current];
         if subject == issuer || anchor_subjects.iter().any(|a| a == issuer) {
-            return (ordered, None);
+            return ChainShape {
+                ordered,
+                ..ChainShape::default()
+            };
         }
         let next = names
             .iter()
             .enumerate()
-            .position(|(i, (s, _))| !seen[i] && s == issuer);
-        let Some(next) = next else {
-            let issuer_text = cert_facts(&chain[current])
-                .map(|f| f.issuer)
-                .unwrap_or_default();
-            return (ordered, Some(issuer_text));
+            .position(|(i, (s, _))| !on_path[i] && s == issuer);
+        match next {
+            Some(next) => current = next,
+            None => break,
+        }
+    }
+    let facts: Vec<Option<CertFacts>> = chain.iter().map(|der| cert_facts(der).ok()).collect();
+    let unknown = facts[current]
+        .as_ref()
+        .map(|f| f.issuer.clone())
+        .unwrap_or_default();
+    let gap = facts
+        .iter()
+        .zip(&on_path)
+        .any(|(f, on)| !on && f.as_ref().is_some_and(|f| f.is_ca));
+    let leaf_names_its_issuer = current == 0
+        && facts[0]
+            .as_ref()
+            .is_some_and(|leaf| !leaf.is_ca && !leaf.ca_issuers.is_empty());
+    ChainShape {
+        ordered,
+        missing_issuer: (gap || leaf_names_its_issuer).then(|| unknown.clone()),
+        unknown_issuer: Some(unknown),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+
+    use super::*;
+
+    const DAY: i64 = 86_400;
+    const NOW: i64 = 1_800_000_000;
+
+    struct Made {
+        der: CertificateDer<'static>,
+        params: CertificateParams,
+        key: KeyPair,
+    }
+
+    fn make(cn: &str, ca: bool, days: (i64, i64), issuer: Option<&Made>) -> Made {
+        let mut params = CertificateParams::new(vec![format!("{cn}.test")]).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, cn);
+        let at = |d: i64| time::OffsetDateTime::from_unix_timestamp(NOW + d * DAY).unwrap();
+        params.not_before = at(days.0);
+        params.not_after = at(days.1);
+        if ca {
+            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        }
+        let key = KeyPair::generate().unwrap();
+        let cert = match issuer {
+            Some(i) => params
+                .signed_by(&key, &Issuer::from_params(&i.params, &i.key))
+                .unwrap(),
+            None => params.self_signed(&key).unwrap(),
         };
-        current = next;
+        Made {
+            der: cert.der().clone(),
+            params,
+            key,
+        }
+    }
+
+    fn subject(made: &Made) -> Vec<u8> {
+        names_der(&made.der).unwrap().0
+    }
+
+    fn unix(secs: i64) -> UnixTime {
+        UnixTime::since_unix_epoch(std::time::Duration::from_secs(secs.try_into().unwrap()))
+    }
+
+    #[test]
+    fn leaf_and_intermediate_under_an_unknown_root_are_complete_but_the_root_is_unknown() {
+        let root = make("root", true, (-30, 900), None);
+        let int = make("int", true, (-30, 900), Some(&root));
+        let leaf = make("leaf", false, (-1, 60), Some(&int));
+        let shape = chain_shape(&[leaf.der.clone(), int.der.clone()], &[]);
+        assert_eq!(
+            shape,
+            ChainShape {
+                ordered: true,
+                unknown_issuer: Some("CN=root".into()),
+                missing_issuer: None,
+            }
+        );
+        // Under the root as an anchor nothing is unknown.
+        let anchored = chain_shape(&[leaf.der, int.der], &[subject(&root)]);
+        assert_eq!(anchored.unknown_issuer, None);
+    }
+
+    #[test]
+    fn served_root_without_the_intermediate_between_it_and_the_leaf_is_a_gap() {
+        let root = make("root", true, (-30, 900), None);
+        let int = make("int", true, (-30, 900), Some(&root));
+        let leaf = make("leaf", false, (-1, 60), Some(&int));
+        let anchor = subject(&root);
+        let shape = chain_shape(&[leaf.der, root.der], &[anchor]);
+        assert_eq!(shape.missing_issuer.as_deref(), Some("CN=int"));
+        assert_eq!(shape.unknown_issuer.as_deref(), Some("CN=int"));
+        assert!(!shape.ordered);
+    }
+
+    #[test]
+    fn lone_leaf_without_aia_is_ambiguous_not_missing() {
+        let int = make("int", true, (-30, 900), None);
+        let leaf = make("leaf", false, (-1, 60), Some(&int));
+        let shape = chain_shape(&[leaf.der], &[]);
+        assert_eq!(shape.unknown_issuer.as_deref(), Some("CN=int"));
+        assert_eq!(shape.missing_issuer, None);
+    }
+
+    #[test]
+    fn moments_fall_inside_every_window_first_then_each_window_alone() {
+        let root = make("root", true, (-30, 900), None);
+        let int = make("int", true, (-30, 900), Some(&root));
+        let leaf = make("leaf", false, (-100, -3), Some(&int));
+        let moments = moments_inside_validity(&[leaf.der, int.der], unix(NOW));
+        let secs: Vec<i64> = moments
+            .iter()
+            .map(|m| i64::try_from(m.as_secs()).unwrap())
+            .collect();
+        // Overlap ends with the leaf (-3 days); then the leaf alone; then the intermediate (now).
+        assert_eq!(secs, [NOW - 3 * DAY, NOW]);
+    }
+
+    #[test]
+    fn windows_that_never_overlap_still_give_a_moment_in_each() {
+        let root = make("root", true, (-30, 900), None);
+        // An intermediate reissued after the leaf expired.
+        let int = make("int", true, (-2, 900), Some(&root));
+        let leaf = make("leaf", false, (-100, -3), Some(&int));
+        let moments = moments_inside_validity(&[leaf.der, int.der], unix(NOW));
+        let secs: Vec<i64> = moments
+            .iter()
+            .map(|m| i64::try_from(m.as_secs()).unwrap())
+            .collect();
+        assert_eq!(secs, [NOW - 3 * DAY, NOW]);
     }
 }

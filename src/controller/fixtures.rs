@@ -35,7 +35,7 @@ use super::reconcile::plan::networks::TargetNetworks;
 use super::reconcile::plan::targets::SERVICE_NAME_LABEL;
 use super::reconcile::prober::{ProbeFn, Prober};
 use crate::crd::{TlsAudit, TlsAuditStatus};
-use crate::facts::{Facts, OcspFacts, TlsVersion};
+use crate::facts::{Facts, OcspFacts, Protocol, TlsVersion};
 use crate::findings::{Code, Finding};
 use crate::fixtures::{self, CertBuilder};
 use crate::grade::Grade;
@@ -101,7 +101,11 @@ pub fn healthy(server_name: &str, leaf_sha256: &str) -> Facts {
 pub struct FakeProbes {
     answers: Arc<Mutex<HashMap<SocketAddr, Facts>>>,
     calls: Arc<AtomicUsize>,
+    dialled: Arc<Mutex<Vec<Dialled>>>,
 }
+
+/// The address and pre-TLS protocol of one probe.
+pub type Dialled = (Option<SocketAddr>, Protocol);
 
 impl FakeProbes {
     /// Probes of `address` see `facts`.
@@ -115,11 +119,22 @@ impl FakeProbes {
         self.calls.load(Ordering::SeqCst)
     }
 
+    /// The address and pre-TLS protocol of every probe that ran, sorted.
+    pub fn dialled(&self) -> Vec<Dialled> {
+        let mut dialled = self.dialled.lock().unwrap().clone();
+        dialled.sort();
+        dialled
+    }
+
     /// The probe function.
     pub fn probe_fn(&self) -> ProbeFn {
         let this = self.clone();
         Arc::new(move |target, _options| {
             this.calls.fetch_add(1, Ordering::SeqCst);
+            this.dialled
+                .lock()
+                .unwrap()
+                .push((target.address, target.protocol));
             let facts = target
                 .address
                 .and_then(|a| this.answers.lock().unwrap().get(&a).cloned())

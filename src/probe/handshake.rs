@@ -384,8 +384,9 @@ pub fn net_failure(err: &NetError) -> Failure {
         NetError::Refused => FailureKind::Refused,
         NetError::Timeout(_) => FailureKind::Timeout,
         NetError::Reset => FailureKind::Reset,
-        NetError::TooLarge(_) => FailureKind::NotTls,
+        NetError::TooLarge(_) | NetError::Foreign(_) => FailureKind::NotTls,
         NetError::Io(_) => FailureKind::Unreachable,
+        NetError::TlsDeclined(_) => FailureKind::TlsDeclined,
     };
     failure(kind, None, err.to_string())
 }

@@ -402,6 +402,8 @@ fn net_failure(err: &NetError) -> Failure {
         NetError::Reset => FailureKind::Reset,
         NetError::TooLarge(_) => FailureKind::Handshake,
         NetError::Io(_) => FailureKind::Unreachable,
+        NetError::TlsDeclined(_) => FailureKind::TlsDeclined,
+        NetError::Foreign(_) => FailureKind::NotTls,
     };
     Failure {
         kind,
@@ -426,7 +428,7 @@ fn wire_failure(err: &WireError) -> Failure {
 /// then what the server said, then what the network did.
 fn failure_rank(failure: &Failure) -> u8 {
     match (failure.kind, failure.alert.is_some()) {
-        (FailureKind::NotTls, _) => 0,
+        (FailureKind::TlsDeclined | FailureKind::NotTls, _) => 0,
         (FailureKind::Handshake, true) => 1,
         (FailureKind::Handshake, false) => 2,
         (FailureKind::Timeout, _) => 3,

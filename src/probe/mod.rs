@@ -7,6 +7,7 @@ pub mod handshake;
 pub mod hardening;
 pub mod legacy;
 pub mod net;
+pub mod starttls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,6 +17,8 @@ use handshake::Offer;
 use net::Dialer;
 use rustls::RootCertStore;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
+
+pub use crate::facts::Protocol;
 
 use crate::facts::{
     AlpnFacts, CertFacts, ClientAuthDemand, ClientAuthFacts, Facts, Failure, FailureKind,
@@ -33,6 +36,8 @@ pub struct Target {
     pub address: Option<SocketAddr>,
     /// SNI and verification name; `None` sends no SNI and verifies against `host`.
     pub server_name: Option<String>,
+    /// What each connection does before its ClientHello (PostgreSQL's SSLRequest).
+    pub protocol: Protocol,
 }
 
 /// A client certificate chain and its private key (mTLS).
@@ -122,14 +127,16 @@ fn sni_of(target: &Target) -> Option<String> {
 }
 
 async fn probe_address(target: &Target, addr: SocketAddr, options: &ProbeOptions) -> Facts {
-    let dialer = Dialer::new(addr, options.timeout, options.max_bytes);
+    let dialer =
+        Dialer::new(addr, options.timeout, options.max_bytes).with_protocol(target.protocol);
     let name = verify_name(target).to_owned();
     let sni = sni_of(target);
+    let http = target.protocol.carries_http();
     let main_offer = Offer {
         sni: sni.clone(),
-        alpn: vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+        alpn: offered_alpn(target.protocol),
         identity: options.client_identity.clone(),
-        http_host: options.http.then(|| name.clone()),
+        http_host: (http && options.http).then(|| name.clone()),
     };
     let bare_offer = Offer {
         sni: None,
@@ -151,8 +158,8 @@ async fn probe_address(target: &Target, addr: SocketAddr, options: &ProbeOptions
     // what its HTTP layer answers then.
     let anonymous_offer = Offer {
         sni: sni.clone(),
-        alpn: http_only_alpn(options),
-        http_host: options.http.then(|| name.clone()),
+        alpn: anonymous_alpn(target.protocol, http && options.http),
+        http_host: (http && options.http).then(|| name.clone()),
         ..Offer::default()
     };
     let anonymous = if main.client_auth_requested && options.client_identity.is_some() {
@@ -173,6 +180,7 @@ async fn probe_address(target: &Target, addr: SocketAddr, options: &ProbeOptions
         None
     };
     let mut facts = combine(
+        target.protocol,
         &raw,
         &main,
         bare.as_ref(),
@@ -183,7 +191,7 @@ async fn probe_address(target: &Target, addr: SocketAddr, options: &ProbeOptions
     let http_outcome = http_retry
         .as_ref()
         .or(anonymous.as_ref().filter(|_| main.http_skipped_h2));
-    http_facts(&mut facts, &main, http_outcome);
+    http_facts(&mut facts, http, &main, http_outcome);
     let without_certificate = if options.client_identity.is_some() {
         anonymous.as_ref()
     } else if main.http_skipped_h2 {
@@ -223,17 +231,27 @@ async fn raw_scan(dialer: &Dialer, sni: Option<&str>) -> (legacy::RawScan, Optio
     (raw, sha1)
 }
 
-fn http_only_alpn(options: &ProbeOptions) -> Vec<Vec<u8>> {
-    if options.http {
-        vec![b"http/1.1".to_vec()]
-    } else {
-        Vec::new()
+/// ALPN of the follow-up handshakes: only `http/1.1` when they carry `GET /`, else what a client
+/// of the protocol needs (PostgreSQL 17 refuses a handshake without its own name).
+fn anonymous_alpn(protocol: Protocol, get: bool) -> Vec<Vec<u8>> {
+    match protocol {
+        Protocol::Tls if get => vec![b"http/1.1".to_vec()],
+        Protocol::Tls => Vec::new(),
+        Protocol::Postgres => offered_alpn(protocol),
     }
 }
 
 /// The `GET /` facts: from the main handshake, or from the http/1.1-only one when ALPN chose h2.
 /// The anonymous handshake (identity supplied) tells the status without a client certificate.
-fn http_facts(facts: &mut Facts, main: &handshake::Outcome, retry: Option<&handshake::Outcome>) {
+fn http_facts(
+    facts: &mut Facts,
+    http: bool,
+    main: &handshake::Outcome,
+    retry: Option<&handshake::Outcome>,
+) {
+    if !http {
+        return;
+    }
     let carrier = if main.http_skipped_h2 {
         retry
     } else {
@@ -254,7 +272,17 @@ fn http_facts(facts: &mut Facts, main: &handshake::Outcome, retry: Option<&hands
     };
 }
 
+/// ALPN a client of the protocol offers: browsers' h2 and http/1.1, or PostgreSQL's own name
+/// (libpq 17 sends it, and PostgreSQL 17 refuses any other).
+fn offered_alpn(protocol: Protocol) -> Vec<Vec<u8>> {
+    match protocol {
+        Protocol::Tls => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+        Protocol::Postgres => vec![b"postgresql".to_vec()],
+    }
+}
+
 fn combine(
+    protocol: Protocol,
     raw: &legacy::RawScan,
     main: &handshake::Outcome,
     bare: Option<&handshake::Outcome>,
@@ -263,6 +291,7 @@ fn combine(
     name: &str,
 ) -> Facts {
     let mut facts = Facts {
+        protocol,
         protocols: raw.protocols.clone(),
         ciphers: raw.ciphers.clone(),
         negotiated: main.negotiated.clone(),
@@ -290,10 +319,11 @@ fn combine(
     facts.chain = chain_facts;
     if !chain.is_empty() {
         facts.trust = crate::cert::verify_chain(&options.roots, &chain, name, UnixTime::now());
-        let (ordered, missing) =
-            crate::cert::chain_shape(&chain, &crate::cert::anchor_subjects(&options.roots));
-        facts.trust.ordered = Some(ordered);
-        facts.trust.missing_issuer = missing;
+        facts.trust.public = crate::cert::public::publicly_trusted(&chain, name, UnixTime::now());
+        let shape = crate::cert::chain_shape(&chain, &crate::cert::anchor_subjects(&options.roots));
+        facts.trust.ordered = Some(shape.ordered);
+        facts.trust.missing_issuer = shape.missing_issuer;
+        facts.trust.unknown_issuer = shape.unknown_issuer;
         facts.trust.unparsable = u32::try_from(unparsable).unwrap_or(u32::MAX);
     }
 
@@ -306,9 +336,11 @@ fn combine(
 
     facts.alpn = AlpnFacts {
         selected: main.negotiated.as_ref().and_then(|n| n.alpn.clone()),
+        // h2 is judged only where HTTP runs.
         h2: main
             .negotiated
             .as_ref()
+            .filter(|_| protocol.carries_http())
             .map(|n| n.alpn.as_deref() == Some("h2")),
     };
     // Only a server that completes a handshake with SNI can be judged on one without it.

@@ -1,6 +1,7 @@
-//! Bounded network I/O shared by every probe: connect with a deadline, count connections, read with
-//! byte and time limits. Input: a socket address and limits. Output: a connected stream or a
-//! classified [`NetError`] that the evaluator turns into a reachability finding.
+//! Bounded network I/O shared by every probe: connect with a deadline, run the pre-TLS step of the
+//! endpoint's [`Protocol`] (see [`super::starttls`]), count connections, read with byte and time
+//! limits. Input: a socket address, a protocol and limits. Output: a stream ready for a ClientHello
+//! or a classified [`NetError`] that the evaluator turns into a reachability finding.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -9,6 +10,8 @@ use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
+
+use crate::facts::Protocol;
 
 /// Why a connection or read failed, classified for findings.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -28,6 +31,12 @@ pub enum NetError {
     /// Any other socket error.
     #[error("socket error: {0}")]
     Io(String),
+    /// The peer speaks the pre-TLS protocol and refused TLS; the text says how.
+    #[error("{0}")]
+    TlsDeclined(String),
+    /// The peer's answer to the pre-TLS request is not the protocol's; the text says what came.
+    #[error("{0}")]
+    Foreign(String),
 }
 
 impl NetError {
@@ -54,6 +63,8 @@ pub struct Dialer {
     pub timeout: Duration,
     /// Most bytes read from the peer in one exchange.
     pub max_bytes: usize,
+    /// What every connection does before its ClientHello.
+    pub protocol: Protocol,
     connections: Arc<AtomicU32>,
 }
 
@@ -65,8 +76,16 @@ impl Dialer {
             addr,
             timeout,
             max_bytes,
+            protocol: Protocol::Tls,
             connections: Arc::new(AtomicU32::new(0)),
         }
+    }
+
+    /// The same dialer, running `protocol`'s pre-TLS step on every connection.
+    #[must_use]
+    pub fn with_protocol(mut self, protocol: Protocol) -> Self {
+        self.protocol = protocol;
+        self
     }
 
     /// Number of TCP connections opened so far by this dialer and its clones.
@@ -75,18 +94,20 @@ impl Dialer {
         self.connections.load(Ordering::Relaxed)
     }
 
-    /// Opens a TCP connection within the deadline.
+    /// Opens a TCP connection within the deadline and runs the protocol's pre-TLS step, so the
+    /// stream is ready for a ClientHello.
     pub async fn connect(&self) -> Result<TcpStream, NetError> {
         self.connections.fetch_add(1, Ordering::Relaxed);
-        match tokio::time::timeout(self.timeout, TcpStream::connect(self.addr)).await {
-            Err(_) => Err(NetError::Timeout(self.timeout)),
-            Ok(Err(err)) => Err(NetError::from_io(&err, self.timeout)),
-            Ok(Ok(stream)) => {
-                // Small probe writes must leave at once, not wait for Nagle.
-                let _ = stream.set_nodelay(true);
-                Ok(stream)
-            }
-        }
+        let mut stream =
+            match tokio::time::timeout(self.timeout, TcpStream::connect(self.addr)).await {
+                Err(_) => return Err(NetError::Timeout(self.timeout)),
+                Ok(Err(err)) => return Err(NetError::from_io(&err, self.timeout)),
+                Ok(Ok(stream)) => stream,
+            };
+        // Small probe writes must leave at once, not wait for Nagle.
+        let _ = stream.set_nodelay(true);
+        super::starttls::negotiate(self, &mut stream).await?;
+        Ok(stream)
     }
 
     /// Classifies an I/O error seen on a stream of this dialer.

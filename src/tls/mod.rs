@@ -13,7 +13,8 @@
 //! - [`flight`]: the record deframer and the TLS ≤ 1.2 server flight;
 //! - [`key_exchange`]: named groups and ServerKeyExchange parameters;
 //! - [`alert`]: alert records and names;
-//! - [`suites`]: the cipher-suite registry and the offer lists per version.
+//! - [`suites`]: the cipher-suite registry and the offer lists per version;
+//! - [`starttls`]: the bytes sent before a ClientHello when a protocol opens TLS in-band (PostgreSQL).
 
 pub mod alert;
 pub mod client_hello;
@@ -22,4 +23,5 @@ pub mod codepoints;
 pub mod flight;
 pub mod key_exchange;
 pub mod server_hello;
+pub mod starttls;
 pub mod suites;

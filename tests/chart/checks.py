@@ -259,7 +259,7 @@ def cmd_alert_overrides(rules_path):
     check(all(r["labels"].get("team") == "platform" for r in rules.values()),
           "prometheusRule.additionalLabels reach every alert")
     soon = rules["TlsAuditCertificateExpiringSoon"]
-    check("< 3456000 >= 1209600" in soon["expr"] and soon["for"] == "1h" and soon["labels"]["severity"] == "page"
+    check("< 3456000 > 0" in soon["expr"] and soon["for"] == "1h" and soon["labels"]["severity"] == "page"
           and soon["labels"].get("channel") == "certs",
           "days, for, severity and labels of one alert are overridable", json.dumps(soon))
     check('code=~"protocol\\\\.tls1_0"' in rules["TlsAuditLegacyProtocol"]["expr"],

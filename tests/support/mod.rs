@@ -1,6 +1,6 @@
 //! Shared helpers for integration tests: the test control plane's client and namespaces (`kube`),
 //! the operator with loopback servers behind fake Pod addresses (`audit`), rustls certificate
-//! hierarchies (`pki`) and servers (`tls_server`), and Debian's OpenSSL/GnuTLS servers (`openssl`).
+//! hierarchies (`pki`) and servers (`tls_server`), Debian's OpenSSL/GnuTLS servers (`openssl`) and PostgreSQL (`postgres`).
 
 // The one allow of the integration tests. Reason: every test binary uses a different subset of
 // these helpers, and a helper that cannot do its job fails the test loudly (unwrap, panic!).
@@ -17,4 +17,5 @@ pub mod kube;
 pub mod openssl;
 pub mod peers;
 pub mod pki;
+pub mod postgres;
 pub mod tls_server;

@@ -1,7 +1,10 @@
 //! Certificates for tests, generated per test with rcgen: CAs, intermediates and leaves with chosen
 //! names, validity windows and key types.
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use rcgen::{
+    BasicConstraints, CertificateParams, CrlDistributionPoint, CustomExtension, DnType, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose,
+};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use time::{Duration, OffsetDateTime};
 
@@ -54,6 +57,16 @@ pub struct Spec {
     pub to_days: i64,
     /// A CA certificate.
     pub ca: bool,
+    /// Validity window in seconds relative to now, overriding the days (see `valid_hours`).
+    pub window_seconds: Option<(i64, i64)>,
+    /// OCSP responder URL (Authority Information Access, id-ad-ocsp).
+    pub ocsp_url: Option<String>,
+    /// CRL distribution point URL.
+    pub crl_url: Option<String>,
+    /// TLS Feature extension with status_request (OCSP must-staple, RFC 7633).
+    pub must_staple: bool,
+    /// An Authority Information Access caIssuers URI, as public CAs put in every leaf.
+    pub ca_issuers: Option<String>,
 }
 
 impl Spec {
@@ -65,6 +78,11 @@ impl Spec {
             from_days: -10,
             to_days: 90,
             ca: false,
+            window_seconds: None,
+            ocsp_url: None,
+            crl_url: None,
+            must_staple: false,
+            ca_issuers: None,
         }
     }
 
@@ -76,6 +94,11 @@ impl Spec {
             from_days: -30,
             to_days: 5 * 365,
             ca: true,
+            window_seconds: None,
+            ocsp_url: None,
+            crl_url: None,
+            must_staple: false,
+            ca_issuers: None,
         }
     }
 
@@ -86,14 +109,67 @@ impl Spec {
         self
     }
 
+    /// The same spec valid from `from_hours` to `to_hours` relative to now.
+    pub fn valid_hours(mut self, from_hours: i64, to_hours: i64) -> Self {
+        self.window_seconds = Some((from_hours * 3600, to_hours * 3600));
+        self
+    }
+
+    /// The same spec naming an OCSP responder.
+    pub fn ocsp(mut self, url: &str) -> Self {
+        self.ocsp_url = Some(url.to_owned());
+        self
+    }
+
+    /// The same spec naming a CRL distribution point.
+    pub fn crl(mut self, url: &str) -> Self {
+        self.crl_url = Some(url.to_owned());
+        self
+    }
+
+    /// The same spec with the must-staple TLS Feature extension.
+    pub fn must_staple(mut self) -> Self {
+        self.must_staple = true;
+        self
+    }
+
+    /// The same spec with an AIA caIssuers URI.
+    pub fn ca_issuers(mut self, uri: &str) -> Self {
+        self.ca_issuers = Some(uri.to_owned());
+        self
+    }
+
     fn params(&self) -> (CertificateParams, KeyPair) {
         let mut params = CertificateParams::new(self.sans.clone()).expect("certificate params");
         params
             .distinguished_name
             .push(DnType::CommonName, self.cn.clone());
         let now = OffsetDateTime::now_utc();
-        params.not_before = now + Duration::days(self.from_days);
-        params.not_after = now + Duration::days(self.to_days);
+        let (from, to) = self
+            .window_seconds
+            .unwrap_or((self.from_days * 86_400, self.to_days * 86_400));
+        params.not_before = now + Duration::seconds(from);
+        params.not_after = now + Duration::seconds(to);
+        if self.ocsp_url.is_some() || self.ca_issuers.is_some() {
+            params.custom_extensions.push(authority_info_access(
+                self.ocsp_url.as_deref(),
+                self.ca_issuers.as_deref(),
+            ));
+        }
+        if let Some(url) = &self.crl_url {
+            params.crl_distribution_points = vec![CrlDistributionPoint {
+                uris: vec![url.clone()],
+            }];
+        }
+        if self.must_staple {
+            // id-pe-tlsfeature: SEQUENCE { INTEGER 5 (status_request) }.
+            params
+                .custom_extensions
+                .push(CustomExtension::from_oid_content(
+                    &[1, 3, 6, 1, 5, 5, 7, 1, 24],
+                    vec![0x30, 0x03, 0x02, 0x01, 0x05],
+                ));
+        }
         if self.ca {
             params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
             params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
@@ -113,6 +189,35 @@ impl Spec {
             params,
         }
     }
+}
+
+/// The Authority Information Access extension (RFC 5280 4.2.2.1) with an id-ad-ocsp and/or an
+/// id-ad-caIssuers URI, DER-encoded by hand (rcgen has no builder for it). One extension holds both:
+/// a certificate may carry AIA only once.
+fn authority_info_access(ocsp: Option<&str>, ca_issuers: Option<&str>) -> CustomExtension {
+    fn tlv(tag: u8, body: &[u8]) -> Vec<u8> {
+        let mut out = vec![tag];
+        let len = body.len();
+        if len < 0x80 {
+            out.push(u8::try_from(len).expect("short length"));
+        } else {
+            out.push(0x81);
+            out.push(u8::try_from(len).expect("AIA under 256 bytes"));
+        }
+        out.extend_from_slice(body);
+        out
+    }
+    let id_ad_ocsp = [0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01];
+    let id_ad_ca_issuers = [0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x02];
+    let mut descriptions = Vec::new();
+    for (method, uri) in [(id_ad_ocsp, ocsp), (id_ad_ca_issuers, ca_issuers)] {
+        if let Some(uri) = uri {
+            let mut description = method.to_vec();
+            description.extend(tlv(0x86, uri.as_bytes())); // uniformResourceIdentifier [6]
+            descriptions.extend(tlv(0x30, &description));
+        }
+    }
+    CustomExtension::from_oid_content(&[1, 3, 6, 1, 5, 5, 7, 1, 1], tlv(0x30, &descriptions))
 }
 
 /// A root CA → intermediate → leaf hierarchy for `localhost`-style names.

@@ -18,7 +18,7 @@ use super::material::Material;
 use super::plan::PlannedEndpoint;
 use crate::facts::Facts;
 use crate::metrics::Metrics;
-use crate::probe::{ProbeOptions, Target};
+use crate::probe::{ProbeOptions, Protocol, Target};
 
 /// A digest that identifies configuration (trust anchors, client identity) without holding it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -48,6 +48,8 @@ pub struct ProbeKey {
     pub identity: Option<Fingerprint>,
     /// Trust anchors the chain is judged against.
     pub trust: Fingerprint,
+    /// The pre-TLS protocol: one port probed as TLS and as PostgreSQL gives different facts.
+    pub protocol: Protocol,
 }
 
 impl ProbeKey {
@@ -63,6 +65,7 @@ impl ProbeKey {
             server_name: target.server_name.clone(),
             identity,
             trust,
+            protocol: target.protocol,
         }
     }
 }
@@ -266,6 +269,7 @@ mod tests {
             port,
             address: Some(format!("10.0.0.1:{port}").parse().unwrap()),
             server_name: Some(sni.into()),
+            protocol: Protocol::Tls,
         }
     }
 
@@ -289,7 +293,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn another_sni_identity_or_trust_is_another_probe() {
+    async fn another_sni_identity_trust_or_protocol_is_another_probe() {
         let (probe, calls, _) = counting(Duration::from_millis(1));
         let prober = Prober::new(probe, 4, Duration::from_secs(30), None);
         let options = ProbeOptions::default();
@@ -324,7 +328,18 @@ mod tests {
                 &options,
             )
             .await;
-        assert_eq!(calls.load(Ordering::SeqCst), 4);
+        let postgres = Target {
+            protocol: Protocol::Postgres,
+            ..t1.clone()
+        };
+        prober
+            .facts(
+                ProbeKey::new(&postgres, None, Fingerprint::default()),
+                &postgres,
+                &options,
+            )
+            .await;
+        assert_eq!(calls.load(Ordering::SeqCst), 5);
     }
 
     #[tokio::test]

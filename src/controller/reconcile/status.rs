@@ -67,6 +67,10 @@ pub fn endpoint_status(audited: &Audited, now: jiff::Timestamp) -> EndpointStatu
             key_type: format!("{} {}", leaf.key_type, leaf.key_bits),
             signature: leaf.signature.clone(),
             sha256: leaf.sha256.clone(),
+            not_before: leaf.not_before.clone(),
+            ocsp_urls: leaf.revocation.ocsp_urls.clone(),
+            crl_urls: leaf.revocation.crl_urls.clone(),
+            must_staple: leaf.revocation.must_staple,
         }),
         findings: report
             .findings
@@ -514,5 +518,21 @@ mod tests {
         assert_eq!(after.conditions[0].reason, "InvalidSpec");
         assert_eq!(after.conditions.len(), 2);
         assert_eq!(after.observed_generation, Some(4));
+    }
+
+    #[test]
+    fn the_leaf_status_carries_the_revocation_sources_and_must_staple() {
+        let mut endpoint = audited("service/a", "10.0.0.1:443", Grade::A, &[], Some(90));
+        let leaf = &mut endpoint.report.facts.chain[0];
+        leaf.not_before = "2026-01-01T00:00:00Z".into();
+        leaf.revocation.ocsp_urls = vec!["http://ocsp.example".into()];
+        leaf.revocation.crl_urls = vec!["http://crl.example/1.crl".into()];
+        leaf.revocation.must_staple = true;
+        let status = build(&[endpoint], &input(&[], None, 50));
+        let leaf = status.endpoints[0].leaf.as_ref().unwrap();
+        assert_eq!(leaf.not_before, "2026-01-01T00:00:00Z");
+        assert_eq!(leaf.ocsp_urls, ["http://ocsp.example"]);
+        assert_eq!(leaf.crl_urls, ["http://crl.example/1.crl"]);
+        assert!(leaf.must_staple);
     }
 }

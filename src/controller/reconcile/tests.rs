@@ -351,3 +351,53 @@ async fn a_suspended_audit_says_so_once_and_exports_no_series() {
     assert_eq!(probes.calls(), 0);
     assert!(!ctx.metrics.render().unwrap().contains(r#"audit="web""#));
 }
+
+#[tokio::test]
+async fn a_service_port_named_postgres_is_probed_after_an_ssl_request_and_judged() {
+    use crate::facts::{Facts, Failure, FailureKind, Protocol};
+    let (api, probes) = (FakeApiserver::default(), FakeProbes::default());
+    let cluster = Cluster {
+        services: vec![service(
+            "db",
+            &[],
+            vec![port(Some("postgres"), 5432), port(Some("https"), 443)],
+        )],
+        ..Cluster::default()
+    };
+    probes.answer(
+        "10.96.0.10:5432",
+        Facts {
+            protocol: Protocol::Postgres,
+            failure: Some(Failure {
+                kind: FailureKind::TlsDeclined,
+                alert: None,
+                detail: "the PostgreSQL server answered the SSLRequest with 'N'".into(),
+            }),
+            ..Facts::default()
+        },
+    );
+    probes.answer("10.96.0.10:443", healthy("db.shop.svc", &"aa".repeat(32)));
+    let db = audit("db", "shop", json!({"services": {}}));
+    let ctx = context(&cluster, &api, &probes);
+
+    reconcile(Arc::clone(&db), Arc::clone(&ctx)).await.unwrap();
+
+    assert_eq!(
+        probes.dialled(),
+        vec![
+            (Some("10.96.0.10:443".parse().unwrap()), Protocol::Tls),
+            (Some("10.96.0.10:5432".parse().unwrap()), Protocol::Postgres),
+        ]
+    );
+    let status = only_status(&api);
+    let postgres = status
+        .endpoints
+        .iter()
+        .find(|e| e.address.as_deref() == Some("10.96.0.10:5432"))
+        .unwrap();
+    assert_eq!(
+        codes(postgres),
+        vec![(Code::PostgresSslDisabled, Severity::Critical)]
+    );
+    assert_eq!(postgres.grade, Some(Grade::F));
+}

@@ -17,7 +17,7 @@ use kube::core::{Selector, SelectorExt};
 
 use super::{NotProbed, PlannedEndpoint};
 use crate::crd::{ControllerService, TlsAuditSpec};
-use crate::probe::Target;
+use crate::probe::{Protocol, Target};
 
 /// The label that ties an EndpointSlice to its Service.
 pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
@@ -65,11 +65,39 @@ pub fn looks_like_tls(port: &ServicePort) -> bool {
         || port.port == 8443
 }
 
+/// The protocol a Service port speaks before TLS: PostgreSQL when its `appProtocol` is `postgresql`
+/// or `postgres`, or its name is `postgres`, `postgresql`, `*-postgres` or `*-postgresql` (the names
+/// of the common operators' and charts' Services); else plain TLS.
+#[must_use]
+pub fn port_protocol(port: &ServicePort) -> Protocol {
+    let app = port
+        .app_protocol
+        .as_deref()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let name = port
+        .name
+        .as_deref()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let postgres = |text: &str| {
+        matches!(text, "postgres" | "postgresql")
+            || text.ends_with("-postgres")
+            || text.ends_with("-postgresql")
+    };
+    if matches!(app.as_str(), "postgres" | "postgresql") || postgres(&name) {
+        Protocol::Postgres
+    } else {
+        Protocol::Tls
+    }
+}
+
 fn is_tcp(port: &ServicePort) -> bool {
     port.protocol.as_deref().is_none_or(|p| p == "TCP")
 }
 
-/// The ports of `svc` an audit probes: those named or numbered in `wanted`, else TLS-looking ones.
+/// The ports of `svc` an audit probes: those named or numbered in `wanted`, else TLS-looking and
+/// PostgreSQL ones ([`port_protocol`]).
 #[must_use]
 pub fn selected_ports<'a>(svc: &'a Service, wanted: &[IntOrString]) -> Vec<&'a ServicePort> {
     let ports = svc
@@ -82,7 +110,7 @@ pub fn selected_ports<'a>(svc: &'a Service, wanted: &[IntOrString]) -> Vec<&'a S
         .filter(|p| is_tcp(p))
         .filter(|p| {
             if wanted.is_empty() {
-                looks_like_tls(p)
+                looks_like_tls(p) || port_protocol(p) != Protocol::Tls
             } else {
                 wanted.iter().any(|w| port_matches(p, w))
             }
@@ -199,6 +227,7 @@ pub fn service_targets(
             let Ok(number) = u16::try_from(port.port) else {
                 continue;
             };
+            let protocol = port_protocol(port);
             let origin = format!("service/{name}");
             let group = format!(
                 "{origin}:{}",
@@ -220,6 +249,7 @@ pub fn service_targets(
                         port: number,
                         address: None,
                         server_name: Some(server_name.clone()),
+                        protocol,
                     },
                     replica_group: None,
                     ingress_secret: None,
@@ -238,6 +268,7 @@ pub fn service_targets(
                         port: number,
                         address: Some(address),
                         server_name: Some(server_name.clone()),
+                        protocol,
                     },
                     replica_group: grouped.then(|| group.clone()),
                     ingress_secret: None,
@@ -333,6 +364,7 @@ pub fn ingress_targets(
                         port: 443,
                         address,
                         server_name: Some(host.clone()),
+                        protocol: Protocol::Tls,
                     },
                     replica_group: None,
                     ingress_secret: entry.secret_name.clone(),
@@ -371,6 +403,7 @@ pub fn explicit_targets(spec: &TlsAuditSpec) -> Vec<PlannedEndpoint> {
                 port: e.port,
                 address: None,
                 server_name: Some(e.server_name.clone().unwrap_or_else(|| e.host.clone())),
+                protocol: e.protocol,
             },
             replica_group: None,
             ingress_secret: None,
@@ -413,6 +446,51 @@ mod tests {
         );
         let chosen: Vec<i32> = selected_ports(&svc, &[]).iter().map(|p| p.port).collect();
         assert_eq!(chosen, vec![9000, 9100, 9200, 9300, 443, 8443, 8080]);
+    }
+
+    #[test]
+    fn postgres_ports_are_chosen_by_name_or_app_protocol_and_planned_as_postgres() {
+        let mut app = port(Some("db"), 6432);
+        app.app_protocol = Some("postgresql".into());
+        let svc = service(
+            "db",
+            &[],
+            vec![
+                port(Some("postgres"), 5432),
+                port(Some("replica-postgresql"), 5433),
+                app,
+                port(Some("metrics"), 9187),
+                port(Some("https"), 8443),
+            ],
+        );
+        let spec = spec_with_services(ServiceTargets::default());
+        let planned = service_targets("shop", &spec, &[svc], &[]).unwrap();
+        let dialled: Vec<(u16, Protocol)> = planned
+            .iter()
+            .map(|p| (p.dial.port, p.dial.protocol))
+            .collect();
+        assert_eq!(
+            dialled,
+            vec![
+                (5432, Protocol::Postgres),
+                (5433, Protocol::Postgres),
+                (6432, Protocol::Postgres),
+                (8443, Protocol::Tls),
+            ]
+        );
+        assert_eq!(planned[0].dial.server_name.as_deref(), Some("db.shop.svc"));
+    }
+
+    #[test]
+    fn an_explicitly_named_postgres_port_keeps_its_protocol() {
+        let svc = service("db", &[], vec![port(Some("postgres"), 5432)]);
+        let spec = spec_with_services(ServiceTargets {
+            ports: vec![IntOrString::Int(5432)],
+            ..ServiceTargets::default()
+        });
+        let planned = service_targets("shop", &spec, &[svc], &[]).unwrap();
+        assert_eq!(planned.len(), 1);
+        assert_eq!(planned[0].dial.protocol, Protocol::Postgres);
     }
 
     #[test]
@@ -626,5 +704,16 @@ mod tests {
             Some("printer.infra.svc")
         );
         assert_eq!(planned[1].dial.server_name.as_deref(), Some("x.internal"));
+    }
+
+    #[test]
+    fn explicit_endpoints_carry_their_protocol_defaulting_to_tls() {
+        let spec: TlsAuditSpec = serde_json::from_value(serde_json::json!({
+            "endpoints": [{"host": "db.data.svc", "port": 5432, "protocol": "postgres"}, {"host": "web.data.svc", "port": 443}]
+        }))
+        .unwrap();
+        let planned = explicit_targets(&spec);
+        assert_eq!(planned[0].dial.protocol, Protocol::Postgres);
+        assert_eq!(planned[1].dial.protocol, Protocol::Tls);
     }
 }

@@ -9,7 +9,9 @@ ARG RUST_IMAGE=rust:1.89-alpine
 ARG RUNTIME_IMAGE=gcr.io/distroless/static-debian12:nonroot
 
 FROM ${RUST_IMAGE} AS build
-# ring compiles C and assembly; on Alpine the musl target links statically by default.
+# aws-lc-rs (rustls' crypto provider) compiles C with the CC builder: gcc + musl-dev are all it needs
+# (pre-generated bindings for x86_64 musl; no CMake, clang, Go or NASM). The musl target links
+# statically by default.
 RUN apk add --no-cache gcc musl-dev
 WORKDIR /src
 COPY . .

@@ -11,6 +11,10 @@
 # Usage: benches/scan-vs-sslyze.sh [RUNS]        RUNS defaults to 5
 #   WITH_TESTSSL=1   add one testssl.sh run per endpoint (each takes a minute or more)
 #   KEEP=DIR         keep every tool's output of the relay runs in DIR
+#   SCANNERS="..."   the scanners to run (default: tlsaudit sslyze sslyze-subset sslscan); only the
+#                    named ones need to be installed, e.g. SCANNERS=tlsaudit for tlsaudit alone
+#   TLSAUDIT=PATH    the tlsaudit binary to measure (default: cargo build --release, then
+#                    target/release/tlsaudit), e.g. an older build for a before/after comparison
 # Loopback only: servers listen on 127.0.0.1, no DNS (sslyze gets the address in braces,
 # testssl.sh gets --nodns none and NXCONNECT=127.0.0.1:0).
 set -euo pipefail
@@ -28,13 +32,20 @@ fail() { echo "bench: $*" >&2; exit 1; }
 need() { command -v "$1" >/dev/null || fail "$1 missing: $2"; }
 need openssl "apt-get install openssl"
 need python3 "apt-get install python3"
-need sslscan "apt-get install sslscan"
+read -r -a TOOLS <<<"${SCANNERS:-tlsaudit sslyze sslyze-subset sslscan}"
+if [ "${WITH_TESTSSL:-0}" = 1 ]; then TOOLS+=(testssl); fi
+uses() { [[ " ${TOOLS[*]} " == *" $1 "* ]]; }
+if uses sslscan; then need sslscan "apt-get install sslscan"; fi
 [ -x /usr/bin/time ] || fail "/usr/bin/time missing: apt-get install time"
 SSLYZE=${SSLYZE:-/opt/sslyze-venv/bin/sslyze}
-[ -x "$SSLYZE" ] || fail "$SSLYZE missing: python3 -m venv /opt/sslyze-venv && /opt/sslyze-venv/bin/pip install sslyze"
-if [ "${WITH_TESTSSL:-0}" = 1 ]; then need testssl "apt-get install testssl.sh"; fi
-cargo build --release -q
-TLSAUDIT=target/release/tlsaudit
+if uses sslyze || uses sslyze-subset; then
+  [ -x "$SSLYZE" ] || fail "$SSLYZE missing: python3 -m venv /opt/sslyze-venv && /opt/sslyze-venv/bin/pip install sslyze"
+fi
+if uses testssl; then need testssl "apt-get install testssl.sh"; fi
+if [ -z "${TLSAUDIT:-}" ]; then
+  cargo build --release -q
+  TLSAUDIT=target/release/tlsaudit
+fi
 
 # A CA and a leaf it issued, so that every scanner can verify the chain with the CA as the anchor.
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$WORK/ca.key" -out "$WORK/ca.pem" -days 30 \
@@ -77,8 +88,6 @@ for name in "${ENDPOINTS[@]}"; do
   wait_port "${RELAY[$name]}"
 done
 
-TOOLS=(tlsaudit sslyze sslyze-subset sslscan)
-if [ "${WITH_TESTSSL:-0}" = 1 ]; then TOOLS+=(testssl); fi
 
 # run_tool TOOL PORT OUT: scans 127.0.0.1:PORT, the tool's report in OUT (stderr in OUT.err).
 # Only the scanner runs here, so that the clock measures nothing else; check_tool judges OUT.

@@ -75,7 +75,7 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     };
     let args = Args::parse_from(args);
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     // RUST_LOG=tlsaudit=debug shows why a probe stopped early under load.
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -95,7 +95,7 @@ async fn serve(addr: SocketAddr, chain: Vec<&Issued>, key: &Issued, auth: Client
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let pki = Hierarchy::new();
     let name = |svc: &str| format!("{svc}.{}.svc", args.namespace);
     let at = |offset: u16| SocketAddr::new(args.listen, args.port_base + offset);

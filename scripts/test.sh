@@ -22,7 +22,7 @@ cd "$ROOT" || exit 1
 
 # Debian packages the tests need. Extend this list when a test needs a new tool. Packages that
 # start a service on install (nginx, haproxy, ...) are fine: services are kept from starting.
-TEST_PACKAGES="openssl gnutls-bin socat iproute2 curl python3-yaml postgresql"
+TEST_PACKAGES="openssl gnutls-bin socat iproute2 curl python3-yaml postgresql nginx-light"
 
 EXISTING_CLUSTER=0
 for arg in "$@"; do
@@ -120,6 +120,17 @@ packages() {
   return $rc
 }
 
+# tests/engine_checks.rs builds its post-quantum test peer (tests/support/go/pq_server.go) with the
+# machine's Go: 1.26+ (crypto/tls has X25519MLKEM768, SecP256r1MLKEM768 and SecP384r1MLKEM1024 on).
+go_toolchain() {
+  command -v go >/dev/null || { log "go is missing: install Go 1.26+ from https://go.dev/dl (tests build a Go test peer)"; return 1; }
+  local version; version=$(GOTOOLCHAIN=local go env GOVERSION) || return 1
+  case $version in
+    go1.2[6-9]*|go1.[3-9][0-9]*) log "go: $version" ;;
+    *) log "go $version is too old: the post-quantum test peer needs Go 1.26+"; return 1 ;;
+  esac
+}
+
 rust_toolchain() {
   command -v cargo >/dev/null || { log "cargo is missing: install Rust with rustup (https://rustup.rs)"; return 1; }
   cargo fmt --version >/dev/null 2>&1 || { log "rustfmt is missing: rustup component add rustfmt"; return 1; }
@@ -161,6 +172,7 @@ extra_scripts() {
 
 step "packages" packages
 step "rust toolchain" rust_toolchain
+step "go toolchain" go_toolchain
 step "upstream tools (scripts/toolchain.sh)" bash scripts/toolchain.sh
 step "cargo fmt --check" cargo fmt --all -- --check
 step "cargo clippy" cargo clippy --all-targets -- -D warnings

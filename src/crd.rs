@@ -321,6 +321,10 @@ pub struct AuditPolicy {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 256))]
     pub ignore: Vec<Code>,
+    /// The endpoints are meant for mTLS: `mtls.optional` (a client certificate requested but
+    /// not required) becomes high, and `mtls.not_requested` reports a server that never asks.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_client_certificate: bool,
 }
 
 impl Default for AuditPolicy {
@@ -331,6 +335,7 @@ impl Default for AuditPolicy {
             max_validity_days: None,
             minimum_grade: default_minimum_grade(),
             ignore: Vec::new(),
+            require_client_certificate: false,
         }
     }
 }
@@ -414,6 +419,7 @@ impl AuditPolicy {
             max_validity_days: self.max_validity_days,
             profile: self.profile,
             ignore: self.ignore.clone(),
+            require_client_certificate: self.require_client_certificate,
         }
     }
 }

@@ -1,4 +1,7 @@
 //! Facts + policy + now → findings (pure). Time is a parameter, never read here.
+//! The `handshake` sub-module holds the key-exchange, TLS 1.2 hardening, mTLS-demand and HTTP-head checks.
+
+mod handshake;
 
 use crate::facts::{CertFacts, ClientAuthDemand, Facts, FailureKind, Protocol, TlsVersion};
 use crate::findings::{Code, Finding, Severity};
@@ -43,6 +46,9 @@ pub fn evaluate(
         extensions(facts, now, &mut out);
     }
     client_auth(facts, policy, now, &mut out);
+    if facts.reachable {
+        handshake::judge(facts, policy, &mut out);
+    }
     out.retain(|f| !policy.ignore.contains(&f.code));
     out
 }
@@ -290,7 +296,9 @@ fn features(facts: &Facts, out: &mut Vec<Finding>) {
             "the server answers the heartbeat extension".into(),
         );
     }
-    if f.http == Some(true) && f.hsts_max_age.is_none_or(|age| age < HSTS_MIN_SECONDS) {
+    // A head cut short without the header leaves HSTS unknown (`http.head_unreadable`), not absent.
+    let unknown = f.hsts_max_age.is_none() && facts.http.head_incomplete.is_some();
+    if f.http == Some(true) && !unknown && f.hsts_max_age.is_none_or(|age| age < HSTS_MIN_SECONDS) {
         let what = f.hsts_max_age.map_or_else(
             || "no Strict-Transport-Security header".to_owned(),
             |a| format!("HSTS max-age={a}"),
@@ -1392,6 +1400,7 @@ mod tests {
                     .valid(NOW - 70 * DAY, NOW + 20 * DAY)
                     .build(),
             ),
+            http_status_without_certificate: None,
         };
         assert_eq!(
             judge(&facts),

@@ -356,6 +356,9 @@ pub enum ClientAuthDemand {
     /// Requested in a legacy handshake; whether it is required could not be tested because no
     /// current client reached that point.
     Requested,
+    /// Requested; the handshake completes without one, but the HTTP layer refuses the request
+    /// (400, 401, 403, 495 or 496), like nginx `ssl_verify_client on`.
+    RequiredAtHttp,
 }
 
 /// Client-certificate behaviour.
@@ -370,6 +373,10 @@ pub struct ClientAuthFacts {
     pub alert: Option<String>,
     /// Facts of the supplied client certificate.
     pub client_cert: Option<CertFacts>,
+    /// Status code the server answered to `GET /` on a handshake without a client certificate
+    /// (an nginx `ssl_verify_client on` answers 400 there although the handshake completed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_status_without_certificate: Option<u16>,
 }
 
 /// Other protocol features the grade uses.
@@ -392,6 +399,53 @@ pub struct FeatureFacts {
     pub hsts_max_age: Option<u64>,
     /// The endpoint answered HTTP.
     pub http: Option<bool>,
+}
+
+/// TLS 1.3 key-exchange groups, learned from hellos with an empty `key_share`: the server names
+/// the group it wants in a HelloRetryRequest (RFC 8446 4.1.4), which proves support without any
+/// key being computed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupFacts {
+    /// Groups the server selected, in the order it selected them while the probe removed each
+    /// pick from the offer (offer order: hybrids, elliptic curves, FFDHE). Only the first FFDHE
+    /// group picked is listed: the others leave the offer then.
+    pub supported: Vec<String>,
+    /// The server picks by its own preference (`true` when its picks left the offer order; `None`
+    /// when they followed it, which a server ordering by the client also does).
+    pub server_order: Option<bool>,
+    /// A post-quantum hybrid group (X25519MLKEM768, SecP256r1MLKEM768, SecP384r1MLKEM1024) is
+    /// supported (`None`: not tested, or TLS 1.3 did not answer).
+    pub pq_hybrid: Option<bool>,
+    /// The probe stopped on a broken exchange: more groups may be supported than listed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub incomplete: bool,
+}
+
+/// TLS 1.2 handshake hardening, read from the raw hellos.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HardeningFacts {
+    /// The TLS 1.2 ServerHello echoed `extended_master_secret` (RFC 7627); `None`: no TLS 1.2.
+    pub extended_master_secret: Option<bool>,
+    /// A TLS 1.2 hello offering only SHA-1 signature algorithms (and only (EC)DHE suites) got a
+    /// ServerKeyExchange signed with SHA-1 (RFC 9155 forbids it); `None`: not tested.
+    pub sha1_signatures: Option<bool>,
+}
+
+/// The answer to the one `GET /` the probe sends (HSTS, and the status without a client
+/// certificate).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpFacts {
+    /// Status code of the response (`None`: no HTTP response, or not tested).
+    pub status: Option<u16>,
+    /// ALPN protocol of the connection that carried the request (`http/1.1`, or `None` when the
+    /// server selected none). The request offers only `http/1.1`, so h2 servers answer it too.
+    pub alpn: Option<String>,
+    /// Why the response head could not be read whole: `too_large` (over 16 KiB), `timeout` or
+    /// `closed`. HSTS is then unknown rather than absent, unless the part read carried it.
+    pub head_incomplete: Option<String>,
 }
 
 /// Everything observed on one endpoint.
@@ -425,6 +479,15 @@ pub struct Facts {
     pub client_auth: ClientAuthFacts,
     /// Other features.
     pub features: FeatureFacts,
+    /// TLS 1.3 key-exchange groups and post-quantum support.
+    #[serde(default)]
+    pub groups: GroupFacts,
+    /// TLS 1.2 handshake hardening (extended master secret, SHA-1 signatures).
+    #[serde(default)]
+    pub hardening: HardeningFacts,
+    /// The `GET /` answer.
+    #[serde(default)]
+    pub http: HttpFacts,
     /// TCP connections the probe opened.
     pub connections: u32,
     /// Wall time of the probe in milliseconds.

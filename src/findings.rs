@@ -260,6 +260,24 @@ catalog! {
     HttpNoHsts = "http.no_hsts", Low,
         "The HTTPS response has no Strict-Transport-Security header (or max-age below 6 months); the grade is capped at A- (SSL Labs rating guide 2009r). Only raised where the endpoint answered HTTP.",
         "Send `Strict-Transport-Security: max-age=31536000` on HTTPS responses.";
+    HttpHeadUnreadable = "http.head_unreadable", Low,
+        "The response head to `GET /` was not read whole (over 16 KiB, or still arriving at the timeout), and the part read has no Strict-Transport-Security header: HSTS is unknown, not absent.",
+        "Keep response heads small (under 16 KiB) and send them promptly; put `Strict-Transport-Security` early in the head.";
+    MtlsOptional = "mtls.optional", Medium,
+        "The server requests a client certificate but completes the handshake without one (and its HTTP layer, if any, serves the request): anyone passes the TLS layer. High when the audit supplies a client certificate or the policy expects mTLS.",
+        "Require the certificate: nginx `ssl_verify_client on;`, Go `ClientAuth: tls.RequireAndVerifyClientCert`, Envoy `require_client_certificate: true`, Gateway API `AllowValidOnly`; stop requesting one if mTLS is not meant.";
+    MtlsNotRequested = "mtls.not_requested", High,
+        "The policy expects mTLS (spec.policy.requireClientCertificate, scan --expect-mtls), but the server never requests a client certificate.",
+        "Enable client-certificate verification on the server (nginx `ssl_client_certificate` + `ssl_verify_client on;`), or drop the expectation from the audit.";
+    KexNoPqHybrid = "kex.no_pq_hybrid", Info,
+        "No post-quantum hybrid key exchange (X25519MLKEM768, SecP256r1MLKEM768, SecP384r1MLKEM1024; draft-ietf-tls-ecdhe-mlkem) is accepted: recorded traffic is exposed to a future quantum computer. Mozilla's guidelines 5.8/6.0 list X25519MLKEM768 first.",
+        "Enable X25519MLKEM768: OpenSSL 3.5+ (`ssl_ecdh_curve X25519MLKEM768:X25519:prime256v1:secp384r1;`), Go 1.24+ (default), rustls with aws-lc-rs (default), BoringSSL.";
+    TlsNoExtendedMasterSecret = "tls.no_extended_master_secret", Low,
+        "TLS 1.2 is negotiated without the extended master secret (RFC 7627): the session is open to triple-handshake and similar attacks; RFC 7627 section 4 says clients and servers SHOULD NOT accept such handshakes.",
+        "Upgrade the TLS library or remove the option that disables the extension (OpenSSL `Options = -ExtendedMasterSecret`, `SSL_OP_NO_EXTENDED_MASTER_SECRET`).";
+    TlsSha1Signatures = "tls.sha1_signatures", Medium,
+        "With only SHA-1 offered in signature_algorithms, the server signs its TLS 1.2 ServerKeyExchange with SHA-1; RFC 9155 section 4: servers MUST NOT include MD5 and SHA-1 in ServerKeyExchange messages.",
+        "Refuse SHA-1 handshake signatures: raise OpenSSL's security level (`@SECLEVEL=1` or higher in OpenSSL 3), remove `RSA+SHA1`/`ECDSA+SHA1` from `-sigalgs`, or upgrade the TLS library.";
     BackendInconsistent = "backend.inconsistent", High,
         "Replicas behind one Service serve different certificates or TLS settings.",
         "Roll out the same certificate and TLS configuration to every replica (restart the stale pods after a rotation).";

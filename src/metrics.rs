@@ -84,6 +84,9 @@ const AUDIT: Label = label("audit", Values::Names);
 
 /// Values of `result` on `tlsaudit_probe_duration_seconds`.
 pub const PROBE_RESULTS: [&str; 2] = ["success", "failure"];
+/// Values of `group` on `tlsaudit_key_exchange_info`: the groups the validated (rustls, aws-lc-rs)
+/// client offers, so the label stays bounded.
+pub const KEY_EXCHANGE_GROUPS: [&str; 4] = ["X25519MLKEM768", "X25519", "secp256r1", "secp384r1"];
 /// Values of `result` on `tlsaudit_reconcile_total`.
 pub const RECONCILE_RESULTS: [&str; 2] = ["success", "error"];
 
@@ -174,6 +177,8 @@ families! {
         "Whether a protocol version is accepted (0 or 1).";
     ProbeSuccess = "tlsaudit_probe_success", Endpoint [],
         "Whether a TLS handshake with the endpoint completed (0 or 1).";
+    KeyExchange = "tlsaudit_key_exchange_info", Endpoint [label("group", Values::Fixed(&KEY_EXCHANGE_GROUPS))],
+        "Key-exchange group the validated handshake negotiated (always 1; absent when it did not complete). The client offers X25519MLKEM768 first, as current browsers do.";
     ClientNotAfter = "tlsaudit_client_certificate_not_after_timestamp_seconds", Own [
         NAMESPACE, AUDIT, label("secret", Values::Names)
     ],
@@ -509,7 +514,7 @@ pub fn markdown() -> String {
         "\nCardinality is bounded: per-endpoint series exist for at most `--metrics-max-endpoints` \
          (default 100)\nendpoints of each audit, the worst first (most severe finding, then grade) as in \
          the status; every\nendpoint still counts in `tlsaudit_findings`, `tlsaudit_audit_endpoints` and\n\
-         `tlsaudit_audit_earliest_not_after_timestamp_seconds`. About 12 series per endpoint: at 50,000\n\
+         `tlsaudit_audit_earliest_not_after_timestamp_seconds`. About 13 series per endpoint: at 50,000\n\
          endpoints without the bound, the registry alone held about 1 GiB (BENCHMARKS.md, \"Controller \
          at scale\").\n\n\
          Series of a deleted audit or a vanished endpoint are removed; a replica that loses the Lease \
@@ -563,7 +568,7 @@ mod tests {
         let all = definitions();
         let unique: BTreeSet<&str> = all.iter().map(|d| d.name).collect();
         assert_eq!(unique.len(), all.len());
-        assert_eq!(all.len(), 19);
+        assert_eq!(all.len(), 20);
     }
 
     #[test]

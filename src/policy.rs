@@ -67,6 +67,9 @@ pub struct Policy {
     pub profile: Profile,
     /// Codes never reported.
     pub ignore: Vec<Code>,
+    /// The endpoint is meant for mTLS: a client certificate that is optional (or not requested
+    /// at all) is a high finding.
+    pub require_client_certificate: bool,
 }
 
 impl Default for Policy {
@@ -79,6 +82,7 @@ impl Default for Policy {
             max_validity_days: None,
             profile: Profile::Intermediate,
             ignore: Vec::new(),
+            require_client_certificate: false,
         }
     }
 }

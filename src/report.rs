@@ -184,6 +184,26 @@ fn yes_no(value: Option<bool>, yes: &str, no: &str) -> String {
     }
 }
 
+/// The key-exchange lines: TLS ≤ 1.2 ECDHE group and DH size, and the TLS 1.3 groups walked.
+fn key_exchange(out: &mut String, f: &crate::facts::Facts) {
+    let kx: Vec<String> = [
+        f.features
+            .ecdhe_group
+            .as_ref()
+            .map(|g| format!("ECDHE {g}")),
+        f.features.dh_bits.map(|bits| format!("DHE {bits}-bit")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if !kx.is_empty() {
+        line(out, "key exchange", &kx.join(", "));
+    }
+    if !f.groups.supported.is_empty() {
+        line(out, "TLS 1.3 groups", &f.groups.supported.join(", "));
+    }
+}
+
 /// Renders a report for a terminal; ANSI colour only when `color`.
 #[must_use]
 pub fn to_text(report: &EndpointReport, color: bool) -> String {
@@ -227,19 +247,7 @@ pub fn to_text(report: &EndpointReport, color: bool) -> String {
             &format!("{} {} {group}, ALPN {alpn}", n.version.name(), n.cipher),
         );
     }
-    let kx: Vec<String> = [
-        f.features
-            .ecdhe_group
-            .as_ref()
-            .map(|g| format!("ECDHE {g}")),
-        f.features.dh_bits.map(|bits| format!("DHE {bits}-bit")),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    if !kx.is_empty() {
-        line(&mut out, "key exchange", &kx.join(", "));
-    }
+    key_exchange(&mut out, f);
     certificates(&mut out, f);
     let ocsp = if f.ocsp.stapled {
         format!(
@@ -254,6 +262,9 @@ pub fn to_text(report: &EndpointReport, color: bool) -> String {
         crate::facts::ClientAuthDemand::Optional => "optional",
         crate::facts::ClientAuthDemand::Required => "required",
         crate::facts::ClientAuthDemand::Requested => "requested (required or not: untested)",
+        crate::facts::ClientAuthDemand::RequiredAtHttp => {
+            "required by HTTP (TLS completes without)"
+        }
     };
     line(&mut out, "ocsp", &ocsp);
     line(&mut out, "client cert", client);

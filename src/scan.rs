@@ -37,6 +37,10 @@ pub const MIN_TIMEOUT: Duration = Duration::from_millis(10);
 
 /// `tlsaudit scan` options.
 #[derive(Debug, clap::Args)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "each flag is one independent command-line switch"
+)]
 pub struct ScanArgs {
     /// HOST:PORT to audit (`[::1]:443` for IPv6, brackets required; port defaults to 443).
     pub target: String,
@@ -102,6 +106,9 @@ pub struct ScanArgs {
     /// Finding code to silence (repeatable).
     #[arg(long, value_parser = parse_code)]
     pub ignore: Vec<Code>,
+    /// The endpoint is meant for mTLS: an optional or unrequested client certificate is high.
+    #[arg(long)]
+    pub expect_mtls: bool,
 }
 
 /// Parses a duration such as `5s`, `800ms`, `1m30s` or a bare number of seconds (the grammar of
@@ -299,6 +306,7 @@ pub fn prepare(args: &ScanArgs) -> Result<(Target, ProbeOptions, Policy), ScanEr
         max_validity_days: args.max_validity_days,
         profile: args.profile,
         ignore: args.ignore.clone(),
+        require_client_certificate: args.expect_mtls,
     };
     Ok((target, options, policy))
 }

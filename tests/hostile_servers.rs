@@ -181,7 +181,7 @@ fn unchecked_config(
             Some(Arc::clone(&self.0))
         }
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let signing = provider.key_provider.load_private_key(key).expect("key");
     rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

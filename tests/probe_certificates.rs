@@ -347,7 +347,9 @@ async fn mtls_server(required: bool) -> (Hierarchy, Issued, Server) {
         vec![leaf.der.clone(), pki.intermediate.der.clone()],
         leaf.key_der(),
         client_auth,
-        &["h2"],
+        // An h2 server that also speaks http/1.1, as web servers do: `GET /` (HTTP/1.1) goes over
+        // a connection that offers only http/1.1, which an h2-only server would refuse.
+        &["h2", "http/1.1"],
     );
     let server = tls_server::start(config, HSTS).await;
     (pki, client_ca, server)
@@ -423,11 +425,21 @@ async fn client_certificate_from_a_ca_the_server_does_not_trust_is_rejected() {
 }
 
 #[tokio::test]
-async fn optional_client_certificate_request_is_recorded_without_a_finding() {
+async fn optional_client_certificate_request_is_reported_as_mtls_optional() {
     let (pki, _client_ca, server) = mtls_server(false).await;
     let report = audit(&target(&server, "mtls.test"), &options(&[&pki.root])).await;
-    assert_eq!(codes(&report), expect(&[]), "{:#?}", report.findings);
+    // Issue 9 item 4: anyone passes the TLS layer of a server that only requests a certificate.
+    assert_eq!(
+        codes(&report),
+        expect(&["mtls.optional"]),
+        "{:#?}",
+        report.findings
+    );
     assert_eq!(report.facts.client_auth.demand, ClientAuthDemand::Optional);
+    assert_eq!(
+        report.facts.client_auth.http_status_without_certificate,
+        Some(200)
+    );
 }
 
 async fn plain(kind: Plain) -> (EndpointReport, Duration) {
@@ -510,12 +522,16 @@ async fn certificate_that_is_not_x509_is_reported_unparsable_and_graded_t() {
     assert!(report.facts.chain.is_empty());
     assert_eq!(report.facts.trust.unparsable, 1);
     // rustls stops at the missing ServerKeyExchange; the raw TLS 1.2 hello read the certificate.
+    // The hand-built ServerHello has no extended_master_secret, and without TLS 1.3 there is no
+    // post-quantum key exchange.
     assert_eq!(
         codes(&report),
         [
             "cert.unparsable",
+            "kex.no_pq_hybrid",
             "protocol.no_tls1_3",
-            "tls.handshake_failed"
+            "tls.handshake_failed",
+            "tls.no_extended_master_secret"
         ]
         .map(str::to_owned)
         .into()

@@ -65,6 +65,7 @@ async fn tls1_0_only_server_with_a_1024_bit_sha1_certificate_is_legacy_only_and_
             "cipher.weak_dh",
             "cert.weak_key",
             "cert.weak_signature",
+            "kex.no_pq_hybrid",
         ]),
         "{:#?}",
         report.findings
@@ -99,6 +100,7 @@ async fn static_rsa_cbc_server_lacks_forward_secrecy_and_turns_away_current_clie
             "cipher.no_forward_secrecy",
             "cipher.cbc_only",
             "cipher.no_server_preference",
+            "kex.no_pq_hybrid",
         ]),
         "{:#?}",
         report.findings
@@ -145,7 +147,7 @@ async fn mozilla_5_7_intermediate_server_meets_no_6_0_profile_and_grades_a_minus
     let report = audit(server.addr, &server.pki).await;
     assert_eq!(
         codes(&report),
-        BTreeSet::from(["http.no_hsts", "alpn.no_h2"]),
+        BTreeSet::from(["http.no_hsts", "alpn.no_h2", "kex.no_pq_hybrid"]),
         "{:#?}",
         report.findings
     );
@@ -161,8 +163,10 @@ async fn mozilla_5_7_intermediate_server_meets_no_6_0_profile_and_grades_a_minus
         vec![TlsVersion::Tls12, TlsVersion::Tls13]
     );
     // 17 raw hellos (6 + 1 + 1 for TLS 1.2, 3 + 1 + 1 for TLS 1.3, SSLv3/1.0/1.1, no fallback
-    // test needed) + the validated handshake + the handshake without SNI.
-    assert_eq!(report.facts.connections, 19);
+    // test needed) + the validated handshake + the handshake without SNI, then (issue 9 items 12
+    // and 13) 7 group hellos (x25519, secp256r1, x448, secp521r1, secp384r1, ffdhe2048, and the
+    // refusal of the post-quantum hybrids) + 1 hello offering only SHA-1 signatures.
+    assert_eq!(report.facts.connections, 19 + 7 + 1);
 }
 
 #[tokio::test]
@@ -183,6 +187,9 @@ async fn gnutls_server_with_3des_and_rc4_is_reported_for_sweet32_and_rc4() {
             "cipher.no_forward_secrecy",
             "cipher.cbc_only",
             "cipher.no_server_preference",
+            "kex.no_pq_hybrid",
+            // `+SIGN-ALL` lets gnutls sign its ServerKeyExchange with SHA-1 when asked (RFC 9155).
+            "tls.sha1_signatures",
         ]),
         "{:#?}",
         report.findings

@@ -146,6 +146,7 @@ async fn tls1_3_only_openssl_server_gets_an_info_finding_exit_code_0_and_meets_m
     assert_eq!(
         findings(&report),
         BTreeSet::from([
+            ("kex.no_pq_hybrid", Severity::Info),
             ("protocol.no_tls1_2", Severity::Info),
             ("http.no_hsts", Severity::Low),
             ("alpn.no_h2", Severity::Info),
@@ -185,7 +186,7 @@ async fn tls1_3_only_rustls_server_with_hsts_grades_a_plus() {
     let pki = Hierarchy::new();
     let leaf = pki.leaf(&Spec::leaf(&["modern.test"]));
     let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
+        rustls::crypto::aws_lc_rs::default_provider(),
     ))
     .with_protocol_versions(&[&rustls::version::TLS13])
     .expect("TLS 1.3")
@@ -228,6 +229,7 @@ async fn expired_leaf_under_a_trusted_chain_on_openssl_is_only_expired_and_grade
     assert_eq!(
         findings(&report),
         BTreeSet::from([
+            ("kex.no_pq_hybrid", Severity::Info),
             ("cert.expired", Severity::Critical),
             ("http.no_hsts", Severity::Low),
             ("alpn.no_h2", Severity::Info),
@@ -257,6 +259,7 @@ async fn complete_chain_under_an_unknown_root_on_openssl_is_untrusted_but_not_in
     assert_eq!(
         findings(&report),
         BTreeSet::from([
+            ("kex.no_pq_hybrid", Severity::Info),
             ("cert.untrusted", Severity::High),
             ("http.no_hsts", Severity::Low),
             ("alpn.no_h2", Severity::Info),
@@ -326,6 +329,7 @@ async fn leaf_alone_with_aia_on_openssl_is_an_incomplete_chain() {
     assert_eq!(
         findings(&report),
         BTreeSet::from([
+            ("kex.no_pq_hybrid", Severity::Info),
             ("chain.incomplete", Severity::High),
             ("cert.untrusted", Severity::High),
             ("http.no_hsts", Severity::Low),
@@ -355,6 +359,9 @@ async fn sha1_signed_leaf_on_openssl_is_a_high_weak_signature_graded_t() {
     assert_eq!(
         findings(&report),
         BTreeSet::from([
+            ("kex.no_pq_hybrid", Severity::Info),
+            // SECLEVEL 0 also lets OpenSSL sign its ServerKeyExchange with SHA-1 (RFC 9155).
+            ("tls.sha1_signatures", Severity::Medium),
             ("cert.weak_signature", Severity::High),
             ("http.no_hsts", Severity::Low),
             ("alpn.no_h2", Severity::Info),
@@ -386,7 +393,10 @@ async fn tls1_2_only_mozilla_6_intermediate_server_meets_intermediate_and_grades
     let report = audit(&target(server.addr, "localhost"), &opts, &Policy::default()).await;
     assert_eq!(
         findings(&report),
-        BTreeSet::from([("protocol.no_tls1_3", Severity::Low),]),
+        BTreeSet::from([
+            ("protocol.no_tls1_3", Severity::Low),
+            ("kex.no_pq_hybrid", Severity::Info),
+        ]),
         "{:#?}",
         report.findings
     );
@@ -408,7 +418,7 @@ async fn http1_server_with_hsts_grades_a_plus_with_tls1_3_and_a_minus_without() 
         (&[&rustls::version::TLS12][..], Grade::AMinus),
     ] {
         let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
+            rustls::crypto::aws_lc_rs::default_provider(),
         ))
         .with_protocol_versions(versions)
         .expect("versions")
@@ -424,6 +434,8 @@ async fn http1_server_with_hsts_grades_a_plus_with_tls1_3_and_a_minus_without() 
         let mut expected = BTreeSet::from([("alpn.no_h2", Severity::Info)]);
         if grade == Grade::AMinus {
             expected.insert(("protocol.no_tls1_3", Severity::Low));
+            // The post-quantum hybrids need TLS 1.3.
+            expected.insert(("kex.no_pq_hybrid", Severity::Info));
         }
         assert_eq!(findings(&report), expected, "{:#?}", report.findings);
         assert_eq!(report.grade, grade);
@@ -445,6 +457,9 @@ async fn rsa_1024_leaf_on_openssl_is_a_high_weak_key() {
     assert_eq!(
         findings(&report),
         BTreeSet::from([
+            ("kex.no_pq_hybrid", Severity::Info),
+            // SECLEVEL 0 also lets OpenSSL sign its ServerKeyExchange with SHA-1 (RFC 9155).
+            ("tls.sha1_signatures", Severity::Medium),
             ("cert.weak_key", Severity::High),
             ("http.no_hsts", Severity::Low),
             ("alpn.no_h2", Severity::Info),

@@ -138,7 +138,7 @@ async fn main() -> anyhow::Result<()> {
         );
         return Ok(());
     };
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

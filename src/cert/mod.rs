@@ -113,7 +113,7 @@ pub fn verify_chain(
             ..TrustFacts::default()
         };
     };
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let verifier =
         match WebPkiServerVerifier::builder_with_provider(roots.clone(), provider).build() {
             Ok(v) => v,

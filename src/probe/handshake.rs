@@ -34,8 +34,21 @@ pub struct Outcome {
     pub client_auth_requested: bool,
     /// Why the handshake (or the first read after it) failed.
     pub failure: Option<Failure>,
-    /// HTTP answered on the connection; with the HSTS max-age if sent.
-    pub http: Option<Option<u64>>,
+    /// What `GET /` got back, when the response began like HTTP.
+    pub http: Option<HttpAnswer>,
+    /// `GET /` was asked for but not sent, because ALPN selected h2 (the request is HTTP/1.1).
+    pub http_skipped_h2: bool,
+}
+
+/// The head of the response to `GET /`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HttpAnswer {
+    /// Status code of the status line, when it parses.
+    pub status: Option<u16>,
+    /// `max-age` of the first Strict-Transport-Security header (saturated at `u64::MAX`).
+    pub hsts_max_age: Option<u64>,
+    /// Why the head was not read whole: `too_large`, `timeout` or `closed`.
+    pub incomplete: Option<&'static str>,
 }
 
 /// What to offer in a handshake.
@@ -133,7 +146,7 @@ impl ResolvesClientCert for RecordingResolver {
 }
 
 fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
 }
 
 fn config(offer: &Offer, recorded: &Shared) -> Result<ClientConfig, rustls::Error> {
@@ -213,7 +226,9 @@ async fn run(
     let (_, conn) = tls.get_ref();
     outcome.negotiated = negotiated(conn);
     let client_auth_requested = with(recorded, |r| r.client_auth_requested);
-    if let Some(host) = &offer.http_host {
+    let h2 = outcome.negotiated.as_ref().and_then(|n| n.alpn.as_deref()) == Some("h2");
+    outcome.http_skipped_h2 = offer.http_host.is_some() && h2;
+    if let Some(host) = offer.http_host.as_ref().filter(|_| !h2) {
         let (http, err) = http_head(dialer, &mut tls, host).await;
         outcome.http = http;
         if let Some(err) = err {
@@ -248,17 +263,20 @@ fn negotiated(conn: &rustls::ClientConnection) -> Option<Negotiated> {
     })
 }
 
+/// Most bytes of a response head read; a longer head is judged on this much (`too_large`).
+pub const MAX_HTTP_HEAD: usize = 16 * 1024;
+
 /// Sends `GET /` and reads the response head; returns (HTTP facts, a failure such as a post-handshake
 /// alert). A peer that does not speak HTTP is not a failure.
 async fn http_head<S>(
     dialer: &Dialer,
     tls: &mut S,
     host: &str,
-) -> (Option<Option<u64>>, Option<Failure>)
+) -> (Option<HttpAnswer>, Option<Failure>)
 where
     S: AsyncReadExt + AsyncWriteExt + Unpin,
 {
-    const MAX_HEAD: usize = 16 * 1024;
+    const MAX_HEAD: usize = MAX_HTTP_HEAD;
     let request = format!(
         "GET / HTTP/1.1\r\nHost: {host}\r\nUser-Agent: tlsaudit\r\nConnection: close\r\n\r\n"
     );
@@ -276,9 +294,21 @@ where
     }
     let mut head = Vec::new();
     let mut chunk = [0u8; 2048];
-    while head.len() < MAX_HEAD && !head.windows(4).any(|w| w == b"\r\n\r\n") {
+    let mut incomplete = None;
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        if head.len() >= MAX_HEAD {
+            incomplete = Some("too_large");
+            break;
+        }
         match tokio::time::timeout_at(deadline, tls.read(&mut chunk)).await {
-            Err(_) | Ok(Ok(0)) => break,
+            Err(_) => {
+                incomplete = Some("timeout");
+                break;
+            }
+            Ok(Ok(0)) => {
+                incomplete = Some("closed");
+                break;
+            }
             Ok(Ok(n)) => head.extend_from_slice(&chunk[..n.min(MAX_HEAD - head.len())]),
             Ok(Err(err)) => {
                 let failure = io_failure(dialer, &err);
@@ -290,7 +320,29 @@ where
     if !head.starts_with(b"HTTP/") {
         return (None, None);
     }
-    (Some(hsts_max_age(&String::from_utf8_lossy(&head))), None)
+    (Some(read_head(&head, incomplete)), None)
+}
+
+/// Judges a response head, whole or cut short (`incomplete` says why): the status code and HSTS.
+#[must_use]
+pub fn read_head(head: &[u8], incomplete: Option<&'static str>) -> HttpAnswer {
+    let text = String::from_utf8_lossy(head);
+    // Only complete lines count: a header cut at the limit must not yield a truncated max-age.
+    let whole = match (incomplete, text.rfind('\n')) {
+        (Some(_), Some(end)) => &text[..=end],
+        (Some(_), None) => "",
+        (None, _) => &text,
+    };
+    let status = whole
+        .lines()
+        .next()
+        .and_then(|line| line.split_whitespace().nth(1))
+        .and_then(|code| code.parse().ok());
+    HttpAnswer {
+        status,
+        hsts_max_age: hsts_max_age(whole),
+        incomplete,
+    }
 }
 
 /// `max-age` of the first Strict-Transport-Security header in an HTTP response head.
@@ -308,9 +360,18 @@ pub fn hsts_max_age(head: &str) -> Option<u64> {
             let (key, v) = directive.split_once('=')?;
             key.trim()
                 .eq_ignore_ascii_case("max-age")
-                .then(|| v.trim().trim_matches('"').parse().ok())?
+                .then(|| saturating_seconds(v.trim().trim_matches('"')))?
         })
     })
+}
+
+/// Delta-seconds (RFC 6797 6.1.1: `1*DIGIT`); a value beyond `u64` saturates, as RFC 9111 1.2.2
+/// asks of delta-seconds, instead of reading as no header at all.
+fn saturating_seconds(digits: &str) -> Option<u64> {
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(digits.parse().unwrap_or(u64::MAX))
 }
 
 fn failure(kind: FailureKind, alert: Option<&str>, detail: String) -> Failure {
@@ -383,5 +444,27 @@ mod tests {
             hsts_max_age("HTTP/1.1 200 OK\r\nStrict-Transport-Security: max-age=\"60\"\r\n"),
             Some(60)
         );
+    }
+
+    #[test]
+    fn a_max_age_beyond_u64_saturates_instead_of_vanishing() {
+        let head =
+            "HTTP/1.1 200 OK\r\nStrict-Transport-Security: max-age=99999999999999999999999\r\n\r\n";
+        assert_eq!(hsts_max_age(head), Some(u64::MAX));
+        assert_eq!(
+            hsts_max_age("HTTP/1.1 200 OK\r\nStrict-Transport-Security: max-age=-1\r\n"),
+            None
+        );
+    }
+
+    #[test]
+    fn a_cut_head_is_judged_on_its_complete_lines_only() {
+        let head = b"HTTP/1.1 200 OK\r\nX-Pad: aaaa\r\nStrict-Transport-Security: max-age=3153";
+        let answer = read_head(head, Some("too_large"));
+        assert_eq!(answer.status, Some(200));
+        assert_eq!(answer.hsts_max_age, None);
+        assert_eq!(answer.incomplete, Some("too_large"));
+        let whole = read_head(b"HTTP/1.1 400 Bad Request\r\n\r\n", None);
+        assert_eq!((whole.status, whole.incomplete), (Some(400), None));
     }
 }

@@ -50,7 +50,7 @@ impl ClientIdentity {
     }
 
     fn check(&self) -> Result<(), IdentityError> {
-        let provider = rustls::crypto::ring::default_provider();
+        let provider = rustls::crypto::aws_lc_rs::default_provider();
         let signing = provider
             .key_provider
             .load_private_key(self.key.clone_key())

@@ -51,6 +51,9 @@ pub struct RawScan {
     pub dh_bits: Option<u32>,
     /// ECDHE group the server chose for a TLS ≤ 1.2 ECDHE suite (offered every common group).
     pub ecdhe_group: Option<String>,
+    /// The TLS 1.2 ServerHello echoed `extended_master_secret` (RFC 7627; every legacy hello
+    /// offers it); `None` when TLS 1.2 was not accepted.
+    pub extended_master_secret: Option<bool>,
 }
 
 /// Probes every version and suite the server accepts (see the module docs for the budget).
@@ -87,6 +90,12 @@ pub async fn scan(dialer: &Dialer, server_name: Option<&str>) -> RawScan {
         }
     }
     read_legacy_flight(&mut scan, &probes);
+    scan.extended_master_secret = probes
+        .iter()
+        .find(|p| p.version == TlsVersion::Tls12 && p.accepted == Some(true))
+        .and_then(|p| p.first.as_ref())
+        .and_then(|f| f.server_hello.as_ref())
+        .map(crate::tls::server_hello::ServerHello::extended_master_secret);
     scan.dh_bits = probes.iter().filter_map(|p| p.dh_bits).min();
     scan.ecdhe_group = probes
         .iter()
@@ -300,7 +309,7 @@ async fn fallback(dialer: &Dialer, sni: Option<&str>, probes: &[VersionProbe]) -
     }
 }
 
-fn hello(version: TlsVersion, suites: Vec<u16>, sni: Option<&str>) -> ClientHello {
+pub(super) fn hello(version: TlsVersion, suites: Vec<u16>, sni: Option<&str>) -> ClientHello {
     let mut hello = ClientHello::new(version.wire(), suites, rand::random(), rand::random());
     hello.server_name = sni.map(str::to_owned);
     if version == TlsVersion::Tls13 {
@@ -354,7 +363,7 @@ fn refusal(flight: &ServerFlight, version: TlsVersion) -> Failure {
 
 /// Sends one hello on a fresh connection and reads the reply up to `stop`. `Ok` means the server
 /// answered in TLS (a ServerHello or an alert); everything else is a classified failure.
-async fn exchange(
+pub(super) async fn exchange(
     dialer: &Dialer,
     hello: &ClientHello,
     stop: StopAt,

@@ -2,7 +2,9 @@
 //! features) and validated rustls handshakes (chain, trust, SNI, ALPN, OCSP, client auth).
 //! Input: a [`Target`] and [`ProbeOptions`]. Output: [`Facts`]; never an error — failures are facts.
 
+pub mod groups;
 pub mod handshake;
+pub mod hardening;
 mod identity;
 pub mod legacy;
 pub mod net;
@@ -23,7 +25,7 @@ pub use crate::facts::Protocol;
 
 use crate::facts::{
     AlpnFacts, CertFacts, ClientAuthDemand, ClientAuthFacts, Facts, Failure, FailureKind,
-    FeatureFacts, OcspFacts, SniFacts,
+    FeatureFacts, GroupFacts, HardeningFacts, HttpFacts, OcspFacts, SniFacts, TlsVersion,
 };
 
 /// One endpoint to probe.
@@ -88,7 +90,8 @@ pub async fn probe(target: &Target, options: &ProbeOptions) -> Facts {
             ..Facts::default()
         },
         Ok(()) => match resolve(target, options.timeout.min(options.deadline)).await {
-            Ok(addr) => probe_address(target, addr, options, started).await,
+            // Boxed: the concurrent probes make a large future, which callers should not copy around.
+            Ok(addr) => Box::pin(probe_address(target, addr, options, started)).await,
             Err(failure) => Facts {
                 failure: Some(failure),
                 ..Facts::default()
@@ -193,21 +196,38 @@ async fn probe_address(
         sni: None,
         ..Offer::default()
     };
-    let (raw, main, bare) = tokio::join!(
-        legacy::scan(&dialer, sni.as_deref()),
+    let (raw, main, bare, groups) = tokio::join!(
+        raw_scan(&dialer, sni.as_deref()),
         handshake::handshake(&dialer, &main_offer, &name),
         async {
             match &sni {
                 Some(_) => Some(handshake::handshake(&dialer, &bare_offer, &name).await),
                 None => None,
             }
-        }
+        },
+        groups::scan(&dialer, sni.as_deref())
     );
-    // With an identity offered we still need to know whether the server would accept none.
+    let (raw, sha1_signatures) = raw;
+    // With an identity offered we still need to know whether the server would accept none, and
+    // what its HTTP layer answers then.
+    let anonymous_offer = Offer {
+        sni: sni.clone(),
+        alpn: anonymous_alpn(target.protocol, http && options.http),
+        http_host: (http && options.http).then(|| name.clone()),
+        ..Offer::default()
+    };
     let anonymous = if main.client_auth_requested && options.client_identity.is_some() {
+        Some(handshake::handshake(&dialer, &anonymous_offer, &name).await)
+    } else {
+        None
+    };
+    // `GET /` is HTTP/1.1: when ALPN chose h2 it goes on a connection that offers only http/1.1
+    // (reusing the anonymous one when that got an HTTP answer).
+    let anonymous_http = anonymous.as_ref().is_some_and(|o| o.http.is_some());
+    let http_retry = if main.http_skipped_h2 && !anonymous_http {
         let offer = Offer {
-            sni: sni.clone(),
-            ..Offer::default()
+            identity: options.client_identity.clone(),
+            ..anonymous_offer
         };
         Some(handshake::handshake(&dialer, &offer, &name).await)
     } else {
@@ -222,9 +242,89 @@ async fn probe_address(
         options,
         &name,
     );
+    let http_outcome = http_retry
+        .as_ref()
+        .or(anonymous.as_ref().filter(|_| main.http_skipped_h2));
+    http_facts(&mut facts, http, &main, http_outcome);
+    let without_certificate = if options.client_identity.is_some() {
+        anonymous.as_ref()
+    } else if main.http_skipped_h2 {
+        http_retry.as_ref()
+    } else {
+        Some(&main)
+    };
+    demand_at_http(
+        &mut facts.client_auth,
+        without_certificate
+            .and_then(|o| o.http.as_ref())
+            .and_then(|a| a.status),
+    );
+    facts.groups = groups;
+    facts.hardening = HardeningFacts {
+        extended_master_secret: raw.extended_master_secret,
+        sha1_signatures,
+    };
+    if facts.groups.pq_hybrid.is_none() && facts.protocols.tls1_3 == Some(false) {
+        facts.groups = GroupFacts {
+            pq_hybrid: Some(false),
+            ..GroupFacts::default()
+        };
+    }
     facts.connections = dialer.connections();
     facts.deadline_exceeded = dialer.deadline_exceeded();
     facts
+}
+
+/// The raw scan, then (TLS 1.2 accepted) the SHA-1 signature probe.
+async fn raw_scan(dialer: &Dialer, sni: Option<&str>) -> (legacy::RawScan, Option<bool>) {
+    let raw = legacy::scan(dialer, sni).await;
+    let sha1 = if raw.protocols.get(TlsVersion::Tls12) == Some(true) {
+        hardening::sha1_signatures(dialer, sni).await
+    } else {
+        None
+    };
+    (raw, sha1)
+}
+
+/// ALPN of the follow-up handshakes: only `http/1.1` when they carry `GET /`, else what a client
+/// of the protocol needs (PostgreSQL 17 refuses a handshake without its own name).
+fn anonymous_alpn(protocol: Protocol, get: bool) -> Vec<Vec<u8>> {
+    match protocol {
+        Protocol::Tls if get => vec![b"http/1.1".to_vec()],
+        Protocol::Tls => Vec::new(),
+        Protocol::Postgres => offered_alpn(protocol),
+    }
+}
+
+/// The `GET /` facts: from the main handshake, or from the http/1.1-only one when ALPN chose h2.
+/// The anonymous handshake (identity supplied) tells the status without a client certificate.
+fn http_facts(
+    facts: &mut Facts,
+    http: bool,
+    main: &handshake::Outcome,
+    retry: Option<&handshake::Outcome>,
+) {
+    if !http {
+        return;
+    }
+    let carrier = if main.http_skipped_h2 {
+        retry
+    } else {
+        Some(main)
+    };
+    let answer = carrier.and_then(|o| o.http.as_ref());
+    facts.features.hsts_max_age = answer.and_then(|a| a.hsts_max_age);
+    facts.features.http = carrier
+        .and_then(|o| o.negotiated.as_ref())
+        .map(|_| answer.is_some());
+    facts.http = HttpFacts {
+        status: answer.and_then(|a| a.status),
+        alpn: answer
+            .and(carrier)
+            .and_then(|o| o.negotiated.as_ref())
+            .and_then(|n| n.alpn.clone()),
+        head_incomplete: answer.and_then(|a| a.incomplete).map(str::to_owned),
+    };
 }
 
 /// ALPN a client of the protocol offers: browsers' h2 and http/1.1, or PostgreSQL's own name
@@ -310,12 +410,8 @@ fn combine(
         heartbeat: raw.heartbeat,
         dh_bits: raw.dh_bits,
         ecdhe_group: raw.ecdhe_group.clone(),
-        hsts_max_age: main.http.flatten(),
-        http: main
-            .negotiated
-            .as_ref()
-            .filter(|_| protocol.carries_http())
-            .map(|_| main.http.is_some()),
+        hsts_max_age: None,
+        http: None,
     };
     facts
 }
@@ -435,5 +531,24 @@ fn client_auth_facts(
             .and_then(|o| o.failure.as_ref())
             .and_then(|f| f.alert.clone()),
         client_cert,
+        http_status_without_certificate: None,
+    }
+}
+
+/// Statuses with which an HTTP server refuses a request that came without a client certificate
+/// (nginx `ssl_verify_client on` answers 400; 495/496 are nginx's internal codes for it).
+const CERTIFICATE_REFUSED_STATUSES: [u16; 5] = [400, 401, 403, 495, 496];
+
+/// Records the status of `GET /` without a client certificate, and recognises a demand that the
+/// TLS layer leaves optional but HTTP enforces.
+fn demand_at_http(auth: &mut ClientAuthFacts, status: Option<u16>) {
+    if auth.demand == ClientAuthDemand::None {
+        return;
+    }
+    auth.http_status_without_certificate = status;
+    if auth.demand == ClientAuthDemand::Optional
+        && status.is_some_and(|s| CERTIFICATE_REFUSED_STATUSES.contains(&s))
+    {
+        auth.demand = ClientAuthDemand::RequiredAtHttp;
     }
 }

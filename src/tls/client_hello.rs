@@ -75,6 +75,13 @@ pub struct ClientHello {
     /// The x25519 public value sent in `key_share` (TLS 1.3); any 32 bytes will do, as the
     /// handshake is never finished.
     pub key_share: [u8; 32],
+    /// `supported_groups` to offer instead of the default list (empty: the default list).
+    pub groups: Vec<u16>,
+    /// TLS 1.3: send an empty `key_share`, so the server names the group it wants in a
+    /// HelloRetryRequest (RFC 8446 4.2.8).
+    pub empty_key_share: bool,
+    /// `signature_algorithms` to offer instead of the default list (empty: the default list).
+    pub signature_schemes: Vec<u16>,
 }
 
 impl ClientHello {
@@ -94,6 +101,9 @@ impl ClientHello {
             random,
             session_id: Vec::new(),
             key_share,
+            groups: Vec::new(),
+            empty_key_share: false,
+            signature_schemes: Vec::new(),
         }
     }
 
@@ -177,8 +187,13 @@ impl ClientHello {
             put_vec16(&mut list, &entry)?;
             put_extension(&mut ext, EXT_SERVER_NAME, &list)?;
         }
-        let mut groups = Vec::with_capacity(GROUPS.len() * 2);
-        for group in GROUPS {
+        let offered = if self.groups.is_empty() {
+            GROUPS
+        } else {
+            &self.groups
+        };
+        let mut groups = Vec::with_capacity(offered.len() * 2);
+        for group in offered {
             put_u16(&mut groups, *group);
         }
         let mut data = Vec::new();
@@ -186,8 +201,13 @@ impl ClientHello {
         put_extension(&mut ext, EXT_SUPPORTED_GROUPS, &data)?;
         put_extension(&mut ext, EXT_EC_POINT_FORMATS, &[1, 0])?;
         if self.version >= TLS1_2 {
-            let mut schemes = Vec::with_capacity(SIGNATURE_SCHEMES.len() * 2);
-            for scheme in SIGNATURE_SCHEMES {
+            let offered = if self.signature_schemes.is_empty() {
+                SIGNATURE_SCHEMES
+            } else {
+                &self.signature_schemes
+            };
+            let mut schemes = Vec::with_capacity(offered.len() * 2);
+            for scheme in offered {
                 put_u16(&mut schemes, *scheme);
             }
             let mut data = Vec::new();
@@ -210,8 +230,10 @@ impl ClientHello {
         if tls13 {
             put_extension(&mut ext, EXT_SUPPORTED_VERSIONS, &[2, 0x03, 0x04])?;
             let mut share = Vec::with_capacity(40);
-            put_u16(&mut share, GROUP_X25519);
-            put_vec16(&mut share, &self.key_share)?;
+            if !self.empty_key_share {
+                put_u16(&mut share, GROUP_X25519);
+                put_vec16(&mut share, &self.key_share)?;
+            }
             let mut data = Vec::with_capacity(42);
             put_vec16(&mut data, &share)?;
             put_extension(&mut ext, EXT_KEY_SHARE, &data)?;
@@ -341,6 +363,31 @@ mod tests {
         share.extend_from_slice(&[0xAB; 32]);
         assert_eq!(ext(&d, EXT_KEY_SHARE), Some(share.as_slice()));
         assert!(ext(&d, EXT_HEARTBEAT).is_none() && ext(&d, EXT_RENEGOTIATION_INFO).is_none());
+    }
+
+    #[test]
+    fn a_group_probe_hello_offers_its_own_groups_with_an_empty_key_share() {
+        let mut hello = ClientHello::new(TLS1_3, vec![0x1301], [1; 32], [0xAB; 32]);
+        hello.groups = vec![0x11EC, 0x001D];
+        hello.empty_key_share = true;
+        let d = decode(&hello.encode().expect("encodes"));
+        assert_eq!(
+            ext(&d, EXT_SUPPORTED_GROUPS),
+            Some(&[0u8, 4, 0x11, 0xEC, 0, 0x1D][..])
+        );
+        assert_eq!(ext(&d, EXT_KEY_SHARE), Some(&[0u8, 0][..]));
+    }
+
+    #[test]
+    fn a_sha1_probe_hello_offers_only_its_signature_schemes() {
+        let mut hello = ClientHello::new(TLS1_2, vec![0xC02F], [1; 32], [0; 32]);
+        hello.signature_schemes = vec![0x0201, 0x0203];
+        let d = decode(&hello.encode().expect("encodes"));
+        assert_eq!(
+            ext(&d, EXT_SIGNATURE_ALGORITHMS),
+            Some(&[0u8, 4, 2, 1, 2, 3][..])
+        );
+        assert!(ext(&d, EXT_EXTENDED_MASTER_SECRET).is_some());
     }
 
     #[test]

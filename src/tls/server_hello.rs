@@ -5,8 +5,8 @@
 
 use super::codec::{Cursor, WireError};
 use super::codepoints::{
-    EXT_ALPN, EXT_HEARTBEAT, EXT_KEY_SHARE, EXT_RENEGOTIATION_INFO, EXT_STATUS_REQUEST,
-    EXT_SUPPORTED_VERSIONS,
+    EXT_ALPN, EXT_EXTENDED_MASTER_SECRET, EXT_HEARTBEAT, EXT_KEY_SHARE, EXT_RENEGOTIATION_INFO,
+    EXT_STATUS_REQUEST, EXT_SUPPORTED_VERSIONS,
 };
 
 /// SHA-256("HelloRetryRequest"): the `random` that marks a ServerHello as a HelloRetryRequest.
@@ -49,6 +49,12 @@ impl ServerHello {
     #[must_use]
     pub fn version(&self) -> u16 {
         self.supported_version.unwrap_or(self.legacy_version)
+    }
+
+    /// The server agreed to the extended master secret (RFC 7627, `extended_master_secret`).
+    #[must_use]
+    pub fn extended_master_secret(&self) -> bool {
+        self.extensions.contains(&EXT_EXTENDED_MASTER_SECRET)
     }
 }
 

@@ -383,7 +383,7 @@ impl Rotating {
 }
 
 fn certified(chain: Vec<CertificateDer<'static>>, key: PrivateKeyDer<'static>) -> CertifiedKey {
-    let provider = rustls::crypto::ring::default_provider();
+    let provider = rustls::crypto::aws_lc_rs::default_provider();
     CertifiedKey::new(
         chain,
         provider
@@ -402,7 +402,7 @@ impl ResolvesServerCert for Rotating {
 /// A server config that serves whatever `resolver` holds.
 pub fn rotating_config(resolver: Arc<Rotating>) -> rustls::ServerConfig {
     let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
+        rustls::crypto::aws_lc_rs::default_provider(),
     ))
     .with_safe_default_protocol_versions()
     .expect("protocol versions")

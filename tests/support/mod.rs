@@ -16,6 +16,7 @@ pub mod audit;
 pub mod hostile;
 pub mod kube;
 pub mod openssl;
+pub mod peers;
 pub mod pki;
 pub mod postgres;
 pub mod relay;

@@ -198,6 +198,25 @@ impl OpensslServer {
     /// Starts `openssl s_server` serving `pki`'s leaf with the extra `args`.
     #[must_use]
     pub fn start_with(pki: Pki, args: &[&str]) -> Self {
+        Self::start_configured(pki, args, None)
+    }
+
+    /// Starts `openssl s_server` with `system_default` SSL_CONF commands (one `Name = value` per
+    /// line, e.g. `Options = -ExtendedMasterSecret`) for what has no command-line flag.
+    #[must_use]
+    pub fn start_with_ssl_conf(pki: Pki, args: &[&str], commands: &str) -> Self {
+        let conf = pki.dir.path().join("openssl.cnf");
+        fs::write(
+            &conf,
+            format!(
+                "openssl_conf = conf\n[conf]\nssl_conf = ssl\n[ssl]\nsystem_default = tls\n[tls]\n{commands}\n"
+            ),
+        )
+        .expect("write openssl.cnf");
+        Self::start_configured(pki, args, Some(&conf))
+    }
+
+    fn start_configured(pki: Pki, args: &[&str], conf: Option<&Path>) -> Self {
         let log = pki.dir.path().join("s_server.log");
         for _attempt in 0..3 {
             let addr = free_port();
@@ -213,7 +232,7 @@ impl OpensslServer {
                 .arg(&pki.key)
                 .args(args)
                 // The system configuration must not change what a test server accepts.
-                .env("OPENSSL_CONF", "/dev/null")
+                .env("OPENSSL_CONF", conf.unwrap_or(Path::new("/dev/null")))
                 .stdin(Stdio::piped())
                 .stdout(Stdio::null())
                 .stderr(fs::File::create(&log).expect("create the s_server log"));

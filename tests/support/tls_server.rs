@@ -37,7 +37,7 @@ pub enum ClientAuth {
 }
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
 }
 
 /// A server config serving `chain` with `key`.
@@ -137,6 +137,47 @@ pub async fn start(config: ServerConfig, headers: &'static str) -> Server {
                 );
                 let _ = tls.write_all(response.as_bytes()).await;
                 let _ = tls.shutdown().await;
+            });
+        }
+    });
+    Server { addr, task }
+}
+
+/// Serves TLS with `config` and answers every request with exactly `response`; then closes the
+/// connection, or with `hold` keeps it open without sending more (a head still arriving).
+pub async fn start_responding(config: ServerConfig, response: Vec<u8>, hold: bool) -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1");
+    let addr = listener.local_addr().expect("local addr");
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let response = Arc::new(response);
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let (acceptor, response) = (acceptor.clone(), response.clone());
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut buf = vec![0u8; 4096];
+                let mut seen = Vec::new();
+                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tls.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => seen.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = tls.write_all(&response).await;
+                let _ = tls.flush().await;
+                if hold {
+                    // Keep the connection (and the head) open until the client gives up.
+                    let _ = tls.read(&mut buf).await;
+                } else {
+                    let _ = tls.shutdown().await;
+                }
             });
         }
     });

@@ -133,6 +133,10 @@ fn endpoint_series(base: &[String], audited: &Audited, out: &mut Vec<Series>) {
         base.to_vec(),
         flag(r.facts.reachable),
     ));
+    // The group a current client (rustls, post-quantum first) negotiated: a bounded label.
+    if let Some(group) = r.facts.negotiated.as_ref().and_then(|n| n.group.as_deref()) {
+        out.push(series(Family::KeyExchange, with(&[group]), 1.0));
+    }
 }
 
 /// Every per-audit series of one completed audit (pure).
@@ -280,6 +284,31 @@ mod tests {
             "{text}"
         );
         assert!(text.contains(r#"tlsaudit_audit_earliest_not_after_timestamp_seconds{audit="web",namespace="shop"}"#), "{text}");
+    }
+
+    #[test]
+    fn the_negotiated_group_is_a_label_of_the_key_exchange_info_series() {
+        let mut endpoint = audited("10.0.0.1:443", &[]);
+        endpoint.report.facts.negotiated = Some(crate::facts::Negotiated {
+            version: TlsVersion::Tls13,
+            cipher: "TLS13_AES_128_GCM_SHA256".into(),
+            group: Some("X25519MLKEM768".into()),
+            alpn: None,
+        });
+        let all = audit_series(&facts(), &[endpoint]);
+        let kx: Vec<&Series> = all
+            .iter()
+            .filter(|s| s.family == Family::KeyExchange)
+            .collect();
+        assert_eq!(kx.len(), 1);
+        assert_eq!(
+            kx[0].labels.last().map(String::as_str),
+            Some("X25519MLKEM768")
+        );
+        assert!((kx[0].value - 1.0).abs() < f64::EPSILON);
+        // Without a completed validated handshake there is no series.
+        let bare = audit_series(&facts(), &[audited("10.0.0.1:443", &[])]);
+        assert!(bare.iter().all(|s| s.family != Family::KeyExchange));
     }
 
     #[test]

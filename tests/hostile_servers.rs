@@ -159,6 +159,9 @@ async fn a_server_that_stalls_after_each_server_hello_ends_at_the_deadline() {
             ("connect.timeout", "critical"),
             ("probe.deadline_exceeded", "medium"),
             ("protocol.no_tls1_3", "low"),
+            // A hand-built TLS 1.2 server: no EMS echo, no TLS 1.3 for a hybrid group.
+            ("tls.no_extended_master_secret", "low"),
+            ("kex.no_pq_hybrid", "info"),
         ]),
         "{:#?}",
         report.findings
@@ -290,6 +293,9 @@ async fn a_one_megabyte_certificate_is_refused_after_its_header_not_read() {
         findings(&report),
         set(&[
             ("protocol.no_tls1_3", "low"),
+            // A hand-built TLS 1.2 server: no EMS echo, no TLS 1.3 for a hybrid group.
+            ("tls.no_extended_master_secret", "low"),
+            ("kex.no_pq_hybrid", "info"),
             ("tls.oversized_handshake", "high")
         ]),
         "{:#?}",
@@ -361,6 +367,9 @@ async fn a_broken_certificate_message_after_a_server_hello_is_malformed_not_not_
         findings(&report),
         set(&[
             ("protocol.no_tls1_3", "low"),
+            // A hand-built TLS 1.2 server: no EMS echo, no TLS 1.3 for a hybrid group.
+            ("tls.no_extended_master_secret", "low"),
+            ("kex.no_pq_hybrid", "info"),
             ("tls.malformed_handshake", "high")
         ]),
         "{:#?}",

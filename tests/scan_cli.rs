@@ -303,8 +303,10 @@ async fn a_server_that_stalls_after_server_hello_is_cut_off_at_the_deadline() {
         codes(&json),
         pairs(&[
             ("connect.timeout", "critical"),
+            ("kex.no_pq_hybrid", "info"),
             ("probe.deadline_exceeded", "medium"),
             ("protocol.no_tls1_3", "low"),
+            ("tls.no_extended_master_secret", "low"),
         ])
     );
 }
@@ -329,7 +331,9 @@ async fn a_megabyte_certificate_is_an_oversized_handshake_not_not_tls() {
     assert_eq!(
         codes(&json),
         pairs(&[
+            ("kex.no_pq_hybrid", "info"),
             ("protocol.no_tls1_3", "low"),
+            ("tls.no_extended_master_secret", "low"),
             ("tls.oversized_handshake", "high"),
         ])
     );

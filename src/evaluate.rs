@@ -1,6 +1,8 @@
 //! Facts + policy + now → findings (pure). Time is a parameter, never read here.
-//! The `handshake` sub-module holds the key-exchange, TLS 1.2 hardening, mTLS-demand and HTTP-head checks.
+//! `client_auth` judges the client-certificate demand and the audit's own client certificate; the
+//! `handshake` sub-module holds the key-exchange, TLS 1.2 hardening, mTLS-demand and HTTP-head checks.
 
+mod client_auth;
 mod handshake;
 
 use crate::facts::{CertFacts, ClientAuthDemand, Facts, FailureKind, Protocol, TlsVersion};
@@ -45,7 +47,7 @@ pub fn evaluate(
     if facts.negotiated.is_some() || !facts.chain.is_empty() {
         extensions(facts, now, &mut out);
     }
-    client_auth(facts, policy, now, &mut out);
+    client_auth::client_auth(facts, policy, now, &mut out);
     if facts.reachable {
         handshake::judge(facts, policy, &mut out);
     }
@@ -645,66 +647,6 @@ fn not_stapled(facts: &Facts, out: &mut Vec<Finding>) {
             Code::OcspNotStapled,
             format!("no OCSP response stapled; the leaf names the responder {url}"),
         );
-    }
-}
-
-fn client_auth(facts: &Facts, policy: &Policy, now: i64, out: &mut Vec<Finding>) {
-    let auth = &facts.client_auth;
-    let alert = auth.alert.as_deref().unwrap_or("none");
-    match (auth.demand, auth.identity_accepted) {
-        (ClientAuthDemand::Required, None) => {
-            push(
-                out,
-                Code::MtlsRequired,
-                "the server requires a client certificate".into(),
-            );
-            push(
-                out,
-                Code::MtlsClientCertMissing,
-                format!(
-                    "no client certificate supplied; the server refused the handshake ({alert})"
-                ),
-            );
-        }
-        (ClientAuthDemand::Required, Some(_)) => {
-            push(
-                out,
-                Code::MtlsRequired,
-                "the server requires a client certificate".into(),
-            );
-        }
-        _ => {}
-    }
-    if auth.identity_accepted == Some(false) {
-        push(
-            out,
-            Code::MtlsClientCertRejected,
-            format!("the server rejected the client certificate ({alert})"),
-        );
-    }
-    if let Some(cert) = &auth.client_cert {
-        let left = cert.not_after_unix - now;
-        let level = if left < 0 {
-            Some((Severity::High, None))
-        } else {
-            expiry_level(cert, policy, now).map(|(severity, t)| (severity, Some(t)))
-        };
-        if let Some((severity, threshold)) = level {
-            let message = match threshold {
-                None => format!(
-                    "the client certificate {} expired on {}",
-                    cert.subject, cert.not_after
-                ),
-                Some(threshold) => format!(
-                    "the client certificate {} expires on {} ({} left); threshold: {}",
-                    cert.subject,
-                    cert.not_after,
-                    lifetime::duration(left),
-                    threshold.describe()
-                ),
-            };
-            out.push(Finding::new(Code::MtlsClientCertExpiring, message).with_severity(severity));
-        }
     }
 }
 

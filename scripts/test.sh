@@ -22,7 +22,7 @@ cd "$ROOT" || exit 1
 
 # Debian packages the tests need. Extend this list when a test needs a new tool. Packages that
 # start a service on install (nginx, haproxy, ...) are fine: services are kept from starting.
-TEST_PACKAGES="openssl gnutls-bin socat iproute2 curl python3-yaml postgresql nginx-light"
+TEST_PACKAGES="openssl gnutls-bin socat iproute2 curl unzip python3-yaml postgresql nginx-light"
 
 EXISTING_CLUSTER=0
 for arg in "$@"; do

@@ -5,7 +5,10 @@
 #   for the one-node cluster of scripts/node.sh (target `node`, not part of `all`): kubelet,
 #   kube-controller-manager, kube-scheduler, kube-proxy (the same k8s.io/kubernetes version, cached
 #   apart so that adding them does not rebuild kube-apiserver), containerd, containerd-shim-runc-v2 and
-#   ctr (github.com/containerd/containerd/v2), and the Prometheus server (the same module as promtool).
+#   ctr (github.com/containerd/containerd/v2), and the Prometheus server (the same module as promtool);
+#   the upstream CRD manifests of the Gateway API (sigs.k8s.io/gateway-api, standard channel) and of
+#   cert-manager (github.com/cert-manager/cert-manager), read from their module zips (target `crds`,
+#   part of `all`; `path crds-gateway-api` / `path crds-cert-manager` print their directories).
 # Each tool is built only when its cached binary is missing. Prints what it builds and how long it took;
 # fails loudly, naming the step, when the proxy or a build fails.
 # Kubernetes' and etcd's official release binaries are used instead of a source build when their SHA-256
@@ -14,9 +17,10 @@
 # file without a pinned sum is never downloaded, and a failed or mismatching download falls back to
 # the source build.
 #
-# Usage: scripts/toolchain.sh [all|kube|etcd|helm|promtool|node|kube-node|containerd|prometheus]...
+# Usage: scripts/toolchain.sh [all|kube|etcd|helm|promtool|crds|node|kube-node|containerd|prometheus]...
 #                                                                (default: all)
 #        scripts/toolchain.sh path NAME                          (print a cached binary's path)
+#   NAME crds-gateway-api or crds-cert-manager prints the directory of that project's CRD YAML files.
 set -euo pipefail
 
 KUBERNETES_VERSION=v1.37.2   # matches k8s-openapi's newest feature (v1_37)
@@ -25,6 +29,11 @@ HELM_VERSION=v3.22.0
 PROMETHEUS_VERSION=v0.316.0  # Go module version of Prometheus 3.16.0 (promtool)
 PROMETHEUS_RELEASE=3.16.0    # the same release, as `promtool --version` should print it
 CONTAINERD_VERSION=v2.2.9    # containerd 2.x: kubelet 1.36+ no longer supports containerd 1.x (Debian 12 has 1.6)
+GATEWAY_API_VERSION=v1.7.0   # newest Gateway API (2026-10-29): TLSRoute v1, ListenerSet v1, BackendTLSPolicy v1
+# SHA-256 of the proxy's module zip: its go.mod says `go 1.27.0`, so `go mod download` (Go 1.26) refuses
+# it and the zip is fetched from the proxy directly and checked against this pin instead.
+GATEWAY_API_ZIP_SHA256=f9041f93ad3b2572089afa858ceac74e0545e7769490ae774039ed0f841f3d6d
+CERT_MANAGER_VERSION=v1.21.2 # newest cert-manager (2026-09-10); `go mod download` checks it against sum.golang.org
 
 CACHE=${TLSAUDIT_CACHE:-$HOME/.cache/tlsaudit}
 TOOLS=$CACHE/tools
@@ -47,10 +56,17 @@ tool_dir() {
     kubelet|kube-controller-manager|kube-scheduler|kube-proxy) echo "$TOOLS/kubernetes-node-$KUBERNETES_VERSION" ;;
     containerd|containerd-shim-runc-v2|ctr) echo "$TOOLS/containerd-$CONTAINERD_VERSION" ;;
     prometheus) echo "$TOOLS/prometheus-server-$PROMETHEUS_VERSION" ;;
+    crds-gateway-api) echo "$TOOLS/crds-gateway-api-$GATEWAY_API_VERSION" ;;
+    crds-cert-manager) echo "$TOOLS/crds-cert-manager-$CERT_MANAGER_VERSION" ;;
     *) die "unknown tool $1" ;;
   esac
 }
-tool_path() { echo "$(tool_dir "$1")/bin/$1"; }
+tool_path() {
+  case $1 in
+    crds-*) tool_dir "$1" ;;
+    *) echo "$(tool_dir "$1")/bin/$1" ;;
+  esac
+}
 
 # go.mod of a published module version, from the module cache (downloaded through the proxy).
 module_gomod() {
@@ -239,6 +255,42 @@ build_promtool() {
     "github.com/prometheus/prometheus/cmd/promtool@$PROMETHEUS_VERSION"
 }
 
+# --- upstream CRD manifests ---------------------------------------------------------------------------
+
+# The Gateway API's standard-channel CRDs (one YAML file per kind), from the pinned module zip.
+fetch_gateway_crds() {
+  local dir; dir=$(tool_dir crds-gateway-api)
+  [ -s "$dir/gateway.networking.k8s.io_gateways.yaml" ] && return 0
+  command -v curl >/dev/null || die "curl is missing: needed for the Gateway API CRDs"
+  command -v unzip >/dev/null || die "unzip is missing: needed for the Gateway API CRDs (apt-get install unzip)"
+  local proxy=${GOPROXY%%,*} m=sigs.k8s.io/gateway-api v=$GATEWAY_API_VERSION tmp got
+  tmp=$(mktemp -d)
+  log "fetching the Gateway API $v CRDs from $proxy"
+  curl -fsSL --max-time 300 -o "$tmp/m.zip" "$proxy/$m/@v/$v.zip" || { rm -rf "$tmp"; die "download $m@$v from $proxy"; }
+  got=$(sha256sum "$tmp/m.zip" | cut -d' ' -f1)
+  [ "$got" = "$GATEWAY_API_ZIP_SHA256" ] || { rm -rf "$tmp"; die "SHA-256 of $m@$v is $got, pinned $GATEWAY_API_ZIP_SHA256"; }
+  unzip -q "$tmp/m.zip" "$m@$v/config/crd/standard/*.yaml" -d "$tmp" || { rm -rf "$tmp"; die "unzip $m@$v"; }
+  rm -rf "${dir:?}" && mkdir -p "$dir"
+  # The ValidatingAdmissionPolicy file guards upgrades of the CRDs themselves, not a CRD: left out.
+  find "$tmp/$m@$v/config/crd/standard" -name 'gateway.networking.k8s.io_*.yaml' ! -name '*vap*' -exec cp {} "$dir/" \;
+  rm -rf "$tmp"
+  [ -s "$dir/gateway.networking.k8s.io_gateways.yaml" ] || die "no Gateway CRD in $m@$v"
+}
+
+# cert-manager's CRDs (Certificate, Issuer, ClusterIssuer, CertificateRequest), from its module.
+fetch_cert_manager_crds() {
+  local dir; dir=$(tool_dir crds-cert-manager)
+  [ -s "$dir/cert-manager.io_certificates.yaml" ] && return 0
+  command -v go >/dev/null || die "go is not installed: needed to fetch the cert-manager CRDs"
+  local m=github.com/cert-manager/cert-manager v=$CERT_MANAGER_VERSION src
+  log "fetching the cert-manager $v CRDs through $GOPROXY"
+  src=$(go mod download -json "$m@$v" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p') || die "download $m@$v"
+  [ -s "$src/deploy/crds/cert-manager.io_certificates.yaml" ] || die "no Certificate CRD in $m@$v"
+  rm -rf "${dir:?}" && mkdir -p "$dir"
+  cp "$src"/deploy/crds/cert-manager.io_*.yaml "$dir/"
+  chmod 644 "$dir"/*.yaml
+}
+
 main() {
   if [ "${1:-}" = path ]; then tool_path "${2:?tool name}"; return; fi
   # Two builds writing the same src/ and bin.tmp/ would corrupt each other: the second one waits.
@@ -252,7 +304,8 @@ main() {
   [ $# -gt 0 ] || set -- all
   for what in "$@"; do
     case $what in
-      all) build_etcd; build_kube; build_helm; build_promtool ;;
+      all) build_etcd; build_kube; build_helm; build_promtool; fetch_gateway_crds; fetch_cert_manager_crds ;;
+      crds) fetch_gateway_crds; fetch_cert_manager_crds ;;
       kube) build_kube ;;
       etcd) build_etcd ;;
       helm) build_helm ;;
@@ -261,7 +314,7 @@ main() {
       kube-node) build_kube_node ;;
       containerd) build_containerd ;;
       prometheus) build_prometheus ;;
-      *) die "unknown target $what (all|kube|etcd|helm|promtool|node|kube-node|containerd|prometheus|path NAME)" ;;
+      *) die "unknown target $what (all|kube|etcd|helm|promtool|crds|node|kube-node|containerd|prometheus|path NAME)" ;;
     esac
   done
   log "tools ready under $TOOLS ($((SECONDS - start)) s)"

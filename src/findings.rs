@@ -296,6 +296,22 @@ catalog! {
     ConfigInvalid = "config.invalid", High,
         "The audit's configuration for this target could not be used (for example an unreadable trust bundle).",
         "Fix the referenced Secret or ConfigMap; the message names it.";
+    // Cluster webhooks and aggregated APIs (`spec.cluster`): the apiserver's own TLS clients.
+    WebhookCaBundleMismatch = "webhook.ca_bundle_mismatch", Critical,
+        "The caBundle of a ValidatingWebhookConfiguration or MutatingWebhookConfiguration webhook, an APIService or a CRD conversion webhook does not verify the certificate its Service serves (probed as the apiserver dials it: SNI `<service>.<namespace>.svc`, trust = the caBundle only; an empty caBundle means the apiserver's system roots). Every call the apiserver makes to it fails: for a webhook with `failurePolicy: Fail` (the default), an APIService or a conversion webhook, requests that reach it are rejected or unavailable cluster-wide (critical); a webhook with `failurePolicy: Ignore` is silently skipped, so its policy or defaults stop applying (high).",
+        "Put the CA that issued the Service's serving certificate into the caBundle (cert-manager: annotate the object with `cert-manager.io/inject-ca-from: <namespace>/<certificate>` so the CA injector keeps it current), or serve a certificate issued by the CA already in it.";
+    WebhookCaBundleInvalid = "webhook.ca_bundle_invalid", Critical,
+        "The caBundle of a webhook, APIService or CRD conversion webhook holds no parsable PEM certificate: the apiserver cannot build its TLS client, so every call fails (critical; high for a webhook with `failurePolicy: Ignore`).",
+        "Set the caBundle to the base64 of the PEM CA certificate(s) that issued the Service's serving certificate (cert-manager's CA injector does this).";
+    WebhookCaBundleExpiring = "webhook.ca_bundle_expiring", Medium,
+        "A CA certificate in the caBundle of a webhook, APIService or CRD conversion webhook (the one that anchors the served chain, when one does) expires within the warning threshold (the same days-or-lifetime-share rule as `cert.expiring_soon`; high within the critical one), or has expired (then as severe as `webhook.ca_bundle_mismatch`: the apiserver's Go verifier rejects a chain through an expired root).",
+        "Rotate the webhook's CA before it expires: issue a new CA, put old and new CA into the caBundle, re-issue the serving certificate from the new CA, then drop the old CA (cert-manager does this with a CA Issuer and the CA injector).";
+    WebhookInsecureSkipTlsVerify = "webhook.insecure_skip_tls_verify", High,
+        "An APIService sets `insecureSkipTLSVerify: true`: the apiserver proxies requests, with the requesting user's identity in headers, to whatever answers at the Service without verifying its certificate (the API reference: \"This is strongly discouraged. You should use the CABundle instead.\").",
+        "Remove `insecureSkipTLSVerify` and set `caBundle` to the CA of the Service's serving certificate (for metrics-server: run it with a certificate from a CA you put into the APIService).";
+    WebhookUrlNotProbed = "webhook.url_not_probed", Info,
+        "A webhook or CRD conversion webhook is called through `clientConfig.url`, not a Service: tlsaudit does not dial URLs named by cluster objects (they often point at loopback or the node network, which the SSRF guard refuses); its caBundle is not checked against a served certificate.",
+        "Audit the URL's host explicitly with `spec.endpoints` (its network must be allowed by `--allow-target-cidr`), or move the webhook behind a Service.";
 }
 
 impl Code {

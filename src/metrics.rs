@@ -273,6 +273,8 @@ error_categories! {
     PatchStatus = "patch_status",
     /// The TlsAudit had no namespace.
     NoNamespace = "no_namespace",
+    /// Listing webhook configurations, APIServices or CRDs, or reading their Services, failed.
+    ReadClusterObjects = "read_cluster_objects",
 }
 
 /// One series value: family, label values in the family's label order, value.

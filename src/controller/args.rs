@@ -101,6 +101,20 @@ pub struct ControllerArgs {
     /// operator watches have been missing for this long (checked every third of it).
     #[arg(long, env = "TLSAUDIT_READINESS_GRACE", default_value = "30s", value_parser = crate::duration::parse)]
     pub readiness_grace: Duration,
+    /// Let audits in the operator's own namespace use `spec.cluster` (webhook, APIService and
+    /// CRD conversion caBundles). Needs read access to those cluster-scoped kinds (chart
+    /// `clusterAudits.enabled`).
+    #[arg(
+        long,
+        env = "TLSAUDIT_CLUSTER_AUDITS",
+        value_enum,
+        default_value = "off"
+    )]
+    pub cluster_audits: OnOff,
+    /// The one namespace whose audits may use `spec.cluster`; default the Pod's namespace
+    /// (POD_NAMESPACE), else the kubeconfig's.
+    #[arg(long, env = "TLSAUDIT_CLUSTER_AUDIT_NAMESPACE")]
+    pub cluster_audit_namespace: Option<String>,
 }
 
 impl ControllerArgs {

@@ -59,6 +59,17 @@ pub struct Settings {
     pub probe_deadline: Duration,
     /// Networks explicit endpoints may reach.
     pub networks: TargetNetworks,
+    /// Who may audit the apiserver's webhooks and aggregated APIs (`spec.cluster`).
+    pub cluster: ClusterSettings,
+}
+
+/// Where `spec.cluster` is honoured.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClusterSettings {
+    /// `--cluster-audits on`.
+    pub enabled: bool,
+    /// The operator's namespace, the only one whose audits may use it.
+    pub namespace: String,
 }
 
 impl Settings {
@@ -76,6 +87,14 @@ impl Settings {
                 .unwrap_or_else(|| args.probe_timeout.saturating_mul(6))
                 .max(args.probe_timeout),
             networks: TargetNetworks::new(args.allow_target_cidr.clone()),
+            cluster: ClusterSettings {
+                enabled: args.cluster_audits == super::args::OnOff::On,
+                namespace: args
+                    .cluster_audit_namespace
+                    .clone()
+                    .or_else(|| std::env::var("POD_NAMESPACE").ok())
+                    .unwrap_or_default(),
+            },
         }
     }
 }
@@ -185,9 +204,16 @@ impl Context {
             controller: EVENT_REPORTER.into(),
             instance: Some(setup.identity.clone()),
         };
+        let mut settings = Settings::from_args(args);
+        if settings.cluster.namespace.is_empty() {
+            setup
+                .client
+                .default_namespace()
+                .clone_into(&mut settings.cluster.namespace);
+        }
         Self {
             client: setup.client.clone(),
-            settings: Settings::from_args(args),
+            settings,
             stores,
             prober: Prober::new(
                 Arc::clone(&setup.probe),

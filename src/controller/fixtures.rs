@@ -305,6 +305,7 @@ pub fn context(cluster: &Cluster, api: &FakeApiserver, probes: &FakeProbes) -> A
             probe_timeout: Duration::from_secs(5),
             probe_deadline: Duration::from_secs(30),
             networks: TargetNetworks::new(Vec::new()),
+            cluster: crate::controller::context::ClusterSettings::default(),
         },
         stores: Stores {
             audits: store(&cluster.audits),

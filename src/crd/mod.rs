@@ -108,6 +108,37 @@ pub struct TlsAuditSpec {
     /// Stop auditing (the last status stays).
     #[serde(default)]
     pub suspend: bool,
+    /// The apiserver's own TLS clients: the Services behind admission webhooks, aggregated APIs
+    /// and CRD conversion webhooks, probed as the apiserver dials them and checked against their
+    /// caBundle. Cluster-scoped, so honoured only for audits in the operator's own namespace when
+    /// the operator runs with `--cluster-audits on` (chart `clusterAudits.enabled`); elsewhere
+    /// Ready=False with the reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterTargets>,
+}
+
+/// Which cluster-scoped client configurations of the apiserver to audit.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterTargets {
+    /// Every `clientConfig.service` of the ValidatingWebhookConfigurations and
+    /// MutatingWebhookConfigurations.
+    #[serde(default)]
+    pub webhooks: bool,
+    /// Every APIService with a `spec.service` (aggregated APIs such as metrics-server).
+    #[serde(default)]
+    pub api_services: bool,
+    /// Every CustomResourceDefinition with `spec.conversion.strategy: Webhook`.
+    #[serde(default)]
+    pub conversion_webhooks: bool,
+}
+
+impl ClusterTargets {
+    /// Whether anything is asked for.
+    #[must_use]
+    pub fn any(&self) -> bool {
+        self.webhooks || self.api_services || self.conversion_webhooks
+    }
 }
 
 /// Which Services to audit.

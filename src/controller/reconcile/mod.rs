@@ -12,6 +12,7 @@
 //! when to audit next. A broken endpoint is a finding, a missing Secret a condition; `reconcile`
 //! fails only when the operator cannot do its own work (API calls).
 
+pub mod cluster;
 pub mod events;
 pub mod judge;
 pub mod material;
@@ -49,6 +50,9 @@ pub enum Error {
     /// Writing the status failed.
     #[error(transparent)]
     PatchStatus(#[from] PatchStatusError),
+    /// Reading the cluster's webhooks, APIServices, CRDs or their Services failed.
+    #[error(transparent)]
+    Cluster(#[from] cluster::ClusterError),
     /// The object has no namespace (never for a namespaced kind).
     #[error("failed to reconcile TlsAudit {0}: it has no namespace")]
     NoNamespace(String),
@@ -66,6 +70,7 @@ impl Error {
             Self::Material(MaterialError::ReadSecret { .. }) => ErrorCategory::ReadSecret,
             Self::Material(MaterialError::ReadConfigMap { .. }) => ErrorCategory::ReadConfigMap,
             Self::PatchStatus(_) => ErrorCategory::PatchStatus,
+            Self::Cluster(_) => ErrorCategory::ReadClusterObjects,
             Self::NoNamespace(_) => ErrorCategory::NoNamespace,
         }
     }
@@ -115,7 +120,12 @@ pub async fn reconcile(audit: Arc<TlsAudit>, ctx: Arc<Context>) -> Result<Action
         .await;
     let now = jiff::Timestamp::now();
     let policy = audit.spec.policy.engine_policy();
-    let audited = judge::judge(&planned, &facts, &material.ingress_secrets, &policy, now);
+    let mut audited = judge::judge(&planned, &facts, &material.ingress_secrets, &policy, now);
+    let mut problems = material.problems.clone();
+    // The apiserver's own TLS clients (spec.cluster): opt-in, operator namespace only.
+    let cluster = cluster::audit(&ctx, &namespace, &audit.spec, &policy, now).await?;
+    audited.extend(cluster.audited);
+    problems.extend(cluster.problems);
 
     let wait = jittered(interval);
     let next =
@@ -126,7 +136,7 @@ pub async fn reconcile(audit: Arc<TlsAudit>, ctx: Arc<Context>) -> Result<Action
         &StatusInput {
             generation: audit.metadata.generation,
             minimum_grade: audit.spec.policy.minimum_grade,
-            problems: &material.problems,
+            problems: &problems,
             now,
             next,
             previous,

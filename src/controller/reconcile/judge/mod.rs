@@ -9,6 +9,7 @@
 
 pub mod consistency;
 pub mod ingress;
+pub mod webhooks;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -11,6 +11,7 @@
 //! The guard (`networks`): explicit endpoints and Ingress `status.loadBalancer` addresses must lie
 //! in the allowed networks; no planned address at all may be a cloud metadata endpoint.
 
+pub mod cluster;
 pub mod networks;
 pub mod targets;
 

@@ -1,0 +1,327 @@
+//! `spec.cluster` end to end against the real kube-apiserver of scripts/control-plane.sh: real
+//! ValidatingWebhookConfigurations and an APIService point at a real Service whose EndpointSlice
+//! address is routed to a real rustls server on loopback (`support::audit`), and the operator,
+//! in-process with `--cluster-audits on`, checks each caBundle against the served chain.
+//!
+//! Safety: these objects are live in the test apiserver. The webhooks match only a made-up API
+//! group that nothing serves (and an object label nobody sets); the APIService serves a made-up
+//! group/version. Both are deleted when the test ends, passed or failed ([`Cleanup`]), before the
+//! namespace, so that no request of another test is intercepted and discovery stays whole.
+
+mod support;
+
+use std::collections::BTreeSet;
+
+use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
+use k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1::APIService;
+use kube::api::{DeleteParams, PostParams};
+use kube::{Api, Client, Config};
+use serde_json::json;
+use support::audit::{
+    Routes, audit, condition, create, endpoint_slice, fake, install_tlsaudit_crd, operator,
+    service, wait_status,
+};
+use support::kube::TestNamespace;
+use support::pki::{Hierarchy, Spec};
+use support::tls_server::{self, ClientAuth};
+use tlsaudit::crd::{TlsAudit, TlsAuditStatus};
+
+/// The made-up API group the test's webhooks match and its APIService serves.
+const GROUP: &str = "e2e.tlsaudit.invalid";
+
+/// `(code, severity)` of the findings of the endpoint whose status target is `target`.
+fn findings_of(status: &TlsAuditStatus, target: &str) -> BTreeSet<(String, String)> {
+    status
+        .endpoints
+        .iter()
+        .filter(|e| e.target == target)
+        .flat_map(|e| {
+            e.findings
+                .iter()
+                .map(|f| (f.code.to_string(), f.severity.to_string()))
+        })
+        .collect()
+}
+
+fn pairs(items: &[(&str, &str)]) -> BTreeSet<(String, String)> {
+    items
+        .iter()
+        .map(|(c, s)| ((*c).to_owned(), (*s).to_owned()))
+        .collect()
+}
+
+/// Deletes the test's cluster-scoped objects when dropped, on its own thread and runtime (as
+/// `TestNamespace` does), so that a failed assertion still removes them.
+struct Cleanup {
+    config: Config,
+    webhooks: Vec<String>,
+    api_services: Vec<String>,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let config = self.config.clone();
+        let webhooks = std::mem::take(&mut self.webhooks);
+        let api_services = std::mem::take(&mut self.api_services);
+        let result = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            runtime.block_on(async {
+                let client = Client::try_from(config).map_err(|e| e.to_string())?;
+                let hooks: Api<ValidatingWebhookConfiguration> = Api::all(client.clone());
+                for name in &webhooks {
+                    gone(hooks.delete(name, &DeleteParams::default()).await)?;
+                }
+                let apis: Api<APIService> = Api::all(client);
+                for name in &api_services {
+                    gone(apis.delete(name, &DeleteParams::default()).await)?;
+                }
+                Ok::<(), String>(())
+            })
+        })
+        .join()
+        .unwrap_or_else(|_| Err("the cleanup thread panicked".into()));
+        if let Err(e) = result {
+            if std::thread::panicking() {
+                eprintln!("cleanup of cluster objects failed: {e}");
+            } else {
+                panic!("cleanup of cluster objects failed: {e}");
+            }
+        }
+    }
+}
+
+fn gone<T>(result: Result<T, kube::Error>) -> Result<(), String> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.is_not_found() => Ok(()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// A webhook on Service `namespace/hook` (port 443 by default) that can never be called: it
+/// matches only [`GROUP`], which nothing serves, and objects labelled `tlsaudit.dev/e2e: never`.
+fn webhook(name: &str, namespace: &str, ca_pem: &str, failure_policy: &str) -> serde_json::Value {
+    // ByteString serialises as base64, the wire form of caBundle.
+    let ca_bundle = serde_json::to_value(k8s_openapi::ByteString(ca_pem.as_bytes().to_vec()))
+        .expect("caBundle");
+    json!({
+        "name": name,
+        "clientConfig": {
+            "service": {"namespace": namespace, "name": "hook", "path": "/validate"},
+            "caBundle": ca_bundle,
+        },
+        "rules": [{"apiGroups": [GROUP], "apiVersions": ["v1"], "operations": ["CREATE"],
+                   "resources": ["nothings"], "scope": "*"}],
+        "objectSelector": {"matchLabels": {"tlsaudit.dev/e2e": "never"}},
+        "failurePolicy": failure_policy,
+        "sideEffects": "None",
+        "admissionReviewVersions": ["v1"],
+        "timeoutSeconds": 1,
+    })
+}
+
+async fn create_cluster<K>(client: &Client, object: serde_json::Value) -> K
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + serde::Serialize
+        + std::fmt::Debug,
+{
+    let object: K = serde_json::from_value(object).expect("object");
+    Api::<K>::all(client.clone())
+        .create(&PostParams::default(), &object)
+        .await
+        .expect("create cluster object")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_ca_bundle_from_another_ca_is_reported_and_the_right_one_is_not() {
+    let ns = TestNamespace::new("webhooks").await;
+    let client = ns.client();
+    install_tlsaudit_crd(&client).await;
+    let pki = Hierarchy::new();
+    let other = Hierarchy::new();
+    let host = format!("hook.{}.svc", ns.name());
+    let leaf = pki.leaf(&Spec::leaf(&[&host]));
+    let server = tls_server::start(
+        tls_server::config(
+            vec![leaf.der.clone(), pki.intermediate.der.clone()],
+            leaf.key_der(),
+            ClientAuth::None,
+            &["http/1.1"],
+        ),
+        "",
+    )
+    .await;
+    let routes = Routes::default();
+    routes.route(fake(41, 9443), server.addr);
+    create(&ns.api(), &service("hook", &[], &[("https", 443)])).await;
+    create(
+        &ns.api(),
+        &endpoint_slice("hook-a", "hook", "https", 9443, &["10.250.0.41"]),
+    )
+    .await;
+
+    let wrong = format!("tlsaudit-e2e-wrong-{}", ns.name());
+    let right = format!("tlsaudit-e2e-right-{}", ns.name());
+    let api_name = format!("v1.{GROUP}");
+    let _cleanup = Cleanup {
+        config: support::kube::config().await,
+        webhooks: vec![wrong.clone(), right.clone()],
+        api_services: vec![api_name.clone()],
+    };
+    let _: ValidatingWebhookConfiguration = create_cluster(
+        &client,
+        json!({
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingWebhookConfiguration",
+            "metadata": {"name": wrong},
+            "webhooks": [
+                webhook("fail.e2e.tlsaudit.invalid", ns.name(), &other.root.pem, "Fail"),
+                webhook("ignore.e2e.tlsaudit.invalid", ns.name(), &other.root.pem, "Ignore"),
+            ],
+        }),
+    )
+    .await;
+    let _: ValidatingWebhookConfiguration = create_cluster(
+        &client,
+        json!({
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingWebhookConfiguration",
+            "metadata": {"name": right},
+            "webhooks": [webhook("ok.e2e.tlsaudit.invalid", ns.name(), &pki.root.pem, "Ignore")],
+        }),
+    )
+    .await;
+    let _: APIService = create_cluster(
+        &client,
+        json!({
+            "apiVersion": "apiregistration.k8s.io/v1",
+            "kind": "APIService",
+            "metadata": {"name": api_name},
+            "spec": {
+                "group": GROUP, "version": "v1",
+                "service": {"namespace": ns.name(), "name": "hook"},
+                "insecureSkipTLSVerify": true,
+                "groupPriorityMinimum": 1000, "versionPriority": 15,
+            },
+        }),
+    )
+    .await;
+
+    let op = operator(
+        &client,
+        ns.name(),
+        &routes,
+        &[
+            "--cluster-audits",
+            "on",
+            "--cluster-audit-namespace",
+            ns.name(),
+        ],
+    )
+    .await;
+    let audits = ns.api::<TlsAudit>();
+    create(
+        &audits,
+        &audit(
+            "cluster",
+            json!({"cluster": {"webhooks": true, "apiServices": true}}),
+        ),
+    )
+    .await;
+    let fail = format!("validatingwebhook/{wrong}/fail.e2e.tlsaudit.invalid");
+    let ignore = format!("validatingwebhook/{wrong}/ignore.e2e.tlsaudit.invalid");
+    let ok = format!("validatingwebhook/{right}/ok.e2e.tlsaudit.invalid");
+    let api = format!("apiservice/{api_name}");
+    let status = wait_status(&audits, "cluster", "the webhooks and the APIService", |s| {
+        [&fail, &ignore, &ok, &api]
+            .iter()
+            .all(|t| s.endpoints.iter().any(|e| &e.target == *t))
+    })
+    .await;
+
+    assert_eq!(
+        findings_of(&status, &fail),
+        pairs(&[
+            ("webhook.ca_bundle_mismatch", "critical"),
+            ("cert.untrusted", "high"),
+        ]),
+        "{status:#?}"
+    );
+    assert_eq!(
+        findings_of(&status, &ignore),
+        pairs(&[
+            ("webhook.ca_bundle_mismatch", "high"),
+            ("cert.untrusted", "high"),
+        ]),
+        "{status:#?}"
+    );
+    assert_eq!(findings_of(&status, &ok), pairs(&[]), "{status:#?}");
+    assert_eq!(
+        findings_of(&status, &api),
+        pairs(&[
+            ("webhook.insecure_skip_tls_verify", "high"),
+            ("cert.untrusted", "high"),
+        ]),
+        "{status:#?}"
+    );
+    let mismatch = status
+        .endpoints
+        .iter()
+        .find(|e| e.target == fail)
+        .and_then(|e| {
+            e.findings
+                .iter()
+                .find(|f| f.code.as_str() == "webhook.ca_bundle_mismatch")
+        })
+        .expect("mismatch finding");
+    assert!(
+        mismatch.message.contains(&format!(
+            "ValidatingWebhookConfiguration {wrong}, webhook fail.e2e.tlsaudit.invalid"
+        )),
+        "{}",
+        mismatch.message
+    );
+    // Dialled as the apiserver dials it: the Service port, SNI <service>.<namespace>.svc.
+    let endpoint = status
+        .endpoints
+        .iter()
+        .find(|e| e.target == ok)
+        .expect("ok");
+    assert_eq!(endpoint.server_name.as_deref(), Some(host.as_str()));
+    assert_eq!(endpoint.address.as_deref(), Some("10.250.0.41:9443"));
+    assert_eq!(endpoint.port, 443);
+    assert_eq!(condition(&status, "Ready").0, "True");
+    op.stop().await.expect("operator stops cleanly");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spec_cluster_is_refused_when_the_operator_runs_without_cluster_audits() {
+    let ns = TestNamespace::new("webhooks-off").await;
+    let client = ns.client();
+    install_tlsaudit_crd(&client).await;
+    let routes = Routes::default();
+    let op = operator(&client, ns.name(), &routes, &[]).await;
+    let audits = ns.api::<TlsAudit>();
+    create(
+        &audits,
+        &audit("cluster", json!({"cluster": {"webhooks": true}})),
+    )
+    .await;
+    let status = wait_status(&audits, "cluster", "Ready=False", |s| {
+        s.conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "False")
+    })
+    .await;
+    let (_, reason, message) = condition(&status, "Ready");
+    assert_eq!(reason, "ClusterAuditsDisabled");
+    assert!(message.contains("--cluster-audits on"), "{message}");
+    assert_eq!(status.endpoints.len(), 0);
+    op.stop().await.expect("operator stops cleanly");
+}

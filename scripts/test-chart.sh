@@ -107,6 +107,16 @@ template --set rbac.create=false >"$TMP/norbac.yaml"
 if ! grep -Eq '^kind: (ClusterRole|ClusterRoleBinding|Role|RoleBinding)$' "$TMP/norbac.yaml"; then
   pass "rbac.create=false renders no RBAC object"
 else failed "rbac.create=false renders no RBAC object"; fi
+# Cluster audits (spec.cluster): off by default; on adds one read-only ClusterRole and the flag.
+if ! grep -Eq 'cluster-audits|validatingwebhookconfigurations|apiservices' "$TMP/defaults.yaml"; then
+  pass "clusterAudits is off by default: no flag, no webhook/APIService/CRD rights"
+else failed "clusterAudits is off by default: no flag, no webhook/APIService/CRD rights"; fi
+template --set clusterAudits.enabled=true >"$TMP/cluster-audits.yaml"
+if grep -q -- '- --cluster-audits=on' "$TMP/cluster-audits.yaml" \
+    && grep -q 'name: tlsaudit-cluster-audits' "$TMP/cluster-audits.yaml" \
+    && [ "$(grep -A2 -E 'resources: \[(validatingwebhookconfigurations, mutatingwebhookconfigurations|apiservices|customresourcedefinitions)\]' "$TMP/cluster-audits.yaml" | grep -c 'verbs: \[get, list, watch\]')" = 3 ]; then
+  pass "clusterAudits.enabled=true passes --cluster-audits=on and grants get/list/watch only on the four kinds"
+else failed "clusterAudits.enabled=true: flag or read-only ClusterRole missing"; fi
 if template --set serviceAccount.create=false >/dev/null 2>"$TMP/err" ; then
   failed "serviceAccount.create=false without a name is refused"
 elif grep -q 'serviceAccount.name is required' "$TMP/err"; then
@@ -128,6 +138,7 @@ reject() {
 }
 reject "a misspelt top-level key (replcas) is rejected and named" "additional properties 'replcas' not allowed" --set replcas=2
 reject "a misspelt nested key (controller.concurency) is rejected and named" "at '/controller': additional properties 'concurency' not allowed" --set controller.concurency=4
+reject "a misspelt clusterAudits key (clusterAudits.enable) is rejected and named" "at '/clusterAudits': additional properties 'enable' not allowed" --set clusterAudits.enable=true
 reject "a misspelt alert threshold (certificateExpiringSoon.dayz) is rejected and named" "additional properties 'dayz' not allowed" \
   --set prometheusRule.alerts.certificateExpiringSoon.dayz=10
 reject "an unknown rbac.secrets mode is rejected" "at '/rbac/secrets': value must be one of 'cluster', 'namespaces', 'none'" --set rbac.secrets=everywhere
@@ -344,6 +355,12 @@ PY
   can no create clusterrolebindings.rbac.authorization.k8s.io
   can no impersonate serviceaccounts -A
   can no patch customresourcedefinitions.apiextensions.k8s.io
+  # Cluster audits are off by default: no right on the apiserver's TLS client configurations.
+  for r in validatingwebhookconfigurations.admissionregistration.k8s.io \
+      mutatingwebhookconfigurations.admissionregistration.k8s.io apiservices.apiregistration.k8s.io \
+      customresourcedefinitions.apiextensions.k8s.io; do
+    can no list "$r"
+  done
 
   # The operator itself, authenticated as the chart's ServiceAccount (kubeconfig impersonation): it
   # takes the chart's Lease, audits an endpoint and writes the status and an Event. Only loopback is
@@ -417,7 +434,7 @@ PY
 
   # Upgrade: no Secret access at all.
   if "$HELM" upgrade "$REL" "$CHART" -n "$NS" -f "$TESTS/values-all-options.yaml" --set replicas=1 \
-      --set rbac.secrets=none >"$TMP/out" 2>&1; then
+      --set rbac.secrets=none --set clusterAudits.enabled=true >"$TMP/out" 2>&1; then
     pass "helm upgrade to rbac.secrets=none succeeds"
   else cat "$TMP/out" >&2; failed "helm upgrade (rbac.secrets=none)"; fi
   if grep -q 'rbac.secrets is "none"' "$TMP/out"; then pass "NOTES.txt warns what rbac.secrets=none costs"
@@ -427,6 +444,22 @@ PY
   can no list secrets -A
   can no get secrets -n kube-system
   can yes list tlsaudits.tlsaudit.dev -A
+  # ... with clusterAudits.enabled=true: read-only on the apiserver's TLS client configurations.
+  exists clusterrole/"$FULL"-cluster-audits
+  if [ "$(k get deployment "$FULL" -n "$NS" -o jsonpath='{.spec.template.spec.containers[0].args}' | grep -c -- '--cluster-audits=on')" = 1 ]; then
+    pass "the Deployment runs with --cluster-audits=on"
+  else failed "the Deployment lacks --cluster-audits=on"; fi
+  for r in validatingwebhookconfigurations.admissionregistration.k8s.io \
+      mutatingwebhookconfigurations.admissionregistration.k8s.io apiservices.apiregistration.k8s.io \
+      customresourcedefinitions.apiextensions.k8s.io; do
+    can yes get "$r"
+    can yes list "$r"
+    can yes watch "$r"
+    can no create "$r"
+    can no update "$r"
+    can no patch "$r"
+    can no delete "$r"
+  done
 
   # Upgrade: 2 replicas sharing the audits; the member-Lease Role replaces the leader-election one.
   if "$HELM" upgrade "$REL" "$CHART" -n "$NS" -f "$TESTS/values-all-options.yaml" --set replicas=2 \
@@ -437,6 +470,10 @@ PY
     pass "the sharded Deployment has 2 replicas and the RollingUpdate strategy"
   else failed "the sharded Deployment: $(k get deployment "$FULL" -n "$NS" -o jsonpath='{.spec.replicas} {.spec.strategy.type}')"; fi
   exists role/"$FULL"-sharding -n "$NS"
+  # clusterAudits.enabled is back to false: its ClusterRole and rights are gone.
+  gone clusterrole/"$FULL"-cluster-audits
+  can no list validatingwebhookconfigurations.admissionregistration.k8s.io
+  can no list apiservices.apiregistration.k8s.io
   gone role/"$FULL"-leader-election -n "$NS"
   can yes create leases.coordination.k8s.io -n "$NS"
   can yes list leases.coordination.k8s.io -n "$NS"

@@ -11,6 +11,8 @@
 #      missing intermediate, wrong name, mTLS required, TLS 1.0 only (openssl s_server)
 #   5. creates namespace tlsaudit-demo with a Service + EndpointSlice per server and the demo CA
 #   6. runs the operator (`tlsaudit controller`), applies examples/tlsaudit.yaml, waits for the audit
+#   6b. registers a ValidatingWebhookConfiguration on Service web whose caBundle is another CA (rules on a
+#      made-up API group only, so it intercepts nothing) and a TlsAudit with spec.cluster (--cluster-audits)
 #   7. prints `kubectl get tlsaudits`, every endpoint's findings, the Events and a few metrics;
 #      on a terminal it then opens a shell inside the demo (kubectl works there) until you exit
 #
@@ -135,6 +137,42 @@ show() {
   curl -fsS "http://$METRICS/metrics" | grep -E '^tlsaudit_(certificate_not_after_timestamp_seconds|findings|probe_success)' | head -20
 }
 
+# --- Cluster webhooks (spec.cluster): a webhook whose caBundle is not the CA of its Service's certificate.
+# It matches only a made-up API group that nothing serves, so it never intercepts a request.
+webhook_demo() {
+  local kubectl=$1 bundle
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 365 -subj /CN=stale-webhook-ca \
+    -keyout "$STATE/pki/stale-webhook-ca.key" -out "$STATE/pki/stale-webhook-ca.crt" >/dev/null 2>&1
+  bundle=$(base64 -w0 <"$STATE/pki/stale-webhook-ca.crt")
+  cat <<EOF | "$kubectl" apply -f - >/dev/null
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata: {name: tlsaudit-demo-policy}
+webhooks:
+  - name: check.demo.tlsaudit.invalid
+    clientConfig:
+      service: {namespace: $NS, name: web, path: /validate}
+      caBundle: $bundle
+    rules: [{apiGroups: [demo.tlsaudit.invalid], apiVersions: [v1], operations: [CREATE], resources: [nothings]}]
+    failurePolicy: Fail
+    sideEffects: None
+    admissionReviewVersions: [v1]
+---
+apiVersion: tlsaudit.dev/v1alpha1
+kind: TlsAudit
+metadata: {name: cluster, namespace: $NS}
+spec:
+  cluster: {webhooks: true, apiServices: true, conversionWebhooks: true}
+EOF
+}
+
+show_cluster() {
+  local kubectl=$1
+  echo
+  echo "spec.cluster (kubectl get tla cluster -n $NS): the apiserver's webhook calls, probed as it dials them:"
+  "$kubectl" get tla cluster -n "$NS" -o go-template='{{range .status.endpoints}}{{printf "%-56s %-20s" .target (or .address "-")}}{{"\n"}}{{range .findings}}    {{printf "%-8s %-28s %s" .severity .code .message}}{{"\n"}}{{end}}{{end}}'
+}
+
 inside() {
   need ip iproute2
   network
@@ -165,6 +203,7 @@ inside() {
   log "starting the operator (log: $STATE/operator.log)"
   RUST_LOG=${RUST_LOG:-info} target/debug/tlsaudit controller --metrics-addr "$METRICS" \
     --lease-namespace "$NS" --allow-target-cidr 127.0.0.0/8 --probe-timeout 3s \
+    --cluster-audits on --cluster-audit-namespace "$NS" \
     >"$STATE/operator.log" 2>&1 &
   PIDS+=($!)
   wait_for "the operator's /readyz" 30 curl -fsS "http://$METRICS/readyz"
@@ -173,7 +212,12 @@ inside() {
   "$kubectl" apply -f examples/tlsaudit.yaml >/dev/null
   audited() { [ -n "$("$kubectl" get tla shop -n "$NS" -o jsonpath='{.status.lastAuditTime}')" ]; }
   wait_for "the first audit" 120 audited
+  log "registering a webhook whose caBundle is another CA, and a TlsAudit with spec.cluster"
+  webhook_demo "$kubectl"
+  cluster_audited() { [ -n "$("$kubectl" get tla cluster -n "$NS" -o jsonpath='{.status.lastAuditTime}')" ]; }
+  wait_for "the cluster audit" 120 cluster_audited
   show "$kubectl"
+  show_cluster "$kubectl"
 
   if [ "${TLSAUDIT_DEMO_SHELL:-1}" != 0 ] && [ -t 0 ] && [ -t 1 ]; then
     echo

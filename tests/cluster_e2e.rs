@@ -5,7 +5,7 @@
 //!
 //! Safety: these objects are live in the test apiserver. The webhooks match only a made-up API
 //! group that nothing serves (and an object label nobody sets); the APIService serves a made-up
-//! group/version. Both are deleted when the test ends, passed or failed ([`Cleanup`]), before the
+//! group/version. Both are deleted when the test ends, passed or failed (`support::cluster::Cleanup`), before the
 //! namespace, so that no request of another test is intercepted and discovery stays whole.
 
 mod support;
@@ -14,13 +14,13 @@ use std::collections::BTreeSet;
 
 use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1::APIService;
-use kube::api::{DeleteParams, PostParams};
-use kube::{Api, Client, Config};
+use kube::Client;
 use serde_json::json;
 use support::audit::{
     Routes, audit, condition, create, endpoint_slice, fake, install_tlsaudit_crd, operator,
     service, wait_status,
 };
+use support::cluster::{Cleanup, create_cluster};
 use support::kube::TestNamespace;
 use support::pki::{Hierarchy, Spec};
 use support::tls_server::{self, ClientAuth};
@@ -50,57 +50,6 @@ fn pairs(items: &[(&str, &str)]) -> BTreeSet<(String, String)> {
         .collect()
 }
 
-/// Deletes the test's cluster-scoped objects when dropped, on its own thread and runtime (as
-/// `TestNamespace` does), so that a failed assertion still removes them.
-struct Cleanup {
-    config: Config,
-    webhooks: Vec<String>,
-    api_services: Vec<String>,
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let config = self.config.clone();
-        let webhooks = std::mem::take(&mut self.webhooks);
-        let api_services = std::mem::take(&mut self.api_services);
-        let result = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| e.to_string())?;
-            runtime.block_on(async {
-                let client = Client::try_from(config).map_err(|e| e.to_string())?;
-                let hooks: Api<ValidatingWebhookConfiguration> = Api::all(client.clone());
-                for name in &webhooks {
-                    gone(hooks.delete(name, &DeleteParams::default()).await)?;
-                }
-                let apis: Api<APIService> = Api::all(client);
-                for name in &api_services {
-                    gone(apis.delete(name, &DeleteParams::default()).await)?;
-                }
-                Ok::<(), String>(())
-            })
-        })
-        .join()
-        .unwrap_or_else(|_| Err("the cleanup thread panicked".into()));
-        if let Err(e) = result {
-            if std::thread::panicking() {
-                eprintln!("cleanup of cluster objects failed: {e}");
-            } else {
-                panic!("cleanup of cluster objects failed: {e}");
-            }
-        }
-    }
-}
-
-fn gone<T>(result: Result<T, kube::Error>) -> Result<(), String> {
-    match result {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(status)) if status.is_not_found() => Ok(()),
-        Err(e) => Err(e.to_string()),
-    }
-}
-
 /// A webhook on Service `namespace/hook` (port 443 by default) that can never be called: it
 /// matches only [`GROUP`], which nothing serves, and objects labelled `tlsaudit.dev/e2e: never`.
 fn webhook(name: &str, namespace: &str, ca_pem: &str, failure_policy: &str) -> serde_json::Value {
@@ -123,28 +72,69 @@ fn webhook(name: &str, namespace: &str, ca_pem: &str, failure_policy: &str) -> s
     })
 }
 
-async fn create_cluster<K>(client: &Client, object: serde_json::Value) -> K
-where
-    K: kube::Resource<DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + serde::Serialize
-        + std::fmt::Debug,
-{
-    let object: K = serde_json::from_value(object).expect("object");
-    Api::<K>::all(client.clone())
-        .create(&PostParams::default(), &object)
-        .await
-        .expect("create cluster object")
+/// The names of the test's webhook configurations (wrong caBundle, right caBundle) and APIService.
+fn names(namespace: &str) -> (String, String, String) {
+    (
+        format!("tlsaudit-e2e-wrong-{namespace}"),
+        format!("tlsaudit-e2e-right-{namespace}"),
+        format!("v1.{GROUP}"),
+    )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_webhook_ca_bundle_from_another_ca_is_reported_and_the_right_one_is_not() {
-    let ns = TestNamespace::new("webhooks").await;
-    let client = ns.client();
-    install_tlsaudit_crd(&client).await;
-    let pki = Hierarchy::new();
-    let other = Hierarchy::new();
+/// Registers, for Service `namespace/hook`: a configuration whose two webhooks (failurePolicy Fail and
+/// Ignore) trust `wrong_ca`, one whose webhook trusts `right_ca`, and an APIService with
+/// insecureSkipTLSVerify. The guard deletes them all.
+async fn register(client: &Client, namespace: &str, right_ca: &str, wrong_ca: &str) -> Cleanup {
+    let (wrong, right, api_name) = names(namespace);
+    let cleanup = Cleanup {
+        config: support::kube::config().await,
+        webhooks: vec![wrong.clone(), right.clone()],
+        api_services: vec![api_name.clone()],
+    };
+    let _: ValidatingWebhookConfiguration = create_cluster(
+        client,
+        json!({
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingWebhookConfiguration",
+            "metadata": {"name": wrong},
+            "webhooks": [
+                webhook("fail.e2e.tlsaudit.invalid", namespace, wrong_ca, "Fail"),
+                webhook("ignore.e2e.tlsaudit.invalid", namespace, wrong_ca, "Ignore"),
+            ],
+        }),
+    )
+    .await;
+    let _: ValidatingWebhookConfiguration = create_cluster(
+        client,
+        json!({
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingWebhookConfiguration",
+            "metadata": {"name": right},
+            "webhooks": [webhook("ok.e2e.tlsaudit.invalid", namespace, right_ca, "Ignore")],
+        }),
+    )
+    .await;
+    let _: APIService = create_cluster(
+        client,
+        json!({
+            "apiVersion": "apiregistration.k8s.io/v1",
+            "kind": "APIService",
+            "metadata": {"name": api_name},
+            "spec": {
+                "group": GROUP, "version": "v1",
+                "service": {"namespace": namespace, "name": "hook"},
+                "insecureSkipTLSVerify": true,
+                "groupPriorityMinimum": 1000, "versionPriority": 15,
+            },
+        }),
+    )
+    .await;
+    cleanup
+}
+
+/// A rustls server for `hook.<namespace>.svc` (leaf and intermediate of `pki`), behind Service `hook`
+/// (port 443, named https) whose one EndpointSlice address 10.250.0.41:9443 `routes` sends to it.
+async fn serve_hook(ns: &TestNamespace, pki: &Hierarchy, routes: &Routes) -> tls_server::Server {
     let host = format!("hook.{}.svc", ns.name());
     let leaf = pki.leaf(&Spec::leaf(&[&host]));
     let server = tls_server::start(
@@ -157,7 +147,6 @@ async fn a_webhook_ca_bundle_from_another_ca_is_reported_and_the_right_one_is_no
         "",
     )
     .await;
-    let routes = Routes::default();
     routes.route(fake(41, 9443), server.addr);
     create(&ns.api(), &service("hook", &[], &[("https", 443)])).await;
     create(
@@ -165,53 +154,21 @@ async fn a_webhook_ca_bundle_from_another_ca_is_reported_and_the_right_one_is_no
         &endpoint_slice("hook-a", "hook", "https", 9443, &["10.250.0.41"]),
     )
     .await;
+    server
+}
 
-    let wrong = format!("tlsaudit-e2e-wrong-{}", ns.name());
-    let right = format!("tlsaudit-e2e-right-{}", ns.name());
-    let api_name = format!("v1.{GROUP}");
-    let _cleanup = Cleanup {
-        config: support::kube::config().await,
-        webhooks: vec![wrong.clone(), right.clone()],
-        api_services: vec![api_name.clone()],
-    };
-    let _: ValidatingWebhookConfiguration = create_cluster(
-        &client,
-        json!({
-            "apiVersion": "admissionregistration.k8s.io/v1",
-            "kind": "ValidatingWebhookConfiguration",
-            "metadata": {"name": wrong},
-            "webhooks": [
-                webhook("fail.e2e.tlsaudit.invalid", ns.name(), &other.root.pem, "Fail"),
-                webhook("ignore.e2e.tlsaudit.invalid", ns.name(), &other.root.pem, "Ignore"),
-            ],
-        }),
-    )
-    .await;
-    let _: ValidatingWebhookConfiguration = create_cluster(
-        &client,
-        json!({
-            "apiVersion": "admissionregistration.k8s.io/v1",
-            "kind": "ValidatingWebhookConfiguration",
-            "metadata": {"name": right},
-            "webhooks": [webhook("ok.e2e.tlsaudit.invalid", ns.name(), &pki.root.pem, "Ignore")],
-        }),
-    )
-    .await;
-    let _: APIService = create_cluster(
-        &client,
-        json!({
-            "apiVersion": "apiregistration.k8s.io/v1",
-            "kind": "APIService",
-            "metadata": {"name": api_name},
-            "spec": {
-                "group": GROUP, "version": "v1",
-                "service": {"namespace": ns.name(), "name": "hook"},
-                "insecureSkipTLSVerify": true,
-                "groupPriorityMinimum": 1000, "versionPriority": 15,
-            },
-        }),
-    )
-    .await;
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_ca_bundle_from_another_ca_is_reported_and_the_right_one_is_not() {
+    let ns = TestNamespace::new("webhooks").await;
+    let client = ns.client();
+    install_tlsaudit_crd(&client).await;
+    let pki = Hierarchy::new();
+    let other = Hierarchy::new();
+    let host = format!("hook.{}.svc", ns.name());
+    let routes = Routes::default();
+    let _server = serve_hook(&ns, &pki, &routes).await;
+    let (wrong, right, api_name) = names(ns.name());
+    let _cleanup = register(&client, ns.name(), &pki.root.pem, &other.root.pem).await;
 
     let op = operator(
         &client,

@@ -13,6 +13,7 @@
 )]
 
 pub mod audit;
+pub mod cluster;
 pub mod hostile;
 pub mod kube;
 pub mod openssl;

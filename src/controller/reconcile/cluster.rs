@@ -288,7 +288,7 @@ async fn audit_config(
                     unprobed_report(&p.dial, Finding::new(Code::TargetRefused, why.clone()), now)
                 }
                 (Some(NotProbed::NoAddress(why)), _) => {
-                    unprobed_report(&p.dial, Finding::new(Code::ConnectFailed, why.clone()), now)
+                    unprobed_report(&p.dial, no_address(config, why), now)
                 }
                 (None, None) => unprobed_report(
                     &p.dial,
@@ -319,6 +319,17 @@ async fn audit_config(
         .collect();
     consistency(&planned, &mut audited, policy);
     audited
+}
+
+/// `connect.failed` for a webhook whose Service has no address: critical when the apiserver's failed
+/// calls fail requests, high when they are ignored (`failurePolicy: Ignore`), as for a mismatch.
+fn no_address(config: &ClientConfig, why: &str) -> Finding {
+    let finding = Finding::new(Code::ConnectFailed, why);
+    if config.fail_closed {
+        finding
+    } else {
+        finding.with_severity(crate::findings::Severity::High)
+    }
 }
 
 /// Replicas of one webhook Service that serve different certificates or settings.
@@ -404,6 +415,30 @@ mod tests {
         assert_eq!(
             refusal(&off, "tlsaudit").map(|p| p.reason),
             Some("ClusterAuditsDisabled")
+        );
+    }
+
+    #[test]
+    fn a_webhook_without_a_service_address_is_critical_unless_its_failures_are_ignored() {
+        let mut config = ClientConfig {
+            origin: "validatingwebhook/p/w".into(),
+            describe: "ValidatingWebhookConfiguration p, webhook w".into(),
+            fail_closed: true,
+            service: None,
+            url: None,
+            ca_bundle: Vec::new(),
+            insecure_skip_tls_verify: false,
+        };
+        let closed = no_address(&config, "Service sys/hook does not exist");
+        assert_eq!(
+            (closed.code, closed.severity),
+            (Code::ConnectFailed, crate::findings::Severity::Critical)
+        );
+        config.fail_closed = false;
+        let ignored = no_address(&config, "Service sys/hook does not exist");
+        assert_eq!(
+            (ignored.code, ignored.severity),
+            (Code::ConnectFailed, crate::findings::Severity::High)
         );
     }
 

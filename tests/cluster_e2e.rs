@@ -26,6 +26,10 @@ use support::pki::{Hierarchy, Spec};
 use support::tls_server::{self, ClientAuth};
 use tlsaudit::crd::{TlsAudit, TlsAuditStatus};
 
+/// Held by each test for its whole run: while the unavailable APIService exists, a parallel test's
+/// namespace cleanup could meet a discovery error for its group.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// The made-up API group the test's webhooks match and its APIService serves.
 const GROUP: &str = "e2e.tlsaudit.invalid";
 
@@ -159,6 +163,7 @@ async fn serve_hook(ns: &TestNamespace, pki: &Hierarchy, routes: &Routes) -> tls
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_webhook_ca_bundle_from_another_ca_is_reported_and_the_right_one_is_not() {
+    let _serial = SERIAL.lock().await;
     let ns = TestNamespace::new("webhooks").await;
     let client = ns.client();
     install_tlsaudit_crd(&client).await;
@@ -259,6 +264,7 @@ async fn a_webhook_ca_bundle_from_another_ca_is_reported_and_the_right_one_is_no
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spec_cluster_is_refused_when_the_operator_runs_without_cluster_audits() {
+    let _serial = SERIAL.lock().await;
     let ns = TestNamespace::new("webhooks-off").await;
     let client = ns.client();
     install_tlsaudit_crd(&client).await;

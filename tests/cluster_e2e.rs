@@ -1,11 +1,11 @@
 //! `spec.cluster` end to end against the real kube-apiserver of scripts/control-plane.sh: real
-//! ValidatingWebhookConfigurations and an APIService point at a real Service whose EndpointSlice
+//! ValidatingWebhookConfigurations, an APIService and a CRD conversion webhook point at a real Service whose EndpointSlice
 //! address is routed to a real rustls server on loopback (`support::audit`), and the operator,
 //! in-process with `--cluster-audits on`, checks each caBundle against the served chain.
 //!
 //! Safety: these objects are live in the test apiserver. The webhooks match only a made-up API
 //! group that nothing serves (and an object label nobody sets); the APIService serves a made-up
-//! group/version. Both are deleted when the test ends, passed or failed (`support::cluster::Cleanup`), before the
+//! group/version; the CRD has one version, so its conversion webhook is never called. Both are deleted when the test ends, passed or failed (`support::cluster::Cleanup`), before the
 //! namespace, so that no request of another test is intercepted and discovery stays whole.
 
 mod support;
@@ -13,6 +13,7 @@ mod support;
 use std::collections::BTreeSet;
 
 use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1::APIService;
 use kube::Client;
 use serde_json::json;
@@ -85,15 +86,20 @@ fn names(namespace: &str) -> (String, String, String) {
     )
 }
 
+/// The test's CRD with a conversion webhook: one version only, so the apiserver never converts.
+const CRD: &str = "widgets.e2e.tlsaudit.invalid";
+
 /// Registers, for Service `namespace/hook`: a configuration whose two webhooks (failurePolicy Fail and
-/// Ignore) trust `wrong_ca`, one whose webhook trusts `right_ca`, and an APIService with
-/// insecureSkipTLSVerify. The guard deletes them all.
+/// Ignore) trust `wrong_ca`, one whose webhook trusts `right_ca`, an APIService with
+/// insecureSkipTLSVerify, and a CRD whose conversion webhook trusts `wrong_ca`. The guard deletes
+/// them all.
 async fn register(client: &Client, namespace: &str, right_ca: &str, wrong_ca: &str) -> Cleanup {
     let (wrong, right, api_name) = names(namespace);
     let cleanup = Cleanup {
         config: support::kube::config().await,
         webhooks: vec![wrong.clone(), right.clone()],
         api_services: vec![api_name.clone()],
+        crds: vec![CRD.to_owned()],
     };
     let _: ValidatingWebhookConfiguration = create_cluster(
         client,
@@ -133,7 +139,32 @@ async fn register(client: &Client, namespace: &str, right_ca: &str, wrong_ca: &s
         }),
     )
     .await;
+    let _: CustomResourceDefinition =
+        create_cluster(client, conversion_crd(namespace, wrong_ca)).await;
     cleanup
+}
+
+/// [`CRD`], converted by a webhook on Service `namespace/hook` that trusts `ca_pem`.
+fn conversion_crd(namespace: &str, ca_pem: &str) -> serde_json::Value {
+    let ca_bundle = serde_json::to_value(k8s_openapi::ByteString(ca_pem.as_bytes().to_vec()))
+        .expect("caBundle");
+    json!({
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": CRD},
+        "spec": {
+            "group": GROUP,
+            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "listKind": "WidgetList"},
+            "scope": "Namespaced",
+            "versions": [{"name": "v1", "served": true, "storage": true,
+                          "schema": {"openAPIV3Schema": {"type": "object"}}}],
+            "conversion": {"strategy": "Webhook", "webhook": {
+                "conversionReviewVersions": ["v1"],
+                "clientConfig": {"service": {"namespace": namespace, "name": "hook", "path": "/convert"},
+                                 "caBundle": ca_bundle},
+            }},
+        },
+    })
 }
 
 /// A rustls server for `hook.<namespace>.svc` (leaf and intermediate of `pki`), behind Service `hook`
@@ -192,7 +223,7 @@ async fn a_webhook_ca_bundle_from_another_ca_is_reported_and_the_right_one_is_no
         &audits,
         &audit(
             "cluster",
-            json!({"cluster": {"webhooks": true, "apiServices": true}}),
+            json!({"cluster": {"webhooks": true, "apiServices": true, "conversionWebhooks": true}}),
         ),
     )
     .await;
@@ -200,29 +231,30 @@ async fn a_webhook_ca_bundle_from_another_ca_is_reported_and_the_right_one_is_no
     let ignore = format!("validatingwebhook/{wrong}/ignore.e2e.tlsaudit.invalid");
     let ok = format!("validatingwebhook/{right}/ok.e2e.tlsaudit.invalid");
     let api = format!("apiservice/{api_name}");
+    let conversion = format!("crdconversion/{CRD}");
     let status = wait_status(&audits, "cluster", "the webhooks and the APIService", |s| {
-        [&fail, &ignore, &ok, &api]
+        [&fail, &ignore, &ok, &api, &conversion]
             .iter()
             .all(|t| s.endpoints.iter().any(|e| &e.target == *t))
     })
     .await;
 
-    assert_eq!(
-        findings_of(&status, &fail),
-        pairs(&[
-            ("webhook.ca_bundle_mismatch", "critical"),
+    // Another CA: critical when the apiserver's failed calls fail requests, high when ignored.
+    for (target, severity) in [
+        (&fail, "critical"),
+        (&ignore, "high"),
+        (&conversion, "critical"),
+    ] {
+        let expected = [
+            ("webhook.ca_bundle_mismatch", severity),
             ("cert.untrusted", "high"),
-        ]),
-        "{status:#?}"
-    );
-    assert_eq!(
-        findings_of(&status, &ignore),
-        pairs(&[
-            ("webhook.ca_bundle_mismatch", "high"),
-            ("cert.untrusted", "high"),
-        ]),
-        "{status:#?}"
-    );
+        ];
+        assert_eq!(
+            findings_of(&status, target),
+            pairs(&expected),
+            "{target}: {status:#?}"
+        );
+    }
     assert_eq!(findings_of(&status, &ok), pairs(&[]), "{status:#?}");
     assert_eq!(
         findings_of(&status, &api),

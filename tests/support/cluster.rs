@@ -1,8 +1,9 @@
-//! Cluster-scoped objects of a test (webhook configurations, APIServices): created from JSON, and
+//! Cluster-scoped objects of a test (webhook configurations, APIServices, CRDs): created from JSON, and
 //! deleted by a guard when the test ends, passed or failed, on its own thread and runtime (as
 //! `kube::TestNamespace` does), so that no webhook or APIService outlives the test that made it.
 
 use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1::APIService;
 use kube::api::{DeleteParams, PostParams};
 use kube::{Api, Client, Config};
@@ -23,7 +24,7 @@ where
         .expect("create cluster object")
 }
 
-/// Deletes the named ValidatingWebhookConfigurations and APIServices when dropped.
+/// Deletes the named ValidatingWebhookConfigurations, APIServices and CRDs when dropped.
 pub struct Cleanup {
     /// The test control plane's client configuration.
     pub config: Config,
@@ -31,6 +32,8 @@ pub struct Cleanup {
     pub webhooks: Vec<String>,
     /// APIServices to delete.
     pub api_services: Vec<String>,
+    /// CustomResourceDefinitions to delete.
+    pub crds: Vec<String>,
 }
 
 impl Drop for Cleanup {
@@ -38,6 +41,7 @@ impl Drop for Cleanup {
         let config = self.config.clone();
         let webhooks = std::mem::take(&mut self.webhooks);
         let api_services = std::mem::take(&mut self.api_services);
+        let crds = std::mem::take(&mut self.crds);
         let result = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -49,9 +53,13 @@ impl Drop for Cleanup {
                 for name in &webhooks {
                     gone(hooks.delete(name, &DeleteParams::default()).await)?;
                 }
-                let apis: Api<APIService> = Api::all(client);
+                let apis: Api<APIService> = Api::all(client.clone());
                 for name in &api_services {
                     gone(apis.delete(name, &DeleteParams::default()).await)?;
+                }
+                let definitions: Api<CustomResourceDefinition> = Api::all(client);
+                for name in &crds {
+                    gone(definitions.delete(name, &DeleteParams::default()).await)?;
                 }
                 Ok::<(), String>(())
             })

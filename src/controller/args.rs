@@ -101,6 +101,10 @@ pub struct ControllerArgs {
     /// operator watches have been missing for this long (checked every third of it).
     #[arg(long, env = "TLSAUDIT_READINESS_GRACE", default_value = "30s", value_parser = crate::duration::parse)]
     pub readiness_grace: Duration,
+    /// How often the operator looks again for an optional kind the cluster does not serve yet
+    /// (cert-manager Certificates); a kind that appears is watched from then on.
+    #[arg(long, env = "TLSAUDIT_DISCOVERY_INTERVAL", default_value = "1m", value_parser = crate::duration::parse)]
+    pub discovery_interval: Duration,
 }
 
 impl ControllerArgs {

@@ -158,7 +158,8 @@ async fn setup(label: &str) -> (TestNamespace, Hierarchy, Routes) {
 /// A Service `name` annotated with `certificate`, one ready address `ip` on port https 443.
 async fn annotated_service(ns: &TestNamespace, name: &str, certificate: &str, ip: &str) {
     let mut svc = support::audit::service(name, &[("app", name)], &[("https", 443)]);
-    svc.metadata.annotations = Some([(CERTIFICATE_ANNOTATION.to_owned(), certificate.to_owned())].into());
+    svc.metadata.annotations =
+        Some([(CERTIFICATE_ANNOTATION.to_owned(), certificate.to_owned())].into());
     create(&ns.api::<Service>(), &svc).await;
     create(
         &ns.api(),
@@ -236,7 +237,11 @@ async fn a_renewed_secret_that_the_server_never_reloaded_is_a_stale_reload() {
         .find(|f| f.code.to_string() == "certmanager.stale_reload")
         .expect("the finding");
     assert_eq!(finding.severity.to_string(), "high");
-    assert!(finding.message.contains("revision 2"), "{}", finding.message);
+    assert!(
+        finding.message.contains("revision 2"),
+        "{}",
+        finding.message
+    );
     assert_eq!(condition(&status, "Ready").0, "True");
     op.stop().await.expect("operator stops cleanly");
 }
@@ -333,8 +338,7 @@ async fn ingress_certificates_not_ready_overdue_or_missing_the_host_are_reported
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_cert_manager_only_audits_naming_a_certificate_get_a_condition_until_it_appears()
-{
+async fn without_cert_manager_only_audits_naming_a_certificate_get_a_condition_until_it_appears() {
     let _crd = CRD.write().await;
     let (ns, pki, routes) = setup("cm-absent").await;
     let client = ns.client();
@@ -376,7 +380,8 @@ async fn without_cert_manager_only_audits_naming_a_certificate_get_a_condition_u
     let (state, reason, message) = condition(&named, "Ready");
     assert_eq!((state, reason), ("False", "CertManagerNotInstalled"));
     assert!(
-        message.contains("tlsaudit.dev/certificate annotation of Service web names Certificate web"),
+        message
+            .contains("tlsaudit.dev/certificate annotation of Service web names Certificate web"),
         "{message}"
     );
     assert_eq!(codes(&named, "10.250.0.1:443"), set(&[]), "{named:#?}");
@@ -385,7 +390,11 @@ async fn without_cert_manager_only_audits_naming_a_certificate_get_a_condition_u
     })
     .await;
     assert_eq!(condition(&implicit, "Ready").0, "True");
-    assert_eq!(codes(&implicit, "10.250.0.2:443"), set(&[]), "{implicit:#?}");
+    assert_eq!(
+        codes(&implicit, "10.250.0.2:443"),
+        set(&[]),
+        "{implicit:#?}"
+    );
     // Several discovery intervals pass: no reconcile error, no error loop.
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(reconcile_errors(&scrape(op.metrics_addr()).await), 0);
@@ -399,14 +408,71 @@ async fn without_cert_manager_only_audits_naming_a_certificate_get_a_condition_u
     )
     .await;
     certificate(&ns, "web", "web-tls", &[&host], ready(1)).await;
-    let named = wait_status(&audits, "named", "Ready=True once Certificates are served", |s| {
-        s.conditions
-            .iter()
-            .any(|c| c.type_ == "Ready" && c.status == "True")
-    })
+    let named = wait_status(
+        &audits,
+        "named",
+        "Ready=True once Certificates are served",
+        |s| {
+            s.conditions
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.status == "True")
+        },
+    )
     .await;
     assert_eq!(condition(&named, "Ready").1, "Audited");
     assert_eq!(codes(&named, "10.250.0.1:443"), set(&[]), "{named:#?}");
     assert_eq!(reconcile_errors(&scrape(op.metrics_addr()).await), 0);
     op.stop().await.expect("operator stops cleanly");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cert_manager_example_is_accepted_by_the_apiserver() {
+    let _crd = CRD.read().await;
+    let ns = TestNamespace::new("cm-example").await;
+    let client = ns.client();
+    install_tlsaudit_crd(&client).await;
+    install_cert_manager(&client).await;
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cert-manager.yaml");
+    let text = std::fs::read_to_string(path).expect("read the example");
+    let dry_run = kube::api::PostParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    let mut kinds = Vec::new();
+    for document in serde_yaml::Deserializer::from_str(&text) {
+        let yaml = <serde_yaml::Value as serde::Deserialize>::deserialize(document).expect("yaml");
+        let value = serde_json::to_value(yaml).expect("json");
+        let kind = value["kind"].as_str().expect("kind").to_owned();
+        match kind.as_str() {
+            "Certificate" => {
+                let api: Api<DynamicObject> =
+                    Api::namespaced_with(client.clone(), ns.name(), &resource());
+                let object: DynamicObject = serde_json::from_value(value).expect("certificate");
+                api.create(&dry_run, &object)
+                    .await
+                    .expect("the Certificate is valid");
+            }
+            "Service" => {
+                let object: Service = serde_json::from_value(value).expect("service");
+                ns.api::<Service>()
+                    .create(&dry_run, &object)
+                    .await
+                    .expect("the Service is valid");
+            }
+            "TlsAudit" => {
+                let object: TlsAudit = serde_json::from_value(value).expect("audit");
+                assert_eq!(
+                    object.spec.endpoints[0].certificate.as_deref(),
+                    Some("legacy")
+                );
+                ns.api::<TlsAudit>()
+                    .create(&dry_run, &object)
+                    .await
+                    .expect("the TlsAudit is valid");
+            }
+            other => panic!("unexpected kind {other} in the example"),
+        }
+        kinds.push(kind);
+    }
+    assert_eq!(kinds, vec!["Certificate", "Service", "TlsAudit"]);
 }

@@ -122,7 +122,9 @@ impl Looker {
                             }
                         }
                         // The watch retries after `WatchBackoff`; /readyz does not depend on it.
-                        _ => tracing::debug!(error = %err, "cert-manager Certificate watch failed; retrying"),
+                        _ => {
+                            tracing::debug!(error = %err, "cert-manager Certificate watch failed; retrying")
+                        }
                     },
                     None => self.watch = None,
                 }
@@ -132,7 +134,11 @@ impl Looker {
                 tokio::time::sleep(self.interval).await;
             }
             self.looked = true;
-            let now = match self.api.list_metadata(&ListParams::default().limit(1)).await {
+            let now = match self
+                .api
+                .list_metadata(&ListParams::default().limit(1))
+                .await
+            {
                 Ok(_) => Presence::Served,
                 Err(kube::Error::Api(s)) if s.code == 404 => Presence::Absent,
                 Err(kube::Error::Api(s)) if s.code == 403 => Presence::Forbidden,

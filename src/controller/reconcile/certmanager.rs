@@ -389,7 +389,11 @@ mod tests {
         let (_, problems) = link(&explicit, &refs, Presence::Absent, &[]);
         assert_eq!(problems.len(), 1);
         assert_eq!(problems[0].reason, "CertManagerNotInstalled");
-        assert!(problems[0].message.contains("spec.endpoints[0].certificate"));
+        assert!(
+            problems[0]
+                .message
+                .contains("spec.endpoints[0].certificate")
+        );
         let (_, problems) = link(&explicit, &refs, Presence::Forbidden, &[]);
         assert_eq!(problems[0].reason, "CertificatesForbidden");
 

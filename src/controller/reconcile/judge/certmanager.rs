@@ -180,7 +180,10 @@ fn served_vs_secret(
             format!("the endpoint {what}: the renewed Secret was not reloaded"),
         )
     } else {
-        Finding::new(Code::CertmanagerSecretMismatch, format!("the endpoint {what}"))
+        Finding::new(
+            Code::CertmanagerSecretMismatch,
+            format!("the endpoint {what}"),
+        )
     })
 }
 
@@ -292,7 +295,11 @@ mod tests {
             codes(&found),
             vec![(Code::CertmanagerStaleReload, Severity::High)]
         );
-        assert!(found[0].message.contains("revision 2"), "{}", found[0].message);
+        assert!(
+            found[0].message.contains("revision 2"),
+            "{}",
+            found[0].message
+        );
     }
 
     #[test]
@@ -357,7 +364,11 @@ mod tests {
             codes(&found),
             vec![(Code::CertmanagerNotReady, Severity::High)]
         );
-        assert!(found[0].message.contains("DoesNotExist: Issuing certificate"));
+        assert!(
+            found[0]
+                .message
+                .contains("DoesNotExist: Issuing certificate")
+        );
         let fresh = certificate(
             &["web.shop.svc"],
             ready("False", "DoesNotExist", "2026-12-01T11:55:00Z"),

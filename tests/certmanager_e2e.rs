@@ -52,21 +52,26 @@ fn certificate_crd() -> CustomResourceDefinition {
     assert!(out.status.success(), "toolchain.sh path crds-cert-manager");
     let dir = String::from_utf8(out.stdout).expect("utf-8 path");
     let path = format!("{}/cert-manager.io_certificates.yaml", dir.trim());
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"));
+    let text = std::fs::read_to_string(&path).expect("read the pinned Certificate CRD");
     serde_yaml::from_str(&text).expect("the Certificate CRD")
 }
 
 /// Lists Certificates until the apiserver answers `served` (true: 200, false: 404).
 async fn wait_served(client: &Client, served: bool) {
     let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource());
+    let mut seen = false;
     for _ in 0..300 {
-        match api.list_metadata(&ListParams::default().limit(1)).await {
-            Ok(_) if served => return,
-            Err(kube::Error::Api(s)) if s.code == 404 && !served => return,
-            _ => tokio::time::sleep(Duration::from_millis(100)).await,
+        seen = match api.list_metadata(&ListParams::default().limit(1)).await {
+            Ok(_) => served,
+            Err(kube::Error::Api(s)) => s.code == 404 && !served,
+            Err(_) => false,
+        };
+        if seen {
+            break;
         }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("Certificates never became served={served}");
+    assert!(seen, "Certificates never became served={served}");
 }
 
 async fn install_cert_manager(client: &Client) {
@@ -76,11 +81,11 @@ async fn install_cert_manager(client: &Client) {
 
 async fn remove_cert_manager(client: &Client) {
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    match crds.delete(CRD_NAME, &DeleteParams::default()).await {
-        Ok(_) => {}
-        Err(kube::Error::Api(s)) if s.code == 404 => {}
-        Err(e) => panic!("delete CRD {CRD_NAME}: {e}"),
-    }
+    let deleted = crds.delete(CRD_NAME, &DeleteParams::default()).await;
+    assert!(
+        deleted.is_ok() || matches!(&deleted, Err(kube::Error::Api(s)) if s.code == 404),
+        "delete CRD {CRD_NAME}: {deleted:?}"
+    );
     for _ in 0..300 {
         if crds.get_opt(CRD_NAME).await.expect("get CRD").is_none() {
             break;

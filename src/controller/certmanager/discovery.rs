@@ -86,13 +86,14 @@ pub fn triggers(
 }
 
 fn status_code(err: &watcher::Error) -> Option<u16> {
-    match err {
+    let status = match err {
         watcher::Error::InitialListFailed(kube::Error::Api(s))
         | watcher::Error::WatchStartFailed(kube::Error::Api(s))
-        | watcher::Error::WatchFailed(kube::Error::Api(s)) => Some(s.code),
-        watcher::Error::WatchError(s) => Some(s.code),
-        _ => None,
-    }
+        | watcher::Error::WatchFailed(kube::Error::Api(s)) => s,
+        watcher::Error::WatchError(s) => s.as_ref(),
+        _ => return None,
+    };
+    Some(status.code)
 }
 
 impl Looker {
@@ -123,7 +124,7 @@ impl Looker {
                         }
                         // The watch retries after `WatchBackoff`; /readyz does not depend on it.
                         _ => {
-                            tracing::debug!(error = %err, "cert-manager Certificate watch failed; retrying")
+                            tracing::debug!(error = %err, "cert-manager Certificate watch failed; retrying");
                         }
                     },
                     None => self.watch = None,

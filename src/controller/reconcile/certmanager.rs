@@ -15,7 +15,7 @@
 //! links find nothing, and an audit that names a Certificate gets one problem whose reason says
 //! why (`CertManagerNotInstalled`, `CertificatesForbidden`); the rest of the audit runs.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -78,6 +78,14 @@ pub fn references(
     spec: &TlsAuditSpec,
     services: &[Arc<Service>],
 ) -> Vec<Option<Reference>> {
+    // By name once: an audit may plan tens of thousands of endpoints over thousands of Services.
+    let annotated: HashMap<String, &str> = services
+        .iter()
+        .filter_map(|s| {
+            let name = s.annotations().get(CERTIFICATE_ANNOTATION)?.trim();
+            (!name.is_empty()).then(|| (s.name_any(), name))
+        })
+        .collect();
     planned
         .iter()
         .map(|p| {
@@ -94,10 +102,8 @@ pub fn references(
                 });
             }
             let service = p.origin.strip_prefix("service/")?;
-            let svc = services.iter().find(|s| s.name_any() == service)?;
-            let name = svc.annotations().get(CERTIFICATE_ANNOTATION)?.trim();
-            (!name.is_empty()).then(|| Reference {
-                name: name.to_owned(),
+            annotated.get(service).map(|name| Reference {
+                name: (*name).to_owned(),
                 field: format!("the {CERTIFICATE_ANNOTATION} annotation of Service {service}"),
             })
         })
@@ -132,18 +138,26 @@ pub fn link(
         }
         return (vec![None; planned.len()], problems);
     }
-    let by_name = |name: &str| {
-        certificates
-            .iter()
-            .find(|c| c.metadata.name.as_deref() == Some(name))
-    };
+    let by_name: HashMap<&str, &Arc<Certificate>> = certificates
+        .iter()
+        .filter_map(|c| Some((c.metadata.name.as_deref()?, c)))
+        .collect();
+    // The first by name of the Certificates that write each Secret (two writing one is a conflict
+    // cert-manager reports itself).
+    let mut by_secret: HashMap<&str, &Arc<Certificate>> = HashMap::new();
+    for c in certificates {
+        let slot = by_secret.entry(c.spec.secret_name.as_str()).or_insert(c);
+        if c.metadata.name < slot.metadata.name {
+            *slot = c;
+        }
+    }
     let mut missing = BTreeSet::new();
     let links = planned
         .iter()
         .enumerate()
         .map(|(i, p)| match references.get(i).and_then(Option::as_ref) {
             Some(r) => {
-                let found = by_name(&r.name).cloned();
+                let found = by_name.get(r.name.as_str()).map(|c| Arc::clone(c));
                 if found.is_none() && missing.insert(r.name.clone()) {
                     problems.push(Problem {
                         reason: "CertificateNotFound",
@@ -155,14 +169,9 @@ pub fn link(
                 }
                 found
             }
-            None => served_secrets(p).into_iter().find_map(|secret| {
-                let mut owners: Vec<&Arc<Certificate>> = certificates
-                    .iter()
-                    .filter(|c| c.spec.secret_name == secret)
-                    .collect();
-                owners.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
-                owners.first().map(|c| Arc::clone(c))
-            }),
+            None => served_secrets(p)
+                .into_iter()
+                .find_map(|secret| by_secret.get(secret).map(|c| Arc::clone(c))),
         })
         .collect();
     (links, problems)
@@ -226,13 +235,13 @@ async fn read_secrets(
             continue;
         }
         let secret_name = certificate.spec.secret_name.clone();
-        let secret = match read.get(&secret_name).or_else(|| secrets.get(&secret_name)) {
-            Some(s) => s.clone(),
-            None => {
-                let s = tls_secret_leaf(client, namespace, &secret_name).await?;
-                secrets.insert(secret_name, s.clone());
-                s
-            }
+        let known = read.get(&secret_name).or_else(|| secrets.get(&secret_name));
+        let secret = if let Some(s) = known {
+            s.clone()
+        } else {
+            let s = tls_secret_leaf(client, namespace, &secret_name).await?;
+            secrets.insert(secret_name, s.clone());
+            s
         };
         let one = Arc::new(Linked {
             certificate,

@@ -10,6 +10,8 @@
 //! - `certmanager.name_not_covered`: the name clients use is outside `spec.dnsNames` /
 //!   `spec.ipAddresses` (`cert::covers`, the one name-coverage rule).
 
+use std::fmt::Write as _;
+
 use jiff::{SignedDuration, Timestamp};
 
 use super::ingress::SecretCert;
@@ -105,15 +107,16 @@ fn renewal_overdue(name: &str, cert: &Certificate, now: Timestamp) -> Option<Fin
         late.as_hours()
     );
     if let Some(not_after) = status.not_after {
-        message.push_str(&format!(
+        let _ = write!(
+            message,
             "; the certificate in Secret {} expires at {not_after}",
             cert.spec.secret_name
-        ));
+        );
     }
     if let Some(attempts) = status.failed_issuance_attempts {
-        message.push_str(&format!("; {attempts} failed issuance attempt(s)"));
+        let _ = write!(message, "; {attempts} failed issuance attempt(s)");
         if let Some(at) = status.last_failure_time {
-            message.push_str(&format!(", the last at {at}"));
+            let _ = write!(message, ", the last at {at}");
         }
     }
     Some(Finding::new(Code::CertmanagerRenewalOverdue, message))
@@ -164,7 +167,7 @@ fn served_vs_secret(
         .status
         .as_ref()
         .and_then(|s| s.revision)
-        .map(|r| format!(", revision {r}"))
+        .map(|r| format!(" (revision {r})"))
         .unwrap_or_default();
     let what = format!(
         "serves sha256 {} (notBefore {}) but Secret {secret} of Certificate {name}{revision} holds \

@@ -343,7 +343,8 @@ async fn ingress_certificates_not_ready_overdue_or_missing_the_host_are_reported
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_cert_manager_only_audits_naming_a_certificate_get_a_condition_until_it_appears() {
+async fn without_cert_manager_only_audits_naming_a_certificate_get_a_condition_while_it_is_absent()
+{
     let _crd = CRD.write().await;
     let (ns, pki, routes) = setup("cm-absent").await;
     let client = ns.client();
@@ -425,6 +426,21 @@ async fn without_cert_manager_only_audits_naming_a_certificate_get_a_condition_u
     )
     .await;
     assert_eq!(condition(&named, "Ready").1, "Audited");
+    assert_eq!(codes(&named, "10.250.0.1:443"), set(&[]), "{named:#?}");
+
+    // cert-manager is removed again: its watch finds the kind gone and the condition comes back.
+    remove_cert_manager(&client).await;
+    let named = wait_status(
+        &audits,
+        "named",
+        "Ready=False once Certificates are gone",
+        |s| {
+            s.conditions
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.reason == "CertManagerNotInstalled")
+        },
+    )
+    .await;
     assert_eq!(codes(&named, "10.250.0.1:443"), set(&[]), "{named:#?}");
     assert_eq!(reconcile_errors(&scrape(op.metrics_addr()).await), 0);
     op.stop().await.expect("operator stops cleanly");

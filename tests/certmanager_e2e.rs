@@ -5,7 +5,9 @@
 //! Probes reach real rustls servers on loopback (see `support::audit`). Exact codes asserted.
 //!
 //! The CRD is cluster-wide and one test removes it: tests that need it hold [`CRD`] for reading,
-//! the test without it for writing, so they never overlap.
+//! the test without it for writing, so they never overlap. The tests label the CRD they install;
+//! a CRD they did not install (a real cert-manager, `--existing-cluster`) is used as it is and never
+//! removed: the test that needs it absent then fails and says why.
 
 mod support;
 
@@ -22,7 +24,7 @@ use support::audit::{
     Routes, audit, codes_at, condition, create, endpoint_slice, fake, install_tlsaudit_crd,
     operator, scrape, secret, tls_secret, wait_status,
 };
-use support::kube::{TestNamespace, install_crd};
+use support::kube::{TEST_LABEL, TestNamespace, install_crd};
 use support::pki::{Hierarchy, Issued, Spec};
 use support::tls_server::{self, ClientAuth, Server};
 use tlsaudit::controller::certmanager::{CERTIFICATE_ANNOTATION, Certificate};
@@ -74,12 +76,43 @@ async fn wait_served(client: &Client, served: bool) {
     assert!(seen, "Certificates never became served={served}");
 }
 
+/// Whether the cluster's Certificate CRD exists and was installed by someone else than these tests
+/// (cert-manager itself, on a cluster of `scripts/test.sh --existing-cluster`).
+async fn foreign_crd(client: &Client) -> bool {
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    crds.get_opt(CRD_NAME)
+        .await
+        .expect("get CRD")
+        .is_some_and(|crd| {
+            !crd.metadata
+                .labels
+                .unwrap_or_default()
+                .contains_key(TEST_LABEL)
+        })
+}
+
+/// Installs the pinned CRD, labelled as the tests', unless cert-manager's own is there: that one is
+/// used as it is, never overwritten.
 async fn install_cert_manager(client: &Client) {
-    install_crd(client, &certificate_crd()).await;
+    if !foreign_crd(client).await {
+        let mut crd = certificate_crd();
+        crd.metadata
+            .labels
+            .get_or_insert_with(Default::default)
+            .insert(TEST_LABEL.to_owned(), "true".to_owned());
+        install_crd(client, &crd).await;
+    }
     wait_served(client, true).await;
 }
 
+/// Removes the CRD these tests installed. Refuses to remove one they did not install: that would
+/// delete every Certificate of a real cluster.
 async fn remove_cert_manager(client: &Client) {
+    assert!(
+        !foreign_crd(client).await,
+        "{CRD_NAME} was not installed by these tests (cert-manager runs in this cluster?): this test \
+         removes the CRD, which would delete every Certificate; run it on scripts/control-plane.sh"
+    );
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
     let deleted = crds.delete(CRD_NAME, &DeleteParams::default()).await;
     assert!(

@@ -274,7 +274,11 @@ pub fn judge(
             certificate: &linked.certificate,
             secret: &linked.secret,
         };
-        let found = judging::findings(host, link, served, now);
+        // Ignored codes go first: an ignored stale reload must not remove the Ingress mismatch.
+        let found = judging::findings(host, link, served, now)
+            .into_iter()
+            .filter(|f| !policy.ignore.contains(&f.code))
+            .collect();
         let before = a.report.findings.len();
         let extra = judging::merge(&mut a.report.findings, found);
         if extra.is_empty() && a.report.findings.len() != before {
@@ -369,6 +373,58 @@ mod tests {
                 Some("legacy".into())
             ]
         );
+    }
+
+    #[test]
+    fn a_stale_reload_replaces_the_ingress_mismatch_unless_the_policy_ignores_it() {
+        use crate::findings::Code;
+        let run = |policy: &Policy| {
+            let mut audited = [crate::controller::fixtures::audited(
+                "ingress/web",
+                "10.0.0.1:443",
+                crate::grade::Grade::A,
+                &[Code::IngressSecretMismatch],
+                Some(60),
+            )];
+            // The served leaf dates from 1970; the Secret's is issued now.
+            let params = rcgen::CertificateParams::new(vec!["x.shop.svc".to_owned()]).unwrap();
+            let key = rcgen::KeyPair::generate().unwrap();
+            let der = params.self_signed(&key).unwrap().der().to_vec();
+            let mut cert = (*certificate("web", "web-tls")).clone();
+            cert.spec.dns_names = vec!["x.shop.svc".into()];
+            let links = Links {
+                per_endpoint: vec![Some(Arc::new(Linked {
+                    certificate: Arc::new(cert),
+                    secret: SecretCert::Leaf(der),
+                }))],
+                problems: Vec::new(),
+            };
+            let planned = [planned(
+                "ingress/web",
+                "x.shop.svc",
+                "x.shop.svc",
+                Some("web-tls"),
+            )];
+            judge(
+                &mut audited,
+                &planned,
+                &links,
+                policy,
+                jiff::Timestamp::now(),
+            );
+            audited[0]
+                .report
+                .findings
+                .iter()
+                .map(|f| f.code)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(run(&Policy::default()), vec![Code::CertmanagerStaleReload]);
+        let ignoring = Policy {
+            ignore: vec![Code::CertmanagerStaleReload],
+            ..Policy::default()
+        };
+        assert_eq!(run(&ignoring), vec![Code::IngressSecretMismatch]);
     }
 
     #[test]

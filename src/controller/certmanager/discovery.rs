@@ -4,7 +4,8 @@
 //! whether the Certificate cache can be used.
 //!
 //! The loop: look (`list` of one Certificate's metadata) → 404: [`Presence::Absent`], 403:
-//! [`Presence::Forbidden`]; look again every interval, silently. Once served, watch Certificates
+//! [`Presence::Forbidden`], another failure: [`Presence::Unavailable`]; look again every interval,
+//! silently. Once served, watch Certificates
 //! into the cache and trigger the audits each change concerns; a watch that finds the kind gone
 //! (404/403, the CRD deleted or the rule revoked) falls back to looking. Each change of presence
 //! is logged once and re-triggers the audits that name a Certificate explicitly, so their
@@ -145,7 +146,7 @@ impl Looker {
                 Err(kube::Error::Api(s)) if s.code == 403 => Presence::Forbidden,
                 Err(err) => {
                     tracing::debug!(error = %err, "could not look for cert-manager Certificates; looking again later");
-                    continue;
+                    Presence::Unavailable
                 }
             };
             if now == Presence::Served {
@@ -180,6 +181,10 @@ impl Looker {
             ),
             Presence::Forbidden => tracing::warn!(
                 "the operator may not list cert-manager Certificates (RBAC); Certificate links are off"
+            ),
+            Presence::Unavailable => tracing::warn!(
+                every_s = self.interval.as_secs(),
+                "could not find out whether cert-manager Certificates are served; looking again periodically"
             ),
             Presence::Unknown => {}
         }

@@ -154,6 +154,8 @@ impl kube::Resource for Certificate {
 pub enum Presence {
     /// Not looked yet (the first look runs at start).
     Unknown,
+    /// The last look failed (the apiserver did not answer it); looking again.
+    Unavailable,
     /// `cert-manager.io/v1` Certificates are not served (cert-manager is not installed).
     Absent,
     /// Served, but the operator may not list them (its RBAC lacks the rule).
@@ -167,7 +169,7 @@ impl Presence {
     #[must_use]
     pub fn reason(self) -> &'static str {
         match self {
-            Self::Unknown | Self::Served => "CertificatesUnavailable",
+            Self::Unknown | Self::Unavailable | Self::Served => "CertificatesUnavailable",
             Self::Absent => "CertManagerNotInstalled",
             Self::Forbidden => "CertificatesForbidden",
         }
@@ -177,8 +179,9 @@ impl Presence {
     #[must_use]
     pub fn explain(self) -> &'static str {
         match self {
-            Self::Unknown | Self::Served => {
-                "the operator has not yet read the cluster's cert-manager Certificates"
+            Self::Unknown | Self::Unavailable | Self::Served => {
+                "the operator could not yet read the cluster's cert-manager Certificates (it keeps \
+                 trying)"
             }
             Self::Absent => {
                 "the cluster does not serve cert-manager.io/v1 Certificates (cert-manager is not \

@@ -530,3 +530,80 @@ async fn the_cert_manager_example_is_accepted_by_the_apiserver() {
     }
     assert_eq!(kinds, vec!["Certificate", "Service", "TlsAudit"]);
 }
+
+/// A client that acts as ServiceAccount `sa` of `ns`, which a Role there allows what the operator
+/// needs for an audit of that namespace, but not cert-manager Certificates (chart
+/// `rbac.certManager: false`).
+async fn client_without_certificate_rights(ns: &TestNamespace) -> Client {
+    use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+    let role: Role = serde_json::from_value(json!({
+        "metadata": {"name": "operator"},
+        "rules": [
+            {"apiGroups": ["tlsaudit.dev"], "resources": ["tlsaudits"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": ["tlsaudit.dev"], "resources": ["tlsaudits/status"], "verbs": ["patch", "update"]},
+            {"apiGroups": [""], "resources": ["services", "configmaps", "secrets"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]}
+        ]
+    }))
+    .expect("role");
+    create(&ns.api::<Role>(), &role).await;
+    let binding: RoleBinding = serde_json::from_value(json!({
+        "metadata": {"name": "operator"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "operator"},
+        "subjects": [{"kind": "ServiceAccount", "name": "operator", "namespace": ns.name()}]
+    }))
+    .expect("binding");
+    create(&ns.api::<RoleBinding>(), &binding).await;
+    let mut config = support::kube::config().await;
+    config.auth_info.impersonate = Some(format!("system:serviceaccount:{}:operator", ns.name()));
+    config.auth_info.impersonate_groups = Some(vec![
+        "system:serviceaccounts".into(),
+        "system:authenticated".into(),
+    ]);
+    Client::try_from(config).expect("impersonating client")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_rights_on_certificates_only_audits_naming_one_get_a_condition() {
+    let _crd = CRD.read().await;
+    let (ns, pki, routes) = setup("cm-forbidden").await;
+    let client = ns.client();
+    install_cert_manager(&client).await;
+    let host = format!("web.{}.svc", ns.name());
+    let leaf = pki.leaf(&Spec::leaf(&[&host]));
+    let server = serve(&pki, &leaf).await;
+    routes.route(fake(1, 443), server.addr);
+    annotated_service(&ns, "web", "web", "10.250.0.1").await;
+    certificate(&ns, "web", "web-tls", &[&host], ready(1)).await;
+
+    let restricted = client_without_certificate_rights(&ns).await;
+    let op = operator(
+        &restricted,
+        ns.name(),
+        &routes,
+        &["--discovery-interval", "1s"],
+    )
+    .await;
+    let audits = ns.api::<TlsAudit>();
+    create(
+        &audits,
+        &audit(
+            "named",
+            json!({"services": {"perEndpoint": true}, "trust": trust()}),
+        ),
+    )
+    .await;
+    let named = wait_status(&audits, "named", "the service audited", |s| {
+        !s.endpoints.is_empty()
+    })
+    .await;
+    let (state, reason, message) = condition(&named, "Ready");
+    assert_eq!((state, reason), ("False", "CertificatesForbidden"));
+    assert!(message.contains("rbac.certManager"), "{message}");
+    assert_eq!(codes(&named, "10.250.0.1:443"), set(&[]), "{named:#?}");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(reconcile_errors(&scrape(op.metrics_addr()).await), 0);
+    op.stop().await.expect("operator stops cleanly");
+}

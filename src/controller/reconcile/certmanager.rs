@@ -219,7 +219,7 @@ async fn read_secrets(
     namespace: &str,
     linked: Vec<Option<Arc<Certificate>>>,
     read: &BTreeMap<String, SecretCert>,
-    problems: Vec<Problem>,
+    mut problems: Vec<Problem>,
 ) -> Result<Links, MaterialError> {
     let mut secrets: BTreeMap<String, SecretCert> = BTreeMap::new();
     let mut per_endpoint = Vec::with_capacity(linked.len());
@@ -240,6 +240,17 @@ async fn read_secrets(
             s.clone()
         } else {
             let s = tls_secret_leaf(client, namespace, &secret_name).await?;
+            // As for Ingress Secrets: the comparison waits for RBAC, and the audit says why.
+            if s == SecretCert::Unreadable {
+                problems.push(Problem {
+                    reason: "SecretForbidden",
+                    message: format!(
+                        "Certificate {name}: the operator may not read its Secret {secret_name} in \
+                         namespace {namespace}, so the served certificate is not compared with it \
+                         (chart rbac.secrets)"
+                    ),
+                });
+            }
             secrets.insert(secret_name, s.clone());
             s
         };

@@ -12,7 +12,8 @@
 //! | base + 7  | printer  | self-signed certificate (an explicit endpoint in the audit)    |
 //!
 //! base + 6 is left for the TLS 1.0-only `openssl s_server` that demo.sh starts with
-//! `legacy.crt`, `legacy-chain.crt` and `legacy.key` from `--out`.
+//! `legacy.crt`, `legacy-chain.crt` and `legacy.key` from `--out`; `web.crt` and `web.key` there are
+//! the current web certificate, which demo.sh puts in the Secret of a cert-manager Certificate.
 //!
 //! Usage: `cargo run --example demo_servers -- --namespace tlsaudit-demo --listen 0.0.0.0
 //! --port-base 18440 --out DIR` (prints `ready` when every server listens).
@@ -54,7 +55,7 @@ struct Args {
     /// First port.
     #[arg(long, default_value_t = 18440)]
     port_base: u16,
-    /// Directory for ca.crt, legacy.crt, legacy-chain.crt and legacy.key.
+    /// Directory for ca.crt, legacy.crt, legacy-chain.crt, legacy.key, web.crt and web.key.
     #[arg(long)]
     out: PathBuf,
 }
@@ -135,6 +136,9 @@ async fn main() {
     write("legacy.crt", &legacy.pem);
     write("legacy-chain.crt", &pki.intermediate.pem);
     write("legacy.key", &legacy.key_pem());
+    // The current web certificate, for the demo's cert-manager Secret (the stale replica serves an older one).
+    write("web.crt", &web.pem);
+    write("web.key", &web.key_pem());
     println!("ready");
     let _ = tokio::signal::ctrl_c().await;
 }

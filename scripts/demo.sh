@@ -10,6 +10,7 @@
 #   4. starts TLS servers with typical faults on 198.18.0.2: healthy, a stale replica, expired,
 #      missing intermediate, wrong name, mTLS required, TLS 1.0 only (openssl s_server)
 #   5. creates namespace tlsaudit-demo with a Service + EndpointSlice per server and the demo CA
+#      (and a cert-manager Certificate for web, from cert-manager's pinned CRD, with its Secret)
 #   6. runs the operator (`tlsaudit controller`), applies examples/tlsaudit.yaml, waits for the audit
 #   6b. registers a ValidatingWebhookConfiguration on Service web whose caBundle is another CA (rules on a
 #      made-up API group only, so it intercepts nothing) and a TlsAudit with spec.cluster (--cluster-audits)
@@ -47,6 +48,7 @@ outside() {
     log "building kube-apiserver, etcd and kubectl once (scripts/toolchain.sh)"
     bash scripts/toolchain.sh kube etcd
   fi
+  [ -f "$(tool crds-cert-manager)/cert-manager.io_certificates.yaml" ] || bash scripts/toolchain.sh crds
   export TLSAUDIT_DEMO_INSIDE=1
   if [ "$(id -u)" = 0 ]; then
     exec unshare --net -- bash "$0" "$@"
@@ -199,6 +201,26 @@ inside() {
     service vault 5
     service legacy 6
   } | "$kubectl" apply -f - >/dev/null
+
+  # --- cert-manager (issue 10): a Certificate whose renewed Secret one web replica never reloaded ---
+  # cert-manager's own CRD (pinned, scripts/toolchain.sh crds); no cert-manager controller runs, so the
+  # demo writes the Certificate's status itself. The Service annotation links web's replicas to it, and
+  # the stale replica (an older leaf) shows certmanager.stale_reload.
+  "$kubectl" apply --server-side -f "$(tool crds-cert-manager)/cert-manager.io_certificates.yaml" >/dev/null
+  "$kubectl" wait --for condition=Established crd/certificates.cert-manager.io --timeout=60s >/dev/null
+  "$kubectl" -n "$NS" create secret tls web-tls --cert="$STATE/pki/web.crt" --key="$STATE/pki/web.key" >/dev/null
+  "$kubectl" -n "$NS" annotate service web tlsaudit.dev/certificate=web >/dev/null
+  printf 'apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: web}\nspec:\n  secretName: web-tls\n  dnsNames: [web.%s.svc]\n  issuerRef: {name: demo-ca, kind: Issuer}\n' "$NS" \
+    | "$kubectl" -n "$NS" apply -f - >/dev/null
+  local issued until renew
+  issued=$(date -u -d '-10 days' +%Y-%m-%dT%H:%M:%SZ)
+  until=$(date -u -d '+90 days' +%Y-%m-%dT%H:%M:%SZ)
+  renew=$(date -u -d '+57 days' +%Y-%m-%dT%H:%M:%SZ)
+  "$kubectl" -n "$NS" patch certificate web --subresource=status --type=merge -p "{\"status\": {
+    \"conditions\": [{\"type\": \"Ready\", \"status\": \"True\", \"reason\": \"Ready\",
+      \"message\": \"Certificate is up to date and has not expired\", \"lastTransitionTime\": \"$issued\"}],
+    \"notBefore\": \"$issued\", \"notAfter\": \"$until\", \"renewalTime\": \"$renew\", \"revision\": 2}}" >/dev/null
+  # --- end cert-manager ---
 
   log "starting the operator (log: $STATE/operator.log)"
   RUST_LOG=${RUST_LOG:-info} target/debug/tlsaudit controller --metrics-addr "$METRICS" \

@@ -112,6 +112,9 @@ else cat "$TMP/err" >&2; failed "sharding with leader election: unclear message"
 template --set rbac.secrets=none --show-only templates/rbac.yaml >"$TMP/none.yaml"
 if ! grep -q 'secrets' "$TMP/none.yaml"; then pass "rbac.secrets=none grants no Secret access anywhere"
 else failed "rbac.secrets=none grants no Secret access anywhere"; fi
+template --set rbac.certManager=false --show-only templates/rbac.yaml >"$TMP/nocm.yaml"
+if ! grep -q 'cert-manager.io' "$TMP/nocm.yaml"; then pass "rbac.certManager=false grants no cert-manager access"
+else failed "rbac.certManager=false grants no cert-manager access"; fi
 template --set rbac.create=false >"$TMP/norbac.yaml"
 if ! grep -Eq '^kind: (ClusterRole|ClusterRoleBinding|Role|RoleBinding)$' "$TMP/norbac.yaml"; then
   pass "rbac.create=false renders no RBAC object"
@@ -341,6 +344,14 @@ PY
     can yes watch "$r" -A
     can yes get "$r" -n "$AUDITED"
   done
+  # cert-manager Certificates: read-only (the kind need not be installed for RBAC to answer).
+  can yes list certificates.cert-manager.io -A
+  can yes watch certificates.cert-manager.io -A
+  can yes get certificates.cert-manager.io -n "$AUDITED"
+  can no patch certificates.cert-manager.io -n "$AUDITED"
+  can no update certificates.cert-manager.io --subresource=status -n "$AUDITED"
+  can no delete certificates.cert-manager.io -n "$AUDITED"
+  can no create certificaterequests.cert-manager.io -n "$AUDITED"
   can yes get secrets -n "$AUDITED"
   can yes list secrets -A
   can yes create events -n "$AUDITED"

@@ -290,6 +290,22 @@ catalog! {
     IngressSecretMismatch = "ingress.secret_mismatch", Medium,
         "The certificate the ingress controller serves differs from the one in the Ingress's Secret.",
         "Check that the ingress controller picked up the Secret (events, controller logs); the served certificate is stale or a default.";
+    // --- cert-manager Certificates (issue 10 item 2; severities justified in docs/findings.md) ---
+    CertmanagerStaleReload = "certmanager.stale_reload", High,
+        "The endpoint serves an older certificate than the one cert-manager wrote to its Certificate's Secret (compared by SHA-256, older by notBefore): the Secret was renewed but the workload never reloaded it, so the old certificate stays in use until it expires, and no controller will fix that by itself. High, not critical: nothing fails yet, but an outage is scheduled (cert-manager renews two thirds through the lifetime by default, pkg/util/pki/renewaltime.go, so about a third of the old lifetime remains), and a key rotated after a compromise is not in use.",
+        "Restart or reload the workload (`kubectl rollout restart deployment/NAME`), and make it reload on change: watch the mounted files (not a subPath mount, which never updates), or roll the Pods when the Secret changes (e.g. stakater/Reloader).";
+    CertmanagerSecretMismatch = "certmanager.secret_mismatch", Medium,
+        "The endpoint serves a certificate that is neither its Certificate's current one nor older than it: the endpoint is linked to the wrong Certificate, or serves a certificate from elsewhere. Medium, like ingress.secret_mismatch: the served certificate is judged on its own; the link needs a look. Not repeated where the Ingress check already reports the mismatch.",
+        "Check which Secret the workload mounts and that the link (the endpoint's `certificate`, the Service annotation `tlsaudit.dev/certificate`, or the Ingress Secret) names the Certificate it serves.";
+    CertmanagerRenewalOverdue = "certmanager.renewal_overdue", High,
+        "The Certificate's status.renewalTime passed more than an hour ago and cert-manager has not renewed it: a successful renewal sets a new renewalTime, and after a failed attempt cert-manager waits `1h * 2^(failedIssuanceAttempts - 1)` (cert-manager v1.21 CRD, status.failedIssuanceAttempts), so an hour past the time the first attempt has failed. High: the certificate expires unless someone fixes the issuance, and this fires days before the expiry thresholds would.",
+        "Find the failing step: `kubectl describe certificate NAME`, then its CertificateRequest, Order and Challenges (`cmctl status certificate NAME`); fix the issuer or the challenge, then `cmctl renew NAME`.";
+    CertmanagerNotReady = "certmanager.not_ready", High,
+        "The Certificate has been Ready=False for more than ten minutes; the message carries cert-manager's reason and message. Its Secret is missing, invalid, expired or not what the spec asks for. High, with the ten minutes of the cert-manager mixin's CertManagerCertNotReady alert (`for: 10m`, which pages as critical); here the served certificate's own findings say whether clients fail already.",
+        "Read the reason: `kubectl describe certificate NAME` and its CertificateRequest; fix the issuer, the spec or the Secret, then `cmctl renew NAME`.";
+    CertmanagerNameNotCovered = "certmanager.name_not_covered", High,
+        "The name clients use for the endpoint (its SNI host) is not among the Certificate's spec.dnsNames or spec.ipAddresses, so every certificate cert-manager issues for it fails hostname verification for this name. High, like ingress.host_not_covered: clients using that name fail (or will after the next renewal); wildcards cover one label, as in cert.hostname_mismatch.",
+        "Add the name to the Certificate's spec.dnsNames (or a `*.` wildcard of its parent), or link the endpoint to the Certificate that covers it.";
     TargetRefused = "target.refused", High,
         "The target was not audited: it resolves outside the cluster's networks, or to loopback or link-local.",
         "Audit in-cluster targets only, or ask the operator's administrator to allow this network (--allow-target-cidr).";

@@ -115,6 +115,10 @@ pub struct ControllerArgs {
     /// (POD_NAMESPACE), else the kubeconfig's.
     #[arg(long, env = "TLSAUDIT_CLUSTER_AUDIT_NAMESPACE")]
     pub cluster_audit_namespace: Option<String>,
+    /// How often the operator looks again for an optional kind the cluster does not serve yet
+    /// (cert-manager Certificates); a kind that appears is watched from then on.
+    #[arg(long, env = "TLSAUDIT_DISCOVERY_INTERVAL", default_value = "1m", value_parser = crate::duration::parse)]
+    pub discovery_interval: Duration,
 }
 
 impl ControllerArgs {

@@ -17,6 +17,7 @@ use kube::runtime::reflector::Store;
 use tokio::sync::watch;
 
 use super::args::ControllerArgs;
+use super::certmanager::Certificates;
 use super::reconcile::events::Recorder;
 use super::reconcile::plan::networks::TargetNetworks;
 use super::reconcile::prober::{ProbeFn, Prober};
@@ -110,6 +111,8 @@ pub struct Stores {
     pub slices: Store<EndpointSlice>,
     /// Ingresses.
     pub ingresses: Store<Ingress>,
+    /// cert-manager Certificates, when the cluster serves them.
+    pub certificates: Certificates,
 }
 
 /// Running reconciles by `(namespace, name)`: an id and the sender that cancels it.

@@ -312,6 +312,7 @@ pub fn context(cluster: &Cluster, api: &FakeApiserver, probes: &FakeProbes) -> A
             services: store(&cluster.services),
             slices: store(&cluster.slices),
             ingresses: store(&cluster.ingresses),
+            certificates: crate::controller::certmanager::Certificates::absent(store(&[])),
         },
         prober: Prober::new(
             probes.probe_fn(),

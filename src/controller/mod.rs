@@ -8,10 +8,12 @@
 //! - `supervise`: who audits — alone, the holder of the leader Lease (`lease`), or each member for
 //!   its share of the audits (`shard`);
 //! - `watches`: the informer caches and watches, and which audits each change triggers;
+//! - `certmanager`: cert-manager Certificates, an optional kind, discovered and watched once served;
 //! - `health`: the periodic check of the apiserver and the watched resources behind /readyz;
 //! - `reconcile`: one audit, a pipeline plan → material → probe → judge → status, events, series.
 
 pub mod args;
+pub mod certmanager;
 pub mod context;
 mod health;
 pub mod lease;

@@ -24,6 +24,7 @@ use kube::runtime::{Controller, PredicateConfig, WatchStreamExt, predicates, wat
 use kube::{Api, Client, Resource, ResourceExt};
 
 use super::args::OnOff;
+use super::certmanager::{Certificate, Certificates, Presence, discovery};
 use super::context::{Context, Setup, Stores};
 use super::reconcile;
 use super::reconcile::material::CLUSTER_CA_CONFIGMAP;
@@ -45,12 +46,30 @@ pub(super) async fn run_controller(
     let (services, service_writer) = reflector::store::<Service>();
     let (slices, slice_writer) = reflector::store::<EndpointSlice>();
     let (ingresses, ingress_writer) = reflector::store::<Ingress>();
+    let (certificates, certificate_writer) = reflector::store::<Certificate>();
+    let (presence, presence_reader) = tokio::sync::watch::channel(Presence::Unknown);
     let stores = Stores {
         audits: audits.clone(),
         services: services.clone(),
         slices,
         ingresses: ingresses.clone(),
+        certificates: Certificates {
+            store: certificates,
+            presence: presence_reader,
+        },
     };
+    let certificate_changes = discovery::triggers(
+        client,
+        ns,
+        setup.args.discovery_interval,
+        certificate_writer,
+        presence,
+        discovery::Caches {
+            audits: audits.clone(),
+            services: services.clone(),
+            ingresses: ingresses.clone(),
+        },
+    );
     let ctx = Arc::new(Context::new(setup, stores));
     let audit_events = audit_stream(client, ns, audit_writer, audits.clone(), Arc::clone(&ctx));
 
@@ -67,6 +86,7 @@ pub(super) async fn run_controller(
     };
     Controller::for_stream(audit_events, audits)
         .reconcile_on(moved)
+        .reconcile_on(certificate_changes)
         .with_config(kube::runtime::Config::default().debounce(Duration::from_secs(1)))
         // Each watch backs off on its own (WatchBackoff). kube's default trigger backoff pauses
         // every watch after any one's error, growing to a minute: after an apiserver restart each

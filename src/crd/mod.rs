@@ -233,6 +233,16 @@ pub struct ExplicitEndpoint {
     /// (PostgreSQL's SSLRequest; TLS starts when the server answers `S`).
     #[serde(default, skip_serializing_if = "Protocol::is_tls")]
     pub protocol: Protocol,
+    /// The cert-manager Certificate (`cert-manager.io/v1`, this namespace) whose Secret this
+    /// endpoint should serve: its readiness, renewal and DNS names are checked, and a served
+    /// certificate older than its Secret's is a stale reload. Services use the annotation
+    /// `tlsaudit.dev/certificate: NAME` instead; Ingress hosts are linked by their Secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+    )]
+    pub certificate: Option<String>,
 }
 
 /// Trust anchors.

@@ -237,8 +237,9 @@ fn config_map_value(cm: &ConfigMap, key: &str) -> Option<Vec<u8>> {
         .or_else(|| cm.binary_data.as_ref()?.get(key).map(|v| v.0.clone()))
 }
 
-/// Reads a Secret's TLS certificate (`tls.crt`) in `namespace`, for Ingress checks.
-async fn tls_secret_leaf(
+/// Reads a Secret's TLS certificate (`tls.crt`) in `namespace`, for Ingress and cert-manager
+/// checks.
+pub async fn tls_secret_leaf(
     client: &Client,
     namespace: &str,
     name: &str,

@@ -2,6 +2,7 @@
 //!
 //! 1. [`plan`] — which endpoints the audit covers (informer caches; DNS for explicit hosts);
 //! 2. [`material`] — trust anchors, client identity and Ingress TLS Secrets (the only Secret reads);
+//!    [`certmanager`] links endpoints to cert-manager Certificates and reads their Secrets;
 //! 3. [`prober`] — the facts of every endpoint (shared, bounded probing);
 //! 4. [`judge`] — facts → endpoint reports with the controller's own findings (pure);
 //! 5. [`status`] — the bounded status, written with server-side apply;
@@ -12,6 +13,7 @@
 //! when to audit next. A broken endpoint is a finding, a missing Secret a condition; `reconcile`
 //! fails only when the operator cannot do its own work (API calls).
 
+pub mod certmanager;
 pub mod cluster;
 pub mod events;
 pub mod judge;
@@ -109,6 +111,14 @@ pub async fn reconcile(audit: Arc<TlsAudit>, ctx: Arc<Context>) -> Result<Action
         Plan::InvalidSpec(e) => return invalid_spec(&ctx, &audit, &namespace, e.to_string()).await,
     };
     let material = material::load(&ctx.client, &namespace, &audit.spec, &planned).await?;
+    let links = certmanager::load(
+        &ctx,
+        &namespace,
+        &audit.spec,
+        &planned,
+        &material.ingress_secrets,
+    )
+    .await?;
     let facts = ctx
         .prober
         .probe_planned(
@@ -121,7 +131,13 @@ pub async fn reconcile(audit: Arc<TlsAudit>, ctx: Arc<Context>) -> Result<Action
     let now = jiff::Timestamp::now();
     let policy = audit.spec.policy.engine_policy();
     let mut audited = judge::judge(&planned, &facts, &material.ingress_secrets, &policy, now);
-    let mut problems = material.problems.clone();
+    certmanager::judge(&mut audited, &planned, &links, &policy, now);
+    let mut problems: Vec<Problem> = material
+        .problems
+        .iter()
+        .chain(&links.problems)
+        .cloned()
+        .collect();
     // The apiserver's own TLS clients (spec.cluster): opt-in, operator namespace only.
     let cluster = cluster::audit(&ctx, &namespace, &audit.spec, &policy, now).await?;
     audited.extend(cluster.audited);

@@ -7,6 +7,7 @@
 //! (`consistency`) and Ingress Secrets checked at rest (`ingress`), with `policy.ignore` applied and
 //! the grade recomputed. An endpoint that was not probed gets its reason as its only finding.
 
+pub mod certmanager;
 pub mod consistency;
 pub mod ingress;
 pub mod webhooks;

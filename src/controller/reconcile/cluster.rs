@@ -310,6 +310,17 @@ async fn audit_config(
                 policy,
                 seconds,
             );
+            // The mismatch says what `cert.untrusted` would ("a root the audit does not trust"),
+            // naming the caBundle: one finding and one alert for one fact. With
+            // insecureSkipTLSVerify nobody verifies the chain: that flag is the finding.
+            if extra.iter().any(|f| {
+                matches!(
+                    f.code,
+                    Code::WebhookCaBundleMismatch | Code::WebhookInsecureSkipTlsVerify
+                )
+            }) {
+                report.findings.retain(|f| f.code != Code::CertUntrusted);
+            }
             add_findings(&mut report, extra, policy);
             Audited {
                 origin: p.origin.clone(),

@@ -273,6 +273,8 @@ error_categories! {
     PatchStatus = "patch_status",
     /// The TlsAudit had no namespace.
     NoNamespace = "no_namespace",
+    /// Listing Gateway API objects (or discovering the Gateway API) failed.
+    ReadGatewayApi = "read_gateway_api",
 }
 
 /// One series value: family, label values in the family's label order, value.

@@ -8,11 +8,13 @@
 //! - `supervise`: who audits — alone, the holder of the leader Lease (`lease`), or each member for
 //!   its share of the audits (`shard`);
 //! - `watches`: the informer caches and watches, and which audits each change triggers;
+//! - `gateway`: the optional Gateway API — discovery, objects, key material, watches;
 //! - `health`: the periodic check of the apiserver and the watched resources behind /readyz;
 //! - `reconcile`: one audit, a pipeline plan → material → probe → judge → status, events, series.
 
 pub mod args;
 pub mod context;
+pub mod gateway;
 mod health;
 pub mod lease;
 pub mod reconcile;

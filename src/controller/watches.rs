@@ -65,8 +65,12 @@ pub(super) async fn run_controller(
         Some(shard) => moved_in(shard.clone(), audits.clone(), Arc::clone(&setup.metrics)).boxed(),
         None => futures::stream::pending().boxed(),
     };
+    // Gateway API objects, watched once their kinds are discovered (`gateway::triggers`).
+    let gateway_changes =
+        super::gateway::triggers::audits_to_reconcile(client, ns, &ctx.gateway_api, audits.clone());
     Controller::for_stream(audit_events, audits)
         .reconcile_on(moved)
+        .reconcile_on(gateway_changes)
         .with_config(kube::runtime::Config::default().debounce(Duration::from_secs(1)))
         .watches_stream(cached(client, ns, service_writer), move |svc: Service| {
             for_service(&a1.state(), svc.namespace().as_deref(), svc.labels())

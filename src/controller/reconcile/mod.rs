@@ -34,6 +34,7 @@ use self::plan::{Plan, PlanError};
 use self::series::AuditFacts;
 use self::status::{PatchStatusError, Problem, StatusInput};
 use super::context::Context;
+use super::gateway::{self, GatewayError};
 use crate::crd::{TlsAudit, TlsAuditStatus};
 use crate::metrics::ErrorCategory;
 
@@ -49,6 +50,9 @@ pub enum Error {
     /// Writing the status failed.
     #[error(transparent)]
     PatchStatus(#[from] PatchStatusError),
+    /// Listing Gateway API objects failed (not a 403 or a 404: those are conditions).
+    #[error(transparent)]
+    Gateway(#[from] GatewayError),
     /// The object has no namespace (never for a namespaced kind).
     #[error("failed to reconcile TlsAudit {0}: it has no namespace")]
     NoNamespace(String),
@@ -67,6 +71,7 @@ impl Error {
             Self::Material(MaterialError::ReadConfigMap { .. }) => ErrorCategory::ReadConfigMap,
             Self::PatchStatus(_) => ErrorCategory::PatchStatus,
             Self::NoNamespace(_) => ErrorCategory::NoNamespace,
+            Self::Gateway(_) => ErrorCategory::ReadGatewayApi,
         }
     }
 }
@@ -99,23 +104,24 @@ pub async fn reconcile(audit: Arc<TlsAudit>, ctx: Arc<Context>) -> Result<Action
         Some(Ok(i)) => i,
         Some(Err(message)) => return invalid_spec(&ctx, &audit, &namespace, message).await,
     };
-    let planned = match plan::plan(&ctx, &namespace, &audit.spec).await? {
+    let mut planned = match plan::plan(&ctx, &namespace, &audit.spec).await? {
         Plan::Endpoints(planned) => planned,
         Plan::InvalidSpec(e) => return invalid_spec(&ctx, &audit, &namespace, e.to_string()).await,
     };
-    let material = material::load(&ctx.client, &namespace, &audit.spec, &planned).await?;
-    let facts = ctx
-        .prober
-        .probe_planned(
-            &planned,
-            &material,
-            ctx.settings.probe_timeout,
-            ctx.settings.probe_deadline,
-        )
-        .await;
+    // The Gateway API part (`controller::gateway`): its endpoints, conditions and key material.
+    let gateways = match gateway::audit::plan(&ctx, &namespace, &audit.spec).await? {
+        Ok(g) => g,
+        Err(e) => return invalid_spec(&ctx, &audit, &namespace, e.to_string()).await,
+    };
+    planned.extend(gateways.endpoints);
+    let mut material = material::load(&ctx.client, &namespace, &audit.spec, &planned).await?;
+    material.problems.extend(gateways.problems);
+    let gateway_material = gateway::material::load(&ctx.client, &namespace, &planned).await?;
+    let facts = gateway::audit::probe(&ctx, &planned, &material, &gateway_material).await;
     let now = jiff::Timestamp::now();
     let policy = audit.spec.policy.engine_policy();
-    let audited = judge::judge(&planned, &facts, &material.ingress_secrets, &policy, now);
+    let mut audited = judge::judge(&planned, &facts, &material.ingress_secrets, &policy, now);
+    judge::gateway::judge(&planned, &mut audited, &gateway_material, &policy);
 
     let wait = jittered(interval);
     let next =

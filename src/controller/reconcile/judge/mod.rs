@@ -8,6 +8,7 @@
 //! the grade recomputed. An endpoint that was not probed gets its reason as its only finding.
 
 pub mod consistency;
+pub mod gateway;
 pub mod ingress;
 
 use std::collections::BTreeMap;

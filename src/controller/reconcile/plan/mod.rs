@@ -11,6 +11,7 @@
 //! The guard (`networks`): explicit endpoints and Ingress `status.loadBalancer` addresses must lie
 //! in the allowed networks; no planned address at all may be a cloud metadata endpoint.
 
+pub mod gateways;
 pub mod networks;
 pub mod targets;
 
@@ -49,6 +50,8 @@ pub struct PlannedEndpoint {
     pub ingress_secret: Option<String>,
     /// Why the endpoint gets a finding instead of a probe.
     pub not_probed: Option<NotProbed>,
+    /// For Gateway API endpoints: what else it is checked against (`gateways`).
+    pub gateway: Option<Box<gateways::GatewayRole>>,
 }
 
 /// Why a planned endpoint gets a finding instead of a probe.

@@ -1,0 +1,319 @@
+//! The Gateway API end to end against the real kube-apiserver with the pinned upstream Gateway API
+//! CRDs (v1.7.0, standard channel): Gateways, HTTPRoutes, ReferenceGrants and BackendTLSPolicies
+//! are real API objects, the Gateway's `status.addresses` are written through the status
+//! subresource (127.0.0.1, allowed by `--allow-target-cidr`), and every probe reaches a real rustls
+//! server on loopback. Each test asserts the exact finding codes of each endpoint.
+
+mod support;
+
+use std::collections::BTreeSet;
+
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::ObjectMeta;
+use serde_json::json;
+use support::audit::{
+    Routes, audit, audit_now, condition, create, endpoint_slice, fake, install_tlsaudit_crd,
+    operator, secret, service, tls_secret, wait_status,
+};
+use support::gateway::{self as gw, install_crds, set_addresses};
+use support::kube::TestNamespace;
+use support::pki::{Hierarchy, Issued, Spec};
+use support::tls_server::{self, ClientAuth, Server};
+use tlsaudit::crd::{TlsAudit, TlsAuditStatus};
+
+const HSTS: &str = "Strict-Transport-Security: max-age=31536000\r\n";
+
+fn set(codes: &[&str]) -> BTreeSet<String> {
+    codes.iter().map(|c| (*c).to_owned()).collect()
+}
+
+/// The codes of the endpoint of `target` dialled with SNI `server_name`.
+fn codes(status: &TlsAuditStatus, target: &str, server_name: &str) -> BTreeSet<String> {
+    let endpoint = status
+        .endpoints
+        .iter()
+        .find(|e| e.target == target && e.server_name.as_deref() == Some(server_name))
+        .unwrap_or_else(|| panic!("no endpoint {target} {server_name} in {status:#?}"));
+    endpoint
+        .findings
+        .iter()
+        .map(|f| f.code.to_string())
+        .collect()
+}
+
+async fn serve(pki: &Hierarchy, leaf: &Issued) -> Server {
+    let chain = vec![leaf.der.clone(), pki.intermediate.der.clone()];
+    tls_server::start(
+        tls_server::config(chain, leaf.key_der(), ClientAuth::None, &["h2", "http/1.1"]),
+        HSTS,
+    )
+    .await
+}
+
+fn trust() -> serde_json::Value {
+    json!({"caBundle": {"secretRef": {"name": "ca"}}, "systemRoots": false, "clusterCA": false})
+}
+
+struct Setup {
+    client: kube::Client,
+    ns: TestNamespace,
+    pki: Hierarchy,
+}
+
+async fn setup(label: &str) -> Setup {
+    let ns = TestNamespace::new(label).await;
+    let client = ns.client();
+    install_tlsaudit_crd(&client).await;
+    install_crds(&client).await;
+    let pki = Hierarchy::new();
+    create(&ns.api(), &secret("ca", "ca.crt", &pki.root.pem)).await;
+    Setup { client, ns, pki }
+}
+
+fn listener(name: &str, port: u16, hostname: &str, secrets: &[(&str, Option<&str>)]) -> serde_json::Value {
+    let refs: Vec<_> = secrets
+        .iter()
+        .map(|(name, ns)| match ns {
+            Some(ns) => json!({"name": name, "namespace": ns}),
+            None => json!({"name": name}),
+        })
+        .collect();
+    json!({"name": name, "port": port, "protocol": "HTTPS", "hostname": hostname,
+           "tls": {"mode": "Terminate", "certificateRefs": refs}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_listener_serving_another_certificate_than_its_secret_is_reported() {
+    let Setup { client, ns, pki } = setup("gw-listener").await;
+    let other = TestNamespace::new("gw-certs").await;
+    let name = ns.name();
+
+    // Listener `shop` names Secret shop-tls, but the gateway serves another certificate.
+    let at_rest = pki.leaf(&Spec::leaf(&["shop.example.com"]));
+    let served = pki.leaf(&Spec::leaf(&["shop.example.com", "foreign.example.com"]));
+    let a = serve(&pki, &served).await;
+    create(&ns.api(), &tls_secret("shop-tls", &at_rest.pem, &at_rest.key_pem())).await;
+    // Listener `foreign` names a Secret of another namespace, holding the served certificate.
+    create(&other.api(), &tls_secret("shared", &served.pem, &served.key_pem())).await;
+    // Listener `wild` (*.example.com) serves the certificate of its Secret, which names only
+    // www.example.com, while its HTTPRoute sends clients to api.example.com.
+    let www = pki.leaf(&Spec::leaf(&["www.example.com"]));
+    let b = serve(&pki, &www).await;
+    create(&ns.api(), &tls_secret("www-tls", &www.pem, &www.key_pem())).await;
+
+    let (pa, pb) = (a.addr.port(), b.addr.port());
+    gw::create(
+        &client,
+        name,
+        "Gateway",
+        json!({"metadata": {"name": "edge", "labels": {"tier": "edge"}}, "spec": {
+            "gatewayClassName": "example",
+            "listeners": [
+                listener("shop", pa, "shop.example.com", &[("shop-tls", None)]),
+                listener("foreign", pa, "foreign.example.com", &[("shared", Some(other.name()))]),
+                listener("wild", pb, "*.example.com", &[("www-tls", None)]),
+                {"name": "plain", "port": 80, "protocol": "HTTP"}
+            ]
+        }}),
+    )
+    .await;
+    set_addresses(&client, name, "edge", &["127.0.0.1"]).await;
+    gw::create(
+        &client,
+        name,
+        "HTTPRoute",
+        json!({"metadata": {"name": "api"}, "spec": {
+            "parentRefs": [{"name": "edge", "sectionName": "wild"}],
+            "hostnames": ["api.example.com"],
+            "rules": [{"backendRefs": [{"name": "api", "port": 80}]}]
+        }}),
+    )
+    .await;
+
+    let routes = Routes::default();
+    let op = operator(&client, name, &routes, &["--allow-target-cidr", "127.0.0.0/8"]).await;
+    let audits = ns.api::<TlsAudit>();
+    create(
+        &audits,
+        &audit(
+            "edge",
+            json!({"gateways": {"selector": {"matchLabels": {"tier": "edge"}}}, "trust": trust()}),
+        ),
+    )
+    .await;
+
+    let status = wait_status(&audits, "edge", "the three listener names audited", |s| {
+        s.summary.as_ref().is_some_and(|x| x.endpoints == 3)
+    })
+    .await;
+    assert_eq!(
+        codes(&status, "gateway/edge", "shop.example.com"),
+        set(&["gateway.secret_mismatch"]),
+        "{status:#?}"
+    );
+    assert_eq!(
+        codes(&status, "gateway/edge", "foreign.example.com"),
+        set(&["gateway.ref_not_permitted"]),
+        "{status:#?}"
+    );
+    assert_eq!(
+        codes(&status, "gateway/edge", "api.example.com"),
+        set(&["cert.hostname_mismatch", "gateway.host_not_covered"]),
+        "{status:#?}"
+    );
+    let endpoint = status
+        .endpoints
+        .iter()
+        .find(|e| e.server_name.as_deref() == Some("shop.example.com"))
+        .unwrap();
+    assert_eq!(endpoint.address, Some(format!("127.0.0.1:{pa}")));
+    assert_eq!(condition(&status, "Ready").0, "True", "{status:#?}");
+
+    // A ReferenceGrant in the Secret's namespace makes the reference valid: the Secret is read,
+    // and it holds what is served.
+    gw::create(
+        &client,
+        other.name(),
+        "ReferenceGrant",
+        json!({"metadata": {"name": "gateways-of-shop"}, "spec": {
+            "from": [{"group": gw::GROUP, "kind": "Gateway", "namespace": name}],
+            "to": [{"group": "", "kind": "Secret", "name": "shared"}]
+        }}),
+    )
+    .await;
+    audit_now(&audits, "edge").await;
+    let status = wait_status(&audits, "edge", "the granted reference honoured", |s| {
+        s.endpoints.iter().any(|e| {
+            e.server_name.as_deref() == Some("foreign.example.com") && e.findings.is_empty()
+        })
+    })
+    .await;
+    assert_eq!(
+        codes(&status, "gateway/edge", "foreign.example.com"),
+        set(&[])
+    );
+
+    op.stop().await.expect("operator stops cleanly");
+    drop(other);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backend_tls_policy_whose_hostname_the_backend_certificate_does_not_cover_is_reported() {
+    let Setup { client, ns, pki } = setup("gw-backend").await;
+    let name = ns.name();
+    let routes = Routes::default();
+    // The backend serves a certificate from the policy's CA, but for another name.
+    let leaf = pki.leaf(&Spec::leaf(&["api.internal.example"]));
+    let backend = serve(&pki, &leaf).await;
+    routes.route(fake(40, 8443), backend.addr);
+    create(&ns.api(), &service("api", &[], &[("https", 443)])).await;
+    create(
+        &ns.api(),
+        &endpoint_slice("api-a", "api", "https", 8443, &["10.250.0.40"]),
+    )
+    .await;
+    create(
+        &ns.api(),
+        &ConfigMap {
+            metadata: ObjectMeta {
+                name: Some("backend-ca".into()),
+                ..ObjectMeta::default()
+            },
+            data: Some([("ca.crt".to_owned(), pki.root.pem.clone())].into()),
+            ..ConfigMap::default()
+        },
+    )
+    .await;
+    gw::create(
+        &client,
+        name,
+        "BackendTLSPolicy",
+        json!({"metadata": {"name": "api-tls"}, "spec": {
+            "targetRefs": [{"group": "", "kind": "Service", "name": "api", "sectionName": "https"}],
+            "validation": {
+                "hostname": "backend.example.internal",
+                "caCertificateRefs": [{"group": "", "kind": "ConfigMap", "name": "backend-ca"}]
+            }
+        }}),
+    )
+    .await;
+    let op = operator(&client, name, &routes, &[]).await;
+    let audits = ns.api::<TlsAudit>();
+    // The audit trusts nothing itself: the backend is judged with the policy's CA alone.
+    create(
+        &audits,
+        &audit(
+            "backends",
+            json!({"gateways": {}, "trust": {"systemRoots": false, "clusterCA": false}}),
+        ),
+    )
+    .await;
+    let status = wait_status(&audits, "backends", "the policy's backend audited", |s| {
+        s.summary.as_ref().is_some_and(|x| x.endpoints == 1)
+    })
+    .await;
+    assert_eq!(
+        codes(&status, "backendtlspolicy/api-tls", "backend.example.internal"),
+        set(&["cert.hostname_mismatch", "gateway.backend_tls_invalid"]),
+        "{status:#?}"
+    );
+    let finding = status.endpoints[0]
+        .findings
+        .iter()
+        .find(|f| f.code.to_string() == "gateway.backend_tls_invalid")
+        .unwrap();
+    assert_eq!(finding.severity.to_string(), "critical");
+    assert!(
+        finding.message.contains("BackendTLSPolicy api-tls"),
+        "{}",
+        finding.message
+    );
+    assert_eq!(
+        status.endpoints[0].address.as_deref(),
+        Some("10.250.0.40:8443")
+    );
+    op.stop().await.expect("operator stops cleanly");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frontend_validation_in_allow_insecure_fallback_mode_is_reported() {
+    let Setup { client, ns, pki } = setup("gw-fallback").await;
+    let name = ns.name();
+    let leaf = pki.leaf(&Spec::leaf(&["mtls.example.com"]));
+    let server = serve(&pki, &leaf).await;
+    create(&ns.api(), &tls_secret("mtls-tls", &leaf.pem, &leaf.key_pem())).await;
+    let port = server.addr.port();
+    gw::create(
+        &client,
+        name,
+        "Gateway",
+        json!({"metadata": {"name": "mtls"}, "spec": {
+            "gatewayClassName": "example",
+            "listeners": [listener("mtls", port, "mtls.example.com", &[("mtls-tls", None)])],
+            "tls": {"frontend": {"default": {"validation": {
+                "mode": "AllowInsecureFallback",
+                "caCertificateRefs": [{"group": "", "kind": "ConfigMap", "name": "client-ca"}]
+            }}}}
+        }}),
+    )
+    .await;
+    set_addresses(&client, name, "mtls", &["127.0.0.1"]).await;
+    let routes = Routes::default();
+    let op = operator(&client, name, &routes, &["--allow-target-cidr", "127.0.0.0/8"]).await;
+    let audits = ns.api::<TlsAudit>();
+    create(
+        &audits,
+        &audit("mtls", json!({"gateways": {}, "trust": trust()})),
+    )
+    .await;
+    let status = wait_status(&audits, "mtls", "the listener audited", |s| {
+        s.summary.as_ref().is_some_and(|x| x.endpoints == 1)
+    })
+    .await;
+    assert_eq!(
+        codes(&status, "gateway/mtls", "mtls.example.com"),
+        set(&["gateway.frontend_insecure_fallback"]),
+        "{status:#?}"
+    );
+    op.stop().await.expect("operator stops cleanly");
+}

@@ -67,7 +67,7 @@ pub(super) async fn run_controller(
     };
     // Gateway API objects, watched once their kinds are discovered (`gateway::triggers`).
     let gateway_changes =
-        super::gateway::triggers::audits_to_reconcile(client, ns, &ctx.gateway_api, audits.clone());
+        super::gateway::triggers::audits_to_reconcile(client, ns, &ctx.gateway_api, &audits);
     Controller::for_stream(audit_events, audits)
         .reconcile_on(moved)
         .reconcile_on(gateway_changes)

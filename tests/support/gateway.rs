@@ -68,7 +68,7 @@ pub async fn remove_crds(client: &Client) {
             Err(kube::Error::Api(s)) if s.code == 404
         );
         let crds_gone = api
-            .list(&Default::default())
+            .list(&kube::api::ListParams::default())
             .await
             .unwrap()
             .items

@@ -31,6 +31,10 @@ use super::reconcile::status::Problem;
 pub const REDISCOVER: Duration = Duration::from_secs(30);
 
 /// Which Gateway API kinds the apiserver serves (version `v1`; ReferenceGrant also `v1beta1`).
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "one flag per optional kind, read as a set"
+)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Kinds {
     /// `gateways`.
@@ -140,13 +144,21 @@ impl GatewayApi {
     /// failed discovery (apiserver unreachable) keeps the last answer; the readiness check reports
     /// the apiserver itself.
     pub async fn kinds(&self, client: &Client) -> Kinds {
-        let cached = {
+        {
             let state = self.lock();
-            match (state.checked, state.kinds) {
-                (Some(at), Some(kinds)) if at.elapsed() < REDISCOVER => return kinds,
-                (_, kinds) => kinds,
+            if let (Some(at), Some(kinds)) = (state.checked, state.kinds)
+                && at.elapsed() < REDISCOVER
+            {
+                return kinds;
             }
-        };
+        }
+        self.refresh(client).await
+    }
+
+    /// The served kinds, discovered now (the watches of `triggers` look every [`REDISCOVER`]
+    /// while a kind is absent, so that its CRD is noticed within that period).
+    pub async fn refresh(&self, client: &Client) -> Kinds {
+        let cached = self.lock().kinds;
         match discover(client).await {
             Ok(kinds) => {
                 let mut state = self.lock();
@@ -254,7 +266,9 @@ pub async fn list<T: DeserializeOwned>(
         let parsed = serde_json::to_value(&object).and_then(serde_json::from_value::<T>);
         match parsed {
             Ok(t) => out.push(t),
-            Err(err) => tracing::debug!(kind, namespace, error = %err, "unparsable object left out"),
+            Err(err) => {
+                tracing::debug!(kind, namespace, error = %err, "unparsable object left out");
+            }
         }
     }
     Ok(Ok(out))
@@ -291,7 +305,13 @@ pub async fn read(
     );
     if kinds.http_routes {
         objects.http_routes = keep(
-            list(client, namespace, &v1("HTTPRoute", "httproutes"), "httproutes").await?,
+            list(
+                client,
+                namespace,
+                &v1("HTTPRoute", "httproutes"),
+                "httproutes",
+            )
+            .await?,
             &mut problems,
         );
     }

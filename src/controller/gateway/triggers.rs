@@ -78,7 +78,7 @@ fn changes(
             loop {
                 match &mut phase {
                     Phase::Waiting => {
-                        if kind.served(api.kinds(&client).await) {
+                        if kind.served(api.refresh(&client).await) {
                             let r = kind.resource();
                             let objects: Api<Changed> = match &namespace {
                                 Some(ns) => Api::namespaced_with(client.clone(), ns, &r),
@@ -125,7 +125,7 @@ pub fn audits_to_reconcile(
     client: &Client,
     namespace: Option<&str>,
     api: &Arc<GatewayApi>,
-    audits: Store<TlsAudit>,
+    audits: &Store<TlsAudit>,
 ) -> BoxStream<'static, ObjectRef<TlsAudit>> {
     let streams = Watched::ALL.map(|kind| {
         let audits = audits.clone();

@@ -40,9 +40,7 @@ pub fn judge(
     for (p, a) in planned.iter().zip(audited.iter_mut()) {
         let findings = match p.gateway.as_deref() {
             Some(GatewayRole::Listener(check)) => listener_findings(p, check, &a.report, material),
-            Some(GatewayRole::Backend(check)) => {
-                backend_findings(check, &mut a.report, material)
-            }
+            Some(GatewayRole::Backend(check)) => backend_findings(check, &mut a.report, material),
             None => continue,
         };
         add_findings(&mut a.report, findings, policy);
@@ -165,9 +163,7 @@ pub fn backend_findings(
             .map(|(_, h)| h.as_str())
             .collect();
         let uris = check.subject_alt_names.len() - hostnames.len();
-        let covered = hostnames
-            .iter()
-            .any(|h| crate::cert::covers(&sans, h));
+        let covered = hostnames.iter().any(|h| crate::cert::covers(&sans, h));
         // URI subjectAltNames cannot be compared (the engine records DNS and IP SANs only): a
         // policy with any is not reported on names.
         if !covered && uris == 0 {
@@ -181,11 +177,17 @@ pub fn backend_findings(
     if !trust.judged {
         return Vec::new();
     }
-    for f in report.findings.iter().filter(|f| VALIDATION.contains(&f.code)) {
+    for f in report
+        .findings
+        .iter()
+        .filter(|f| VALIDATION.contains(&f.code))
+    {
         failing.push(format!("{}: {}", f.code, f.message));
     }
     if let Some(reason) = &trust.unusable {
-        failing.push(format!("the policy's CA certificates are unusable: {reason}"));
+        failing.push(format!(
+            "the policy's CA certificates are unusable: {reason}"
+        ));
     }
     if failing.is_empty() {
         return Vec::new();

@@ -126,7 +126,9 @@ pub fn grant_permits(grants: &[ReferenceGrant], from_namespace: &str, secret: &s
             .iter()
             .any(|f| f.group == GROUP && f.kind == "Gateway" && f.namespace == from_namespace);
         let to = g.spec.to.iter().any(|t| {
-            t.group.is_empty() && t.kind == "Secret" && t.name.as_deref().is_none_or(|n| n == secret)
+            t.group.is_empty()
+                && t.kind == "Secret"
+                && t.name.as_deref().is_none_or(|n| n == secret)
         });
         from && to
     })
@@ -157,10 +159,7 @@ fn attached(route: &Route, gateway: &str, namespace: &str, listener: &Listener) 
             && p.kind.as_deref().unwrap_or("Gateway") == "Gateway"
             && p.name == gateway
             && p.namespace.as_deref().unwrap_or(route_ns) == namespace
-            && p
-                .section_name
-                .as_deref()
-                .is_none_or(|s| s == listener.name)
+            && p.section_name.as_deref().is_none_or(|s| s == listener.name)
             && p.port.is_none_or(|port| port == listener.port)
     })
 }
@@ -412,7 +411,7 @@ fn backend_service(
     let mut planned =
         service_targets(namespace, &spec, std::slice::from_ref(svc), slices).unwrap_or_default();
     for p in &mut planned {
-        p.origin = origin.to_owned();
+        origin.clone_into(&mut p.origin);
         if let Some(group) = &mut p.replica_group {
             *group = format!("{origin}:{group}");
         }
@@ -608,7 +607,7 @@ mod tests {
         serde_json::from_value(value).unwrap()
     }
 
-    fn route(name: &str, parent: serde_json::Value, hostnames: &[&str]) -> Route {
+    fn route(name: &str, parent: &serde_json::Value, hostnames: &[&str]) -> Route {
         serde_json::from_value(json!({
             "metadata": {"name": name, "namespace": "shop"},
             "spec": {"parentRefs": [parent], "hostnames": hostnames}
@@ -673,21 +672,26 @@ mod tests {
                 // Attached to the whole Gateway: its names under *.example.com count for `wild`.
                 route(
                     "store",
-                    json!({"name": "web"}),
-                    &["store.example.com", "a.b.example.com", "*.example.com", "other.org"],
+                    &json!({"name": "web"}),
+                    &[
+                        "store.example.com",
+                        "a.b.example.com",
+                        "*.example.com",
+                        "other.org",
+                    ],
                 ),
                 // Attached to another listener by sectionName: ignored for `wild`.
                 route(
                     "admin",
-                    json!({"name": "web", "sectionName": "exact"}),
+                    &json!({"name": "web", "sectionName": "exact"}),
                     &["admin.example.com"],
                 ),
                 // Attached to another Gateway.
-                route("else", json!({"name": "edge"}), &["else.example.com"]),
+                route("else", &json!({"name": "edge"}), &["else.example.com"]),
             ],
             tls_routes: vec![route(
                 "db",
-                json!({"name": "web", "port": 9443}),
+                &json!({"name": "web", "port": 9443}),
                 &["db.internal"],
             )],
             ..GatewayObjects::default()
@@ -737,18 +741,16 @@ mod tests {
             gateways: vec![web()],
             ..GatewayObjects::default()
         };
-        let other: GatewayTargets = serde_json::from_value(
-            json!({"selector": {"matchLabels": {"tier": "internal"}}}),
-        )
-        .unwrap();
+        let other: GatewayTargets =
+            serde_json::from_value(json!({"selector": {"matchLabels": {"tier": "internal"}}}))
+                .unwrap();
         assert!(
             listener_targets("shop", &other, &objects)
                 .unwrap()
                 .is_empty()
         );
         let edge: GatewayTargets =
-            serde_json::from_value(json!({"selector": {"matchLabels": {"tier": "edge"}}}))
-                .unwrap();
+            serde_json::from_value(json!({"selector": {"matchLabels": {"tier": "edge"}}})).unwrap();
         assert_eq!(listener_targets("shop", &edge, &objects).unwrap().len(), 1);
     }
 
@@ -796,7 +798,11 @@ mod tests {
 
         let objects = GatewayObjects {
             gateways: vec![web()],
-            http_routes: vec![route("store", json!({"name": "web"}), &["store.example.com"])],
+            http_routes: vec![route(
+                "store",
+                &json!({"name": "web"}),
+                &["store.example.com"],
+            )],
             grants: [("certs".to_owned(), vec![grant("shop", Some("shared"))])].into(),
             ..GatewayObjects::default()
         };
@@ -823,7 +829,10 @@ mod tests {
         assert!(listener_matches(Some("*.example.com"), "a.example.com"));
         assert!(listener_matches(Some("*.example.com"), "a.b.example.com"));
         assert!(!listener_matches(Some("*.example.com"), "example.com"));
-        assert!(listener_matches(Some("Shop.Example.com"), "shop.example.com."));
+        assert!(listener_matches(
+            Some("Shop.Example.com"),
+            "shop.example.com."
+        ));
         assert!(listener_matches(None, "anything.org"));
     }
 
@@ -837,8 +846,12 @@ mod tests {
         .unwrap();
         let objects = GatewayObjects {
             gateways: vec![gw],
-            http_routes: vec![route("store", json!({"name": "web"}), &["store.example.com"])],
-            tls_routes: vec![route("db", json!({"name": "web"}), &["db.internal"])],
+            http_routes: vec![route(
+                "store",
+                &json!({"name": "web"}),
+                &["store.example.com"],
+            )],
+            tls_routes: vec![route("db", &json!({"name": "web"}), &["db.internal"])],
             ..GatewayObjects::default()
         };
         let planned = listener_targets("shop", &GatewayTargets::default(), &objects).unwrap();
@@ -852,11 +865,14 @@ mod tests {
 
     #[test]
     fn passthrough_routes_probe_their_backend_services_with_the_route_hostnames() {
-        let mut tls_route = route("db", json!({"name": "web", "sectionName": "pass"}), &["db.example.com", "*.db.example.com"]);
-        tls_route.spec.rules = serde_json::from_value(
-            json!([{"backendRefs": [{"name": "postgres", "port": 5443}]}]),
-        )
-        .unwrap();
+        let mut tls_route = route(
+            "db",
+            &json!({"name": "web", "sectionName": "pass"}),
+            &["db.example.com", "*.db.example.com"],
+        );
+        tls_route.spec.rules =
+            serde_json::from_value(json!([{"backendRefs": [{"name": "postgres", "port": 5443}]}]))
+                .unwrap();
         let objects = GatewayObjects {
             gateways: vec![web()],
             tls_routes: vec![tls_route],
@@ -890,8 +906,16 @@ mod tests {
         assert_eq!(
             dialled,
             vec![
-                ("tlsroute/db".into(), "10.0.0.5:5443".into(), "db.example.com".into()),
-                ("tlsroute/db".into(), "10.0.0.6:5443".into(), "db.example.com".into()),
+                (
+                    "tlsroute/db".into(),
+                    "10.0.0.5:5443".into(),
+                    "db.example.com".into()
+                ),
+                (
+                    "tlsroute/db".into(),
+                    "10.0.0.6:5443".into(),
+                    "db.example.com".into()
+                ),
             ]
         );
         assert_eq!(
@@ -922,7 +946,12 @@ mod tests {
             &[],
             vec![port(Some("https"), 443), port(Some("metrics"), 9090)],
         )];
-        let slices = [slice("api", Some("https"), 8443, &[("10.0.0.7", Some(true))])];
+        let slices = [slice(
+            "api",
+            Some("https"),
+            8443,
+            &[("10.0.0.7", Some(true))],
+        )];
         let planned = backend_targets("shop", &objects, &services, &slices);
         assert_eq!(planned.len(), 2);
         assert_eq!(planned[0].origin, "backendtlspolicy/api-tls");

@@ -171,3 +171,43 @@ pub fn for_gateway_object(
         .map(|a| ObjectRef::from_obj(a.as_ref()))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::controller::fixtures::audit;
+
+    #[test]
+    fn a_gateway_triggers_the_audits_selecting_it_and_a_route_every_gateway_audit() {
+        let audits = [
+            audit("all", "shop", json!({"gateways": {}})),
+            audit(
+                "edge",
+                "shop",
+                json!({"gateways": {"selector": {"matchLabels": {"tier": "edge"}}}}),
+            ),
+            audit("services", "shop", json!({"services": {}})),
+            audit("elsewhere", "bank", json!({"gateways": {}})),
+        ];
+        let names = |refs: Vec<ObjectRef<TlsAudit>>| -> Vec<String> {
+            refs.into_iter().map(|r| r.name).collect()
+        };
+        let internal: BTreeMap<String, String> = [("tier".into(), "internal".into())].into();
+        assert_eq!(
+            names(for_gateway_object(&audits, true, Some("shop"), &internal)),
+            vec!["all"]
+        );
+        let edge: BTreeMap<String, String> = [("tier".into(), "edge".into())].into();
+        assert_eq!(
+            names(for_gateway_object(&audits, true, Some("shop"), &edge)),
+            vec!["all", "edge"]
+        );
+        assert_eq!(
+            names(for_gateway_object(&audits, false, Some("shop"), &internal)),
+            vec!["all", "edge"]
+        );
+        assert!(for_gateway_object(&audits, true, Some("other"), &edge).is_empty());
+    }
+}

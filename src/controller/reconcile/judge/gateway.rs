@@ -203,3 +203,209 @@ pub fn backend_findings(
         ),
     )]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cert::sha256_hex;
+    use crate::controller::fixtures::audited;
+    use crate::controller::gateway::material::PolicyTrust;
+    use crate::controller::reconcile::plan::gateways::{BackendTrust, SecretKey};
+    use crate::grade::Grade;
+    use crate::probe::{Protocol, Target};
+
+    fn der(names: &[&str]) -> Vec<u8> {
+        let params = rcgen::CertificateParams::new(
+            names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>(),
+        )
+        .unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        params.self_signed(&key).unwrap().der().to_vec()
+    }
+
+    fn key(ns: &str, name: &str) -> SecretKey {
+        SecretKey {
+            namespace: ns.into(),
+            name: name.into(),
+        }
+    }
+
+    fn planned(role: GatewayRole) -> PlannedEndpoint {
+        PlannedEndpoint {
+            origin: "gateway/edge".into(),
+            dial: Target {
+                host: "shop.example.com".into(),
+                port: 443,
+                address: Some("10.1.2.3:443".parse().unwrap()),
+                server_name: Some("shop.example.com".into()),
+                protocol: Protocol::Tls,
+            },
+            replica_group: None,
+            ingress_secret: None,
+            not_probed: None,
+            gateway: Some(Box::new(role)),
+        }
+    }
+
+    fn check(secrets: Vec<SecretKey>) -> ListenerCheck {
+        ListenerCheck {
+            gateway: "edge".into(),
+            listener: "shop".into(),
+            secrets,
+            not_permitted: Vec::new(),
+            insecure_fallback: false,
+        }
+    }
+
+    /// The report of an endpoint that served the leaf `served` (and `codes` from the engine).
+    fn served(served: &[u8], codes: &[Code]) -> Audited {
+        let mut a = audited("gateway/edge", "10.1.2.3:443", Grade::A, codes, Some(90));
+        a.report.facts.chain[0].sha256 = sha256_hex(served);
+        a
+    }
+
+    fn codes(a: &Audited) -> Vec<Code> {
+        a.report.findings.iter().map(|f| f.code).collect()
+    }
+
+    #[test]
+    fn the_served_leaf_may_be_any_of_several_listener_secrets() {
+        let (rsa, ecdsa) = (der(&["shop.example.com"]), der(&["shop.example.com"]));
+        let material = GatewayMaterial {
+            secrets: [
+                (key("shop", "rsa"), SecretCert::Leaf(rsa)),
+                (key("shop", "ecdsa"), SecretCert::Leaf(ecdsa.clone())),
+            ]
+            .into(),
+            ..GatewayMaterial::default()
+        };
+        let p = planned(GatewayRole::Listener(check(vec![
+            key("shop", "rsa"),
+            key("shop", "ecdsa"),
+        ])));
+        let mut ok = [served(&ecdsa, &[])];
+        judge(
+            std::slice::from_ref(&p),
+            &mut ok,
+            &material,
+            &Policy::default(),
+        );
+        assert_eq!(codes(&ok[0]), Vec::<Code>::new());
+        let mut stale = [served(&der(&["shop.example.com"]), &[])];
+        judge(
+            std::slice::from_ref(&p),
+            &mut stale,
+            &material,
+            &Policy::default(),
+        );
+        assert_eq!(codes(&stale[0]), vec![Code::GatewaySecretMismatch]);
+        assert!(
+            stale[0].report.findings[0]
+                .message
+                .contains("none of the listener's Secrets holds it (shop/rsa, shop/ecdsa)"),
+            "{}",
+            stale[0].report.findings[0].message
+        );
+    }
+
+    #[test]
+    fn a_missing_secret_a_refused_reference_and_insecure_fallback_are_reported() {
+        let mut c = check(vec![key("shop", "gone")]);
+        c.not_permitted = vec![key("certs", "shared")];
+        c.insecure_fallback = true;
+        let material = GatewayMaterial {
+            secrets: [(key("shop", "gone"), SecretCert::Missing)].into(),
+            ..GatewayMaterial::default()
+        };
+        let mut a = [served(&der(&["shop.example.com"]), &[])];
+        judge(
+            &[planned(GatewayRole::Listener(c))],
+            &mut a,
+            &material,
+            &Policy::default(),
+        );
+        let mut got = codes(&a[0]);
+        got.sort();
+        assert_eq!(
+            got,
+            vec![
+                Code::GatewaySecretMissing,
+                Code::GatewayRefNotPermitted,
+                Code::GatewayFrontendInsecureFallback
+            ]
+        );
+        assert!(a[0].report.findings.iter().any(|f| {
+            f.message
+                .contains("Secret certs/shared is in another namespace")
+        }));
+    }
+
+    fn backend(subject_alt_names: Vec<(String, String)>) -> BackendCheck {
+        BackendCheck {
+            policy: "api-tls".into(),
+            hostname: "api.internal".into(),
+            trust: BackendTrust::ConfigMaps(vec!["api-ca".into()]),
+            subject_alt_names,
+        }
+    }
+
+    fn trusted(unusable: Option<&str>) -> GatewayMaterial {
+        let (roots, fingerprint, _) =
+            crate::controller::reconcile::material::trust_from(false, &[]);
+        GatewayMaterial {
+            trust: [(
+                "api-tls".to_owned(),
+                PolicyTrust {
+                    roots: std::sync::Arc::new(roots),
+                    fingerprint,
+                    unusable: unusable.map(str::to_owned),
+                    judged: true,
+                },
+            )]
+            .into(),
+            ..GatewayMaterial::default()
+        }
+    }
+
+    #[test]
+    fn a_backend_the_policy_would_refuse_predicts_an_outage() {
+        let mut a = served(
+            &der(&["x"]),
+            &[Code::CertUntrusted, Code::CertHostnameMismatch],
+        );
+        let found = backend_findings(&backend(Vec::new()), &mut a.report, &trusted(None));
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].code, Code::GatewayBackendTlsInvalid);
+        assert!(found[0].message.contains("cert.untrusted"));
+        assert!(found[0].message.contains("cert.hostname_mismatch"));
+
+        // A healthy backend: nothing.
+        let mut ok = served(&der(&["x"]), &[Code::AlpnNoH2]);
+        assert!(backend_findings(&backend(Vec::new()), &mut ok.report, &trusted(None)).is_empty());
+        // A missing CA ConfigMap: the gateway fails every connection.
+        let found = backend_findings(
+            &backend(Vec::new()),
+            &mut ok.report,
+            &trusted(Some("ConfigMap api-ca does not exist")),
+        );
+        assert!(found[0].message.contains("ConfigMap api-ca does not exist"));
+    }
+
+    #[test]
+    fn subject_alt_names_replace_the_hostname_check() {
+        // The leaf names x.shop.svc; the hostname is not verified when subjectAltNames are set.
+        let sans = |h: &str| vec![("Hostname".to_owned(), h.to_owned())];
+        let mut a = served(&der(&["x"]), &[Code::CertHostnameMismatch]);
+        let found = backend_findings(&backend(sans("x.shop.svc")), &mut a.report, &trusted(None));
+        assert!(found.is_empty(), "{found:?}");
+        assert_eq!(codes(&a), Vec::<Code>::new());
+        let mut b = served(&der(&["x"]), &[Code::CertHostnameMismatch]);
+        let found = backend_findings(&backend(sans("y.shop.svc")), &mut b.report, &trusted(None));
+        assert_eq!(found.len(), 1);
+        assert!(
+            found[0]
+                .message
+                .contains("none of the policy's subjectAltNames (y.shop.svc)")
+        );
+    }
+}

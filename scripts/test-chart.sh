@@ -321,6 +321,17 @@ PY
   done
   can yes get secrets -n "$AUDITED"
   can yes list secrets -A
+  # Gateway API (rbac.gatewayAPI, on by default): read-only.
+  for r in gateways httproutes tlsroutes backendtlspolicies referencegrants; do
+    can yes list "$r.gateway.networking.k8s.io" -A
+    can yes watch "$r.gateway.networking.k8s.io" -A
+    can yes get "$r.gateway.networking.k8s.io" -n "$AUDITED"
+    can no create "$r.gateway.networking.k8s.io" -n "$AUDITED"
+    can no update "$r.gateway.networking.k8s.io" -n "$AUDITED"
+    can no delete "$r.gateway.networking.k8s.io" -n "$AUDITED"
+  done
+  can no patch gateways.gateway.networking.k8s.io --subresource=status -n "$AUDITED"
+  can no list grpcroutes.gateway.networking.k8s.io -A
   can yes create events -n "$AUDITED"
   can yes patch events -n "$AUDITED"
   can yes create events.events.k8s.io -n "$AUDITED"
@@ -417,15 +428,17 @@ PY
 
   # Upgrade: no Secret access at all.
   if "$HELM" upgrade "$REL" "$CHART" -n "$NS" -f "$TESTS/values-all-options.yaml" --set replicas=1 \
-      --set rbac.secrets=none >"$TMP/out" 2>&1; then
-    pass "helm upgrade to rbac.secrets=none succeeds"
-  else cat "$TMP/out" >&2; failed "helm upgrade (rbac.secrets=none)"; fi
+      --set rbac.secrets=none --set rbac.gatewayAPI=false >"$TMP/out" 2>&1; then
+    pass "helm upgrade to rbac.secrets=none and rbac.gatewayAPI=false succeeds"
+  else cat "$TMP/out" >&2; failed "helm upgrade (rbac.secrets=none, rbac.gatewayAPI=false)"; fi
   if grep -q 'rbac.secrets is "none"' "$TMP/out"; then pass "NOTES.txt warns what rbac.secrets=none costs"
   else failed "NOTES.txt says nothing about rbac.secrets=none"; fi
   gone role/"$FULL"-secrets -n "$AUDITED"
   can no get secrets -n "$AUDITED"
   can no list secrets -A
   can no get secrets -n kube-system
+  can no list gateways.gateway.networking.k8s.io -A
+  can no get backendtlspolicies.gateway.networking.k8s.io -n "$AUDITED"
   can yes list tlsaudits.tlsaudit.dev -A
 
   # Upgrade: 2 replicas sharing the audits; the member-Lease Role replaces the leader-election one.

@@ -135,6 +135,10 @@ async fn main() {
     write("legacy.crt", &legacy.pem);
     write("legacy-chain.crt", &pki.intermediate.pem);
     write("legacy.key", &legacy.key_pem());
+    // The Gateway block of demo.sh: the certificate the Gateway's listener Secret holds (while the
+    // listener serves the stale replica's).
+    write("web.crt", &web.pem);
+    write("web.key", &web.key_pem());
     println!("ready");
     let _ = tokio::signal::ctrl_c().await;
 }

@@ -13,6 +13,8 @@
 #   6. runs the operator (`tlsaudit controller`), applies examples/tlsaudit.yaml, waits for the audit
 #   7. prints `kubectl get tlsaudits`, every endpoint's findings, the Events and a few metrics;
 #      on a terminal it then opens a shell inside the demo (kubectl works there) until you exit
+#   (Gateway block) before 6 installs the pinned Gateway API CRDs; after 7 applies a Gateway whose
+#      listener serves the stale replica's certificate, and TlsAudit `edge`, and prints its findings
 #
 # Usage: scripts/demo.sh
 # Environment: TLSAUDIT_DEMO_STATE (state directory, default ${TMPDIR:-/tmp}/tlsaudit-demo-UID),

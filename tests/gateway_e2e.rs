@@ -359,3 +359,65 @@ async fn frontend_validation_in_allow_insecure_fallback_mode_is_reported() {
     );
     op.stop().await.expect("operator stops cleanly");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_routes_of_passthrough_listeners_probe_their_backends_with_the_route_hostnames() {
+    let Setup { client, ns, pki } = setup("gw-passthrough").await;
+    let name = ns.name();
+    let routes = Routes::default();
+    let leaf = pki.leaf(&Spec::leaf(&["db.example.com"]));
+    let backend = serve(&pki, &leaf).await;
+    routes.route(fake(41, 5443), backend.addr);
+    create(&ns.api(), &service("db", &[], &[("tls", 5443)])).await;
+    create(
+        &ns.api(),
+        &endpoint_slice("db-a", "db", "tls", 5443, &["10.250.0.41"]),
+    )
+    .await;
+    gw::create(
+        &client,
+        name,
+        "Gateway",
+        json!({"metadata": {"name": "tcp"}, "spec": {
+            "gatewayClassName": "example",
+            "listeners": [{"name": "pass", "port": 443, "protocol": "TLS", "tls": {"mode": "Passthrough"}}]
+        }}),
+    )
+    .await;
+    gw::create(
+        &client,
+        name,
+        "TLSRoute",
+        json!({"metadata": {"name": "db"}, "spec": {
+            "parentRefs": [{"name": "tcp", "sectionName": "pass"}],
+            "hostnames": ["db.example.com", "replica.example.com"],
+            "rules": [{"backendRefs": [{"name": "db", "port": 5443}]}]
+        }}),
+    )
+    .await;
+    let op = operator(&client, name, &routes, &[]).await;
+    let audits = ns.api::<TlsAudit>();
+    create(
+        &audits,
+        &audit("tcp", json!({"gateways": {}, "trust": trust()})),
+    )
+    .await;
+    let status = wait_status(&audits, "tcp", "both route hostnames audited", |s| {
+        s.summary.as_ref().is_some_and(|x| x.endpoints == 2)
+    })
+    .await;
+    assert_eq!(codes(&status, "tlsroute/db", "db.example.com"), set(&[]));
+    assert_eq!(
+        codes(&status, "tlsroute/db", "replica.example.com"),
+        set(&["cert.hostname_mismatch"]),
+        "{status:#?}"
+    );
+    assert!(
+        status
+            .endpoints
+            .iter()
+            .all(|e| e.address.as_deref() == Some("10.250.0.41:5443")),
+        "{status:#?}"
+    );
+    op.stop().await.expect("operator stops cleanly");
+}

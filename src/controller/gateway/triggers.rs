@@ -4,8 +4,9 @@
 //!
 //! Each watched kind (Gateway, HTTPRoute, TLSRoute, BackendTLSPolicy) waits until discovery finds
 //! it served, checking every [`REDISCOVER`]; only then does its metadata-only watch start. When
-//! the watch fails and discovery no longer finds the kind (the CRD was deleted), it waits again:
-//! no error loop, no log above debug. The mapping from a changed object to audits is pure.
+//! the watch is refused (403: no RBAC for it) or its kind vanishes (404, or discovery no longer
+//! finds it: the CRD was deleted), it pauses for [`REDISCOVER`] and waits again: no error loop, no
+//! log above debug. The mapping from a changed object to audits is pure.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -61,8 +62,24 @@ impl Watched {
 type Changed = PartialObjectMeta<DynamicObject>;
 
 enum Phase {
-    Waiting,
+    /// Until discovery finds the kind; after a refused or vanished watch, first a pause.
+    Waiting {
+        pause: bool,
+    },
     Watching(BoxStream<'static, Result<watcher::Event<Changed>, watcher::Error>>),
+}
+
+/// Whether a watch error is a 403 (RBAC, e.g. chart `rbac.gatewayAPI: false`) or a 404 (the CRD
+/// is gone): retrying at the watch backoff would only repeat it.
+fn refused(err: &watcher::Error) -> bool {
+    let code = match err {
+        watcher::Error::InitialListFailed(kube::Error::Api(s))
+        | watcher::Error::WatchStartFailed(kube::Error::Api(s))
+        | watcher::Error::WatchFailed(kube::Error::Api(s))
+        | watcher::Error::WatchError(s) => s.code,
+        _ => return false,
+    };
+    matches!(code, 403 | 404)
 }
 
 /// The changed objects of `kind`, once discovery finds it served.
@@ -72,12 +89,15 @@ fn changes(
     api: Arc<GatewayApi>,
     kind: Watched,
 ) -> BoxStream<'static, Changed> {
-    futures::stream::unfold(Phase::Waiting, move |mut phase| {
+    futures::stream::unfold(Phase::Waiting { pause: false }, move |mut phase| {
         let (client, namespace, api) = (client.clone(), namespace.clone(), Arc::clone(&api));
         async move {
             loop {
                 match &mut phase {
-                    Phase::Waiting => {
+                    Phase::Waiting { pause } => {
+                        if *pause {
+                            tokio::time::sleep(REDISCOVER).await;
+                        }
                         if kind.served(api.refresh(&client).await) {
                             let r = kind.resource();
                             let objects: Api<Changed> = match &namespace {
@@ -89,7 +109,7 @@ fn changes(
                                 .boxed();
                             phase = Phase::Watching(stream);
                         } else {
-                            tokio::time::sleep(REDISCOVER).await;
+                            phase = Phase::Waiting { pause: true };
                         }
                     }
                     Phase::Watching(stream) => match stream.next().await {
@@ -106,11 +126,11 @@ fn changes(
                         }
                         Some(Err(err)) => {
                             tracing::debug!(kind = ?kind, error = %err, "Gateway API watch failed");
-                            if !kind.served(api.kinds(&client).await) {
-                                phase = Phase::Waiting;
+                            if refused(&err) || !kind.served(api.kinds(&client).await) {
+                                phase = Phase::Waiting { pause: true };
                             }
                         }
-                        None => phase = Phase::Waiting,
+                        None => phase = Phase::Waiting { pause: true },
                     },
                 }
             }
@@ -178,6 +198,31 @@ mod tests {
 
     use super::*;
     use crate::controller::fixtures::audit;
+
+    #[test]
+    fn a_forbidden_or_vanished_kind_pauses_its_watch_and_other_errors_retry() {
+        let api = |code: u16| {
+            kube::Error::Api(
+                kube::core::Status::failure("x", "Forbidden")
+                    .with_code(code)
+                    .boxed(),
+            )
+        };
+        assert!(refused(&watcher::Error::InitialListFailed(api(403))));
+        assert!(refused(&watcher::Error::WatchStartFailed(api(404))));
+        assert!(refused(&watcher::Error::WatchError(
+            kube::core::Status::failure("x", "NotFound")
+                .with_code(404)
+                .boxed()
+        )));
+        assert!(!refused(&watcher::Error::WatchFailed(api(500))));
+        assert!(!refused(&watcher::Error::WatchError(
+            kube::core::Status::failure("x", "Expired")
+                .with_code(410)
+                .boxed()
+        )));
+        assert!(!refused(&watcher::Error::NoResourceVersion));
+    }
 
     #[test]
     fn a_gateway_triggers_the_audits_selecting_it_and_a_route_every_gateway_audit() {

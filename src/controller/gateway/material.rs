@@ -20,6 +20,7 @@ use crate::controller::reconcile::material::{
 use crate::controller::reconcile::plan::PlannedEndpoint;
 use crate::controller::reconcile::plan::gateways::{BackendTrust, GatewayRole, SecretKey};
 use crate::controller::reconcile::prober::Fingerprint;
+use crate::controller::reconcile::status::Problem;
 
 /// The trust a BackendTLSPolicy validates its backends with.
 #[derive(Debug, Clone)]
@@ -42,6 +43,8 @@ pub struct GatewayMaterial {
     pub secrets: BTreeMap<SecretKey, SecretCert>,
     /// Trust by BackendTLSPolicy name.
     pub trust: BTreeMap<String, PolicyTrust>,
+    /// Listener Secrets the operator may not read (Ready=False, reason `SecretForbidden`).
+    pub problems: Vec<Problem>,
 }
 
 /// Reads the listener Secrets and the BackendTLSPolicy CA ConfigMaps of `planned`, each once.
@@ -57,6 +60,18 @@ pub async fn load(
                 for key in &check.secrets {
                     if !material.secrets.contains_key(key) {
                         let cert = tls_secret_leaf(client, &key.namespace, &key.name).await?;
+                        if cert == SecretCert::Unreadable {
+                            material.problems.push(Problem {
+                                reason: "SecretForbidden",
+                                message: format!(
+                                    "spec.gateways: the operator may not read Secret {key} of \
+                                     Gateway {} listener {} (its RBAC does not allow it, e.g. chart \
+                                     rbac.secrets: none or a namespace outside \
+                                     rbac.secrets.namespaces)",
+                                    check.gateway, check.listener
+                                ),
+                            });
+                        }
                         material.secrets.insert(key.clone(), cert);
                     }
                 }

@@ -117,6 +117,9 @@ pub async fn reconcile(audit: Arc<TlsAudit>, ctx: Arc<Context>) -> Result<Action
     let mut material = material::load(&ctx.client, &namespace, &audit.spec, &planned).await?;
     material.problems.extend(gateways.problems);
     let gateway_material = gateway::material::load(&ctx.client, &namespace, &planned).await?;
+    material
+        .problems
+        .extend(gateway_material.problems.iter().cloned());
     let facts = gateway::audit::probe(&ctx, &planned, &material, &gateway_material).await;
     let now = jiff::Timestamp::now();
     let policy = audit.spec.policy.engine_policy();

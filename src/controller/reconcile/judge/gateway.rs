@@ -104,9 +104,11 @@ pub fn listener_findings(
             served.filter(|_| single),
         ));
     }
+    // An unreadable Secret might hold the served leaf: no verdict (Ready=False says why).
     if !single
         && let Some(served) = served
         && stored.iter().any(|(_, c)| matches!(c, SecretCert::Leaf(_)))
+        && !stored.iter().any(|(_, c)| *c == &SecretCert::Unreadable)
         && !stored.iter().any(|(_, c)| holds(c, served))
     {
         let names: Vec<&str> = stored.iter().map(|(n, _)| n.as_str()).collect();

@@ -8,8 +8,9 @@ mod support;
 
 use std::collections::BTreeSet;
 
-use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::ObjectMeta;
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::api::{ObjectMeta, Patch, PatchParams};
 use serde_json::json;
 use support::audit::{
     Routes, audit, audit_now, condition, create, endpoint_slice, fake, install_tlsaudit_crd,
@@ -221,8 +222,29 @@ async fn a_gateway_listener_serving_another_certificate_than_its_secret_is_repor
         set(&[])
     );
 
+    // Secret shop-tls renewed to what the gateway serves: the Secret watch triggers the audit (no
+    // audit-now), and the mismatch is gone.
+    renew(&ns.api(), "shop-tls", &served).await;
+    wait_status(&audits, "edge", "the renewed Secret seen", |s| {
+        s.endpoints
+            .iter()
+            .any(|e| e.server_name.as_deref() == Some("shop.example.com") && e.findings.is_empty())
+    })
+    .await;
+
     op.stop().await.expect("operator stops cleanly");
     drop(other);
+}
+
+/// Replaces the certificate and key of TLS Secret `name` with `leaf`'s.
+async fn renew(api: &kube::Api<Secret>, name: &str, leaf: &Issued) {
+    let patch = json!({"data": {
+        "tls.crt": ByteString(leaf.pem.as_bytes().to_vec()),
+        "tls.key": ByteString(leaf.key_pem().into_bytes()),
+    }});
+    api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .expect("renew the Secret");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

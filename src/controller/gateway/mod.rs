@@ -15,7 +15,7 @@ pub mod material;
 pub mod objects;
 pub mod triggers;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -24,7 +24,7 @@ use kube::{Api, Client};
 use serde::de::DeserializeOwned;
 
 use self::objects::GROUP;
-use super::reconcile::plan::gateways::GatewayObjects;
+use super::reconcile::plan::gateways::{GatewayObjects, SecretKey};
 use super::reconcile::status::Problem;
 
 /// How long a discovery result is trusted before the next audit that needs it looks again.
@@ -77,11 +77,16 @@ struct Discovered {
     kinds: Option<Kinds>,
 }
 
+/// The audits (namespace, name) that read each listener Secret (namespace, name).
+type SecretReaders = BTreeMap<(String, String), BTreeSet<(String, String)>>;
+
 /// The operator's view of the Gateway API: discovered lazily, cached for [`REDISCOVER`], logged
-/// only when it changes.
+/// only when it changes; and which audits read which listener Secrets, so that a Secret change
+/// triggers them.
 #[derive(Debug, Default)]
 pub struct GatewayApi {
     state: Mutex<Discovered>,
+    readers: Mutex<SecretReaders>,
 }
 
 /// Reading Gateway API objects failed for a reason that is the operator's own (not a 403 or 404).
@@ -180,6 +185,51 @@ impl GatewayApi {
     #[must_use]
     pub fn known(&self) -> Kinds {
         self.lock().kinds.unwrap_or_default()
+    }
+
+    /// Records the listener Secrets that audit `namespace/name` read in its last reconcile
+    /// (replacing what it read before).
+    pub fn record_secrets<'a>(
+        &self,
+        namespace: &str,
+        name: &str,
+        secrets: impl IntoIterator<Item = &'a SecretKey>,
+    ) {
+        let audit = (namespace.to_owned(), name.to_owned());
+        let mut readers = self
+            .readers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for audits in readers.values_mut() {
+            audits.remove(&audit);
+        }
+        readers.retain(|_, audits| !audits.is_empty());
+        for key in secrets {
+            readers
+                .entry((key.namespace.clone(), key.name.clone()))
+                .or_default()
+                .insert(audit.clone());
+        }
+    }
+
+    /// The audits whose last reconcile read listener Secret `namespace/name`.
+    #[must_use]
+    pub fn audits_reading(
+        &self,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Vec<kube::runtime::reflector::ObjectRef<crate::crd::TlsAudit>> {
+        let readers = self
+            .readers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let key = (namespace.unwrap_or_default().to_owned(), name.to_owned());
+        readers
+            .get(&key)
+            .into_iter()
+            .flatten()
+            .map(|(ns, audit)| kube::runtime::reflector::ObjectRef::new(audit).within(ns))
+            .collect()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Discovered> {
@@ -340,4 +390,45 @@ pub async fn read(
     }
     objects.grants = grants;
     Ok((objects, problems))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(ns: &str, name: &str) -> SecretKey {
+        SecretKey {
+            namespace: ns.into(),
+            name: name.into(),
+        }
+    }
+
+    fn names(api: &GatewayApi, ns: &str, secret: &str) -> Vec<String> {
+        api.audits_reading(Some(ns), secret)
+            .into_iter()
+            .map(|r| format!("{}/{}", r.namespace.unwrap_or_default(), r.name))
+            .collect()
+    }
+
+    #[test]
+    fn a_listener_secret_triggers_the_audits_that_last_read_it() {
+        let api = GatewayApi::default();
+        api.record_secrets(
+            "shop",
+            "edge",
+            &[key("shop", "web-tls"), key("certs", "shared")],
+        );
+        api.record_secrets("shop", "all", &[key("certs", "shared")]);
+        assert_eq!(
+            names(&api, "certs", "shared"),
+            vec!["shop/all", "shop/edge"]
+        );
+        assert_eq!(names(&api, "shop", "web-tls"), vec!["shop/edge"]);
+        // The next reconcile of `edge` no longer reads web-tls; a deleted audit reads nothing.
+        api.record_secrets("shop", "edge", &[key("certs", "shared")]);
+        assert!(names(&api, "shop", "web-tls").is_empty());
+        api.record_secrets("shop", "all", []);
+        assert_eq!(names(&api, "certs", "shared"), vec!["shop/edge"]);
+        assert!(names(&api, "shop", "shared").is_empty());
+    }
 }

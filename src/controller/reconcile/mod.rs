@@ -117,6 +117,8 @@ pub async fn reconcile(audit: Arc<TlsAudit>, ctx: Arc<Context>) -> Result<Action
     let mut material = material::load(&ctx.client, &namespace, &audit.spec, &planned).await?;
     material.problems.extend(gateways.problems);
     let gateway_material = gateway::material::load(&ctx.client, &namespace, &planned).await?;
+    ctx.gateway_api
+        .record_secrets(&namespace, &name, gateway_material.secrets.keys());
     material
         .problems
         .extend(gateway_material.problems.iter().cloned());

@@ -315,7 +315,11 @@ async fn a_secret_the_operator_may_not_read_makes_ready_false_and_the_rest_is_au
         .lines()
         .filter(|l| l.starts_with("tlsaudit_reconcile_errors_total{"))
         .collect();
-    assert_eq!(counted.len(), 6, "{metrics}");
+    assert_eq!(
+        counted.len(),
+        tlsaudit::metrics::ErrorCategory::ALL.len(),
+        "{metrics}"
+    );
     let errors: Vec<&str> = counted.into_iter().filter(|l| !l.ends_with(" 0")).collect();
     assert_eq!(
         errors,

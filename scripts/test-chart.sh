@@ -333,7 +333,7 @@ PY
   can yes get secrets -n "$AUDITED"
   can yes list secrets -A
   # Gateway API (rbac.gatewayAPI, on by default): read-only.
-  for r in gateways httproutes tlsroutes backendtlspolicies referencegrants; do
+  for r in gateways httproutes grpcroutes tlsroutes backendtlspolicies referencegrants; do
     can yes list "$r.gateway.networking.k8s.io" -A
     can yes watch "$r.gateway.networking.k8s.io" -A
     can yes get "$r.gateway.networking.k8s.io" -n "$AUDITED"
@@ -342,7 +342,8 @@ PY
     can no delete "$r.gateway.networking.k8s.io" -n "$AUDITED"
   done
   can no patch gateways.gateway.networking.k8s.io --subresource=status -n "$AUDITED"
-  can no list grpcroutes.gateway.networking.k8s.io -A
+  can no list tcproutes.gateway.networking.k8s.io -A
+  can no list listenersets.gateway.networking.k8s.io -A
   can yes create events -n "$AUDITED"
   can yes patch events -n "$AUDITED"
   can yes create events.events.k8s.io -n "$AUDITED"

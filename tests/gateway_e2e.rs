@@ -92,7 +92,8 @@ fn listener(
 }
 
 /// Gateway `edge` (listeners `shop` and `foreign` on port `pa`, `wild` on `pb`, an HTTP listener)
-/// at 127.0.0.1, and HTTPRoute `api` (api.example.com) on its listener `wild`.
+/// at 127.0.0.1, HTTPRoute `api` (api.example.com) and GRPCRoute `rpc` (rpc.example.com) on its
+/// listener `wild`.
 async fn edge_gateway(client: &kube::Client, name: &str, other: &str, pa: u16, pb: u16) {
     gw::create(
         client,
@@ -118,6 +119,17 @@ async fn edge_gateway(client: &kube::Client, name: &str, other: &str, pa: u16, p
             "parentRefs": [{"name": "edge", "sectionName": "wild"}],
             "hostnames": ["api.example.com"],
             "rules": [{"backendRefs": [{"name": "api", "port": 80}]}]
+        }}),
+    )
+    .await;
+    gw::create(
+        client,
+        name,
+        "GRPCRoute",
+        json!({"metadata": {"name": "rpc"}, "spec": {
+            "parentRefs": [{"name": "edge", "sectionName": "wild"}],
+            "hostnames": ["rpc.example.com"],
+            "rules": [{"backendRefs": [{"name": "rpc", "port": 9000}]}]
         }}),
     )
     .await;
@@ -171,8 +183,8 @@ async fn a_gateway_listener_serving_another_certificate_than_its_secret_is_repor
     )
     .await;
 
-    let status = wait_status(&audits, "edge", "the three listener names audited", |s| {
-        s.summary.as_ref().is_some_and(|x| x.endpoints == 3)
+    let status = wait_status(&audits, "edge", "the four listener names audited", |s| {
+        s.summary.as_ref().is_some_and(|x| x.endpoints == 4)
     })
     .await;
     assert_eq!(
@@ -185,11 +197,13 @@ async fn a_gateway_listener_serving_another_certificate_than_its_secret_is_repor
         set(&["gateway.ref_not_permitted"]),
         "{status:#?}"
     );
-    assert_eq!(
-        codes(&status, "gateway/edge", "api.example.com"),
-        set(&["cert.hostname_mismatch", "gateway.host_not_covered"]),
-        "{status:#?}"
-    );
+    for routed in ["api.example.com", "rpc.example.com"] {
+        assert_eq!(
+            codes(&status, "gateway/edge", routed),
+            set(&["cert.hostname_mismatch", "gateway.host_not_covered"]),
+            "{routed}: {status:#?}"
+        );
+    }
     let endpoint = status
         .endpoints
         .iter()

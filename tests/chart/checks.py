@@ -84,7 +84,7 @@ def expand(group, resources, verbs, names=(None,)):
 
 # Gateway API objects (rbac.gatewayAPI, on by default): read-only.
 GATEWAY_RULES = expand("gateway.networking.k8s.io",
-                       ["gateways", "httproutes", "tlsroutes", "backendtlspolicies", "referencegrants"],
+                       ["gateways", "httproutes", "grpcroutes", "tlsroutes", "backendtlspolicies", "referencegrants"],
                        ["get", "list", "watch"])
 # The operator's cluster-wide rights, exactly: anything more is a least-privilege regression.
 OPERATOR_RULES = GATEWAY_RULES | (

@@ -41,6 +41,8 @@ pub struct Kinds {
     pub gateways: bool,
     /// `httproutes`.
     pub http_routes: bool,
+    /// `grpcroutes` (v1 since Gateway API v1.1).
+    pub grpc_routes: bool,
     /// `tlsroutes` (v1 since Gateway API v1.5).
     pub tls_routes: bool,
     /// `backendtlspolicies` (v1 since Gateway API v1.4).
@@ -55,6 +57,7 @@ impl Kinds {
         for (on, kind) in [
             (self.gateways, "Gateway"),
             (self.http_routes, "HTTPRoute"),
+            (self.grpc_routes, "GRPCRoute"),
             (self.tls_routes, "TLSRoute"),
             (self.backend_tls_policies, "BackendTLSPolicy"),
             (self.reference_grants.is_some(), "ReferenceGrant"),
@@ -138,6 +141,7 @@ pub async fn discover(client: &Client) -> Result<Kinds, kube::Error> {
     Ok(Kinds {
         gateways: has("gateways"),
         http_routes: has("httproutes"),
+        grpc_routes: has("grpcroutes"),
         tls_routes: has("tlsroutes"),
         backend_tls_policies: has("backendtlspolicies"),
         reference_grants,
@@ -179,12 +183,6 @@ impl GatewayApi {
                 cached.unwrap_or_default()
             }
         }
-    }
-
-    /// The last discovered kinds without asking the apiserver (default: none).
-    #[must_use]
-    pub fn known(&self) -> Kinds {
-        self.lock().kinds.unwrap_or_default()
     }
 
     /// Records the listener Secrets that audit `namespace/name` read in its last reconcile
@@ -364,6 +362,15 @@ pub async fn read(
             .await?,
             &mut problems,
         );
+    }
+    // GRPCRoutes attach to HTTPS listeners too: their hostnames name clients the same way.
+    if kinds.grpc_routes {
+        let r = v1("GRPCRoute", "grpcroutes");
+        let grpc = keep(
+            list(client, namespace, &r, "grpcroutes").await?,
+            &mut problems,
+        );
+        objects.http_routes.extend(grpc);
     }
     if kinds.tls_routes {
         objects.tls_routes = keep(

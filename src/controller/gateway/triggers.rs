@@ -2,7 +2,7 @@
 //! Input: a client, the watched namespace, the shared [`GatewayApi`] and the TlsAudit cache.
 //! Output: a stream of audits to reconcile, for `Controller::reconcile_on`.
 //!
-//! Each watched kind (Gateway, HTTPRoute, TLSRoute, BackendTLSPolicy) waits until discovery finds
+//! Each watched kind (Gateway, HTTPRoute, GRPCRoute, TLSRoute, BackendTLSPolicy) waits until discovery finds
 //! it served, checking every [`REDISCOVER`]; only then does its metadata-only watch start. When
 //! the watch is refused (403: no RBAC for it) or its kind vanishes (404, or discovery no longer
 //! finds it: the CRD was deleted), it pauses for [`REDISCOVER`] and waits again: no error loop, no
@@ -29,15 +29,17 @@ use crate::crd::TlsAudit;
 pub enum Watched {
     /// Gateways: their selector decides.
     Gateway,
-    /// HTTPRoutes, TLSRoutes and BackendTLSPolicies: every gateway audit of the namespace.
+    /// HTTPRoutes, GRPCRoutes, TLSRoutes and BackendTLSPolicies: every gateway audit of the
+    /// namespace.
     Related(&'static str, &'static str),
 }
 
 impl Watched {
     /// Every kind whose change can change an audit's result.
-    pub const ALL: [Watched; 4] = [
+    pub const ALL: [Watched; 5] = [
         Watched::Gateway,
         Watched::Related("HTTPRoute", "httproutes"),
+        Watched::Related("GRPCRoute", "grpcroutes"),
         Watched::Related("TLSRoute", "tlsroutes"),
         Watched::Related("BackendTLSPolicy", "backendtlspolicies"),
     ];
@@ -53,6 +55,7 @@ impl Watched {
         match self {
             Self::Gateway => kinds.gateways,
             Self::Related(_, "httproutes") => kinds.http_routes,
+            Self::Related(_, "grpcroutes") => kinds.grpc_routes,
             Self::Related(_, "tlsroutes") => kinds.tls_routes,
             Self::Related(_, _) => kinds.backend_tls_policies,
         }

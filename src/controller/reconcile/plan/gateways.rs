@@ -4,8 +4,8 @@
 //! - Every listener with protocol `HTTPS`, or `TLS` in mode `Terminate` (the default), is dialled
 //!   at the Gateway's first `status.addresses` entry of type `IPAddress` on the listener port, with
 //!   SNI = the listener hostname; for a wildcard or absent hostname, with each hostname of the
-//!   routes attached to it (HTTPRoutes for HTTPS, TLSRoutes for TLS) that the listener hostname
-//!   matches. `Hostname` addresses are not resolved (reported, not probed).
+//!   routes attached to it (HTTPRoutes and GRPCRoutes for HTTPS, TLSRoutes for TLS) that the
+//!   listener hostname matches. `Hostname` addresses are not resolved (reported, not probed).
 //! - Each endpoint carries the listener's certificateRefs Secrets ([`ListenerCheck`]). A Secret of
 //!   another namespace counts only when a ReferenceGrant there allows it ([`grant_permits`]).
 //! - `TLS` listeners in mode `Passthrough`: the backend Services of their TLSRoutes are probed
@@ -101,7 +101,7 @@ pub enum BackendTrust {
 pub struct GatewayObjects {
     /// Gateways.
     pub gateways: Vec<Gateway>,
-    /// HTTPRoutes.
+    /// HTTPRoutes and GRPCRoutes (the routes of HTTPS listeners).
     pub http_routes: Vec<Route>,
     /// TLSRoutes.
     pub tls_routes: Vec<Route>,

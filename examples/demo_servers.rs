@@ -136,7 +136,8 @@ async fn main() {
     write("legacy.crt", &legacy.pem);
     write("legacy-chain.crt", &pki.intermediate.pem);
     write("legacy.key", &legacy.key_pem());
-    // The current web certificate, for the demo's cert-manager Secret (the stale replica serves an older one).
+    // The current web certificate: the Secret of the demo's cert-manager Certificate and of the
+    // Gateway's listener (the stale replica, which the listener serves, has an older one).
     write("web.crt", &web.pem);
     write("web.key", &web.key_pem());
     println!("ready");

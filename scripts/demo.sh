@@ -16,6 +16,8 @@
 #      made-up API group only, so it intercepts nothing) and a TlsAudit with spec.cluster (--cluster-audits)
 #   7. prints `kubectl get tlsaudits`, every endpoint's findings, the Events and a few metrics;
 #      on a terminal it then opens a shell inside the demo (kubectl works there) until you exit
+#   (Gateway block) before 6 installs the pinned Gateway API CRDs; after 7 applies a Gateway whose
+#      listener serves the stale replica's certificate, and TlsAudit `edge`, and prints its findings
 #
 # Usage: scripts/demo.sh
 # Environment: TLSAUDIT_DEMO_STATE (state directory, default ${TMPDIR:-/tmp}/tlsaudit-demo-UID),
@@ -48,7 +50,9 @@ outside() {
     log "building kube-apiserver, etcd and kubectl once (scripts/toolchain.sh)"
     bash scripts/toolchain.sh kube etcd
   fi
-  [ -f "$(tool crds-cert-manager)/cert-manager.io_certificates.yaml" ] || bash scripts/toolchain.sh crds
+  # The cert-manager and Gateway API blocks below need the pinned CRDs (fetched once, outside the namespace).
+  { [ -f "$(tool crds-cert-manager)/cert-manager.io_certificates.yaml" ] && [ -d "$(tool crds-gateway-api)" ]; } \
+    || bash scripts/toolchain.sh crds
   export TLSAUDIT_DEMO_INSIDE=1
   if [ "$(id -u)" = 0 ]; then
     exec unshare --net -- bash "$0" "$@"
@@ -175,6 +179,50 @@ show_cluster() {
   "$kubectl" get tla cluster -n "$NS" -o go-template='{{range .status.endpoints}}{{printf "%-56s %-20s" .target (or .address "-")}}{{"\n"}}{{range .findings}}    {{printf "%-8s %-28s %s" .severity .code .message}}{{"\n"}}{{end}}{{end}}'
 }
 
+# --- Gateway API block: a Gateway whose HTTPS listener serves another certificate than its Secret,
+# with frontend client-certificate validation in AllowInsecureFallback mode, audited by TlsAudit
+# `edge`. The Gateway's status address is 127.0.0.1 (as a gateway implementation would write it), and
+# its listener port is the stale replica's server.
+gateway_api_crds() {
+  local kubectl=$1
+  "$kubectl" apply --server-side -f "$(tool crds-gateway-api)" >/dev/null
+  "$kubectl" wait --for condition=Established crd/gateways.gateway.networking.k8s.io --timeout=60s >/dev/null
+}
+
+gateway_demo() {
+  local kubectl=$1
+  log "Gateway API: applying Gateway edge and TlsAudit edge"
+  "$kubectl" -n "$NS" create secret tls gateway-web --cert="$STATE/pki/web.crt" --key="$STATE/pki/web.key" >/dev/null
+  cat <<EOF | "$kubectl" apply -f - >/dev/null
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: edge, namespace: $NS}
+spec:
+  gatewayClassName: demo
+  listeners:
+    - {name: web, port: $((BASE + 1)), protocol: HTTPS, hostname: web.$NS.svc,
+       tls: {certificateRefs: [{name: gateway-web}]}}
+  tls:
+    frontend:
+      default:
+        validation: {mode: AllowInsecureFallback, caCertificateRefs: [{group: "", kind: ConfigMap, name: client-ca}]}
+---
+apiVersion: tlsaudit.dev/v1alpha1
+kind: TlsAudit
+metadata: {name: edge, namespace: $NS}
+spec:
+  gateways: {}
+  trust: {caBundle: {secretRef: {name: demo-ca}}, systemRoots: false}
+EOF
+  "$kubectl" -n "$NS" patch gateway edge --subresource=status --type=merge \
+    -p '{"status":{"addresses":[{"type":"IPAddress","value":"127.0.0.1"}]}}' >/dev/null
+  gateway_audited() { [ "$("$kubectl" get tla edge -n "$NS" -o jsonpath='{.status.summary.endpoints}')" = 1 ]; }
+  wait_for "the audit of Gateway edge" 120 gateway_audited
+  echo
+  echo "\$ kubectl get tla edge -n $NS   (Gateway edge, listener web)"
+  "$kubectl" get tla edge -n "$NS" -o go-template='{{range .status.endpoints}}{{printf "%-14s %-16s %-26s grade %-3s" .target (or .address "-") (or .serverName "-") .grade}}{{"\n"}}{{range .findings}}    {{printf "%-8s %-36s %s" .severity .code .message}}{{"\n"}}{{end}}{{end}}'
+}
+
 inside() {
   need ip iproute2
   network
@@ -188,6 +236,7 @@ inside() {
   kubectl=$(tool kubectl)
   "$kubectl" apply -f crds/tlsaudit.yaml >/dev/null
   "$kubectl" wait --for condition=Established crd/tlsaudits.tlsaudit.dev --timeout=60s >/dev/null
+  gateway_api_crds "$kubectl"
 
   log "starting the demo TLS servers on $POD_IP:$BASE-$((BASE + 7))"
   servers
@@ -240,6 +289,7 @@ inside() {
   wait_for "the cluster audit" 120 cluster_audited
   show "$kubectl"
   show_cluster "$kubectl"
+  gateway_demo "$kubectl"
 
   if [ "${TLSAUDIT_DEMO_SHELL:-1}" != 0 ] && [ -t 0 ] && [ -t 1 ]; then
     echo

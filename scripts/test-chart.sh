@@ -354,6 +354,18 @@ PY
   can no create certificaterequests.cert-manager.io -n "$AUDITED"
   can yes get secrets -n "$AUDITED"
   can yes list secrets -A
+  # Gateway API (rbac.gatewayAPI, on by default): read-only.
+  for r in gateways httproutes grpcroutes tlsroutes backendtlspolicies referencegrants; do
+    can yes list "$r.gateway.networking.k8s.io" -A
+    can yes watch "$r.gateway.networking.k8s.io" -A
+    can yes get "$r.gateway.networking.k8s.io" -n "$AUDITED"
+    can no create "$r.gateway.networking.k8s.io" -n "$AUDITED"
+    can no update "$r.gateway.networking.k8s.io" -n "$AUDITED"
+    can no delete "$r.gateway.networking.k8s.io" -n "$AUDITED"
+  done
+  can no patch gateways.gateway.networking.k8s.io --subresource=status -n "$AUDITED"
+  can no list tcproutes.gateway.networking.k8s.io -A
+  can no list listenersets.gateway.networking.k8s.io -A
   can yes create events -n "$AUDITED"
   can yes patch events -n "$AUDITED"
   can yes create events.events.k8s.io -n "$AUDITED"
@@ -456,15 +468,17 @@ PY
 
   # Upgrade: no Secret access at all.
   if "$HELM" upgrade "$REL" "$CHART" -n "$NS" -f "$TESTS/values-all-options.yaml" --set replicas=1 \
-      --set rbac.secrets=none --set clusterAudits.enabled=true >"$TMP/out" 2>&1; then
-    pass "helm upgrade to rbac.secrets=none succeeds"
-  else cat "$TMP/out" >&2; failed "helm upgrade (rbac.secrets=none)"; fi
+      --set rbac.secrets=none --set clusterAudits.enabled=true --set rbac.gatewayAPI=false >"$TMP/out" 2>&1; then
+    pass "helm upgrade to rbac.secrets=none, clusterAudits.enabled=true and rbac.gatewayAPI=false succeeds"
+  else cat "$TMP/out" >&2; failed "helm upgrade (rbac.secrets=none, clusterAudits.enabled=true, rbac.gatewayAPI=false)"; fi
   if grep -q 'rbac.secrets is "none"' "$TMP/out"; then pass "NOTES.txt warns what rbac.secrets=none costs"
   else failed "NOTES.txt says nothing about rbac.secrets=none"; fi
   gone role/"$FULL"-secrets -n "$AUDITED"
   can no get secrets -n "$AUDITED"
   can no list secrets -A
   can no get secrets -n kube-system
+  can no list gateways.gateway.networking.k8s.io -A
+  can no get backendtlspolicies.gateway.networking.k8s.io -n "$AUDITED"
   can yes list tlsaudits.tlsaudit.dev -A
   # ... with clusterAudits.enabled=true: read-only on the apiserver's TLS client configurations.
   exists clusterrole/"$FULL"-cluster-audits

@@ -306,6 +306,24 @@ catalog! {
     CertmanagerNameNotCovered = "certmanager.name_not_covered", High,
         "The name clients use for the endpoint (its SNI host) is not among the Certificate's spec.dnsNames or spec.ipAddresses, so every certificate cert-manager issues for it fails hostname verification for this name. High, like ingress.host_not_covered: clients using that name fail (or will after the next renewal); wildcards cover one label, as in cert.hostname_mismatch.",
         "Add the name to the Certificate's spec.dnsNames (or a `*.` wildcard of its parent), or link the endpoint to the Certificate that covers it.";
+    GatewaySecretMissing = "gateway.secret_missing", High,
+        "A Gateway listener's certificateRefs name a Secret that does not exist or holds no certificate.",
+        "Create the kubernetes.io/tls Secret the listener names (cert-manager: check the Certificate for this Gateway).";
+    GatewayHostNotCovered = "gateway.host_not_covered", High,
+        "A Gateway listener hostname (or the hostname of a route attached to a wildcard listener) is not covered by the certificate in the listener's Secret.",
+        "Reissue the certificate with the listener's hostname (or every attached route hostname) in its SANs.";
+    GatewaySecretMismatch = "gateway.secret_mismatch", Medium,
+        "The certificate the Gateway serves for this listener and name differs from every certificate in the listener's certificateRefs Secrets.",
+        "Check that the gateway implementation picked up the Secret (the listener's status conditions, controller logs); the served certificate is stale, a default, or another listener's.";
+    GatewayRefNotPermitted = "gateway.ref_not_permitted", High,
+        "A Gateway listener references a Secret in another namespace that no ReferenceGrant in that namespace allows. Gateway API, Listener certificateRefs: \"References to a resource in different namespace are invalid UNLESS there is a ReferenceGrant in the target namespace that allows the certificate to be attached\"; the listener's ResolvedRefs condition is False with reason RefNotPermitted.",
+        "Create a ReferenceGrant in the Secret's namespace with `from: [{group: gateway.networking.k8s.io, kind: Gateway, namespace: <gateway namespace>}]` and `to: [{group: \"\", kind: Secret, name: <secret>}]`, or move the Secret next to the Gateway.";
+    GatewayFrontendInsecureFallback = "gateway.frontend_insecure_fallback", High,
+        "The Gateway validates client certificates in mode AllowInsecureFallback. Gateway API, FrontendValidationMode: the gateway \"will accept connections even if the client certificate is not presented or fails verification. This approach delegates client authorization to the backend and introduce a significant security risk. It should be used in testing environments or on a temporary basis in non-testing environments.\"",
+        "Set `spec.tls.frontend.default.validation.mode` (and every `perPort[].tls.validation.mode`) to `AllowValidOnly` (the default) once clients present valid certificates.";
+    GatewayBackendTlsInvalid = "gateway.backend_tls_invalid", Critical,
+        "A backend targeted by a BackendTLSPolicy serves a certificate that the policy's validation rejects (not issued by its CA certificates, its hostname or subjectAltNames not covered, expired or not yet valid): the gateway's connections to it will fail (Gateway API: BackendTLSPolicy validation, \"Hostname MUST be used for authentication and MUST match the certificate served by the matching backend\").",
+        "Serve a certificate from the policy's CA that names `validation.hostname` (or one of `validation.subjectAltNames`), or fix the policy's CA ConfigMap and hostname.";
     TargetRefused = "target.refused", High,
         "The target was not audited: it resolves outside the cluster's networks, or to loopback or link-local.",
         "Audit in-cluster targets only, or ask the operator's administrator to allow this network (--allow-target-cidr).";

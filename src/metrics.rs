@@ -275,6 +275,8 @@ error_categories! {
     NoNamespace = "no_namespace",
     /// Listing webhook configurations, APIServices or CRDs, or reading their Services, failed.
     ReadClusterObjects = "read_cluster_objects",
+    /// Listing Gateway API objects (or discovering the Gateway API) failed.
+    ReadGatewayApi = "read_gateway_api",
 }
 
 /// One series value: family, label values in the family's label order, value.

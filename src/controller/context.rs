@@ -18,6 +18,7 @@ use tokio::sync::watch;
 
 use super::args::ControllerArgs;
 use super::certmanager::Certificates;
+use super::gateway::GatewayApi;
 use super::reconcile::events::Recorder;
 use super::reconcile::plan::networks::TargetNetworks;
 use super::reconcile::prober::{ProbeFn, Prober};
@@ -197,6 +198,8 @@ pub struct Context {
     pub recorder: Recorder,
     /// Reconciles in flight (cancelled when their audit is deleted).
     pub in_flight: InFlight,
+    /// The Gateway API as discovered (absent until its CRDs are installed).
+    pub gateway_api: Arc<GatewayApi>,
 }
 
 impl Context {
@@ -227,6 +230,7 @@ impl Context {
             metrics: Arc::clone(&setup.metrics),
             recorder: Recorder::new(setup.client.clone(), reporter),
             in_flight: InFlight::default(),
+            gateway_api: Arc::new(GatewayApi::default()),
         }
     }
 }

@@ -329,6 +329,7 @@ pub fn context(cluster: &Cluster, api: &FakeApiserver, probes: &FakeProbes) -> A
             },
         ),
         in_flight: crate::controller::context::InFlight::default(),
+        gateway_api: Arc::default(),
     })
 }
 

@@ -9,12 +9,14 @@
 //!   its share of the audits (`shard`);
 //! - `watches`: the informer caches and watches, and which audits each change triggers;
 //! - `certmanager`: cert-manager Certificates, an optional kind, discovered and watched once served;
+//! - `gateway`: the optional Gateway API — discovery, objects, key material, watches;
 //! - `health`: the periodic check of the apiserver and the watched resources behind /readyz;
 //! - `reconcile`: one audit, a pipeline plan → material → probe → judge → status, events, series.
 
 pub mod args;
 pub mod certmanager;
 pub mod context;
+pub mod gateway;
 mod health;
 pub mod lease;
 pub mod reconcile;

@@ -84,9 +84,14 @@ pub(super) async fn run_controller(
         Some(shard) => moved_in(shard.clone(), audits.clone(), Arc::clone(&setup.metrics)).boxed(),
         None => futures::stream::pending().boxed(),
     };
+    let gateway_secrets = Arc::clone(&ctx.gateway_api);
+    // Gateway API objects, watched once their kinds are discovered (`gateway::triggers`).
+    let gateway_changes =
+        super::gateway::triggers::audits_to_reconcile(client, ns, &ctx.gateway_api, &audits);
     Controller::for_stream(audit_events, audits)
         .reconcile_on(moved)
         .reconcile_on(certificate_changes)
+        .reconcile_on(gateway_changes)
         .with_config(kube::runtime::Config::default().debounce(Duration::from_secs(1)))
         // Each watch backs off on its own (WatchBackoff). kube's default trigger backoff pauses
         // every watch after any one's error, growing to a minute: after an apiserver restart each
@@ -113,12 +118,15 @@ pub(super) async fn run_controller(
             metadata::<Secret>(client, ns, watch_secrets),
             move |secret| {
                 let ns = secret.namespace();
-                for_secret(
+                let mut audits = for_secret(
                     &a4.state(),
                     &ingresses.state(),
                     ns.as_deref(),
                     &secret.name_any(),
-                )
+                );
+                // Gateway listener Secrets, as the last audits of their Gateways read them.
+                audits.extend(gateway_secrets.audits_reading(ns.as_deref(), &secret.name_any()));
+                audits
             },
         )
         .watches_stream(metadata::<ConfigMap>(client, ns, true), move |cm| {
@@ -327,6 +335,7 @@ fn audit_stream(
             // Its probes stop now, not at their deadlines.
             ctx.in_flight.cancel(&ns, &name);
             metrics.remove_audit(&ns, &name);
+            ctx.gateway_api.record_secrets(&ns, &name, []);
         }
         // After a relist, deletions missed while disconnected show as absence from the cache.
         watcher::Event::InitDone => {

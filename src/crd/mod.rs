@@ -17,7 +17,9 @@ use crate::findings::Code;
 use crate::grade::Grade;
 use crate::policy::Profile;
 
+mod gateways;
 mod status;
+pub use gateways::GatewayTargets;
 pub use status::{
     AuditSummary, EndpointStatus, FindingStatus, LeafStatus, SeverityCounts, TlsAuditStatus,
 };
@@ -67,6 +69,13 @@ pub struct TlsAuditSpec {
     /// SNI = host, and the TLS Secret's certificate is checked too. Omit to audit none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ingresses: Option<IngressTargets>,
+    /// Gateway API Gateways of this namespace (`gateway.networking.k8s.io/v1`): every HTTPS or TLS
+    /// listener in Terminate mode is dialled at the Gateway's status addresses with SNI = the
+    /// listener hostname (or the hostnames of its attached routes) and checked against its
+    /// certificateRefs; TLSRoutes of Passthrough listeners and the namespace's BackendTLSPolicies
+    /// too. Omit to audit none; without the Gateway API CRDs the audit says so in a condition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateways: Option<GatewayTargets>,
     /// Explicit targets, e.g. a legacy device (at most 256). Addresses outside the operator's
     /// allowed networks (loopback, link-local, and by default anything that is not a private
     /// network) are refused, cloud metadata endpoints always.
@@ -482,7 +491,7 @@ pub fn crd() -> Result<CustomResourceDefinition, serde_json::Error> {
         .and_then(serde_json::Value::as_array_mut)
     {
         for version in versions {
-            for kind in ["services", "ingresses"] {
+            for kind in ["services", "ingresses", "gateways"] {
                 let path = format!(
                     "/schema/openAPIV3Schema/properties/spec/properties/{kind}/properties/selector"
                 );

@@ -82,8 +82,12 @@ def expand(group, resources, verbs, names=(None,)):
     return {(group, r, v, n) for r in resources for v in verbs for n in names}
 
 
+# Gateway API objects (rbac.gatewayAPI, on by default): read-only.
+GATEWAY_RULES = expand("gateway.networking.k8s.io",
+                       ["gateways", "httproutes", "grpcroutes", "tlsroutes", "backendtlspolicies", "referencegrants"],
+                       ["get", "list", "watch"])
 # The operator's cluster-wide rights, exactly: anything more is a least-privilege regression.
-OPERATOR_RULES = (
+OPERATOR_RULES = GATEWAY_RULES | (
     expand("tlsaudit.dev", ["tlsaudits"], ["get", "list", "watch"])
     | expand("tlsaudit.dev", ["tlsaudits/status"], ["patch", "update"])
     | expand("", ["services", "configmaps"], ["get", "list", "watch"])

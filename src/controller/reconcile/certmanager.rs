@@ -9,7 +9,7 @@
 //!    `tlsaudit.dev/certificate` on an audited Service (a missing Certificate is a problem:
 //!    Ready=False, reason `CertificateNotFound`);
 //! 2. by its Secret: a Certificate of the namespace whose `spec.secretName` is a Secret the
-//!    endpoint should serve ([`served_secrets`]: the Ingress TLS Secret today).
+//!    endpoint should serve ([`served_secrets`]: an Ingress TLS Secret, a Gateway listener's Secrets).
 //!
 //! When the cluster does not serve Certificates (or the operator may not list them), implicit
 //! links find nothing, and an audit that names a Certificate gets one problem whose reason says
@@ -54,11 +54,16 @@ pub struct Links {
     pub problems: Vec<Problem>,
 }
 
-/// The Secrets a planned endpoint should serve: the generic hook of implicit links. Ingress hosts
-/// carry their spec.tls Secret; Gateway listeners' certificateRefs Secrets belong here too.
+/// The Secrets in `namespace` a planned endpoint should serve: the generic hook of implicit links.
+/// Ingress hosts carry their spec.tls Secret, Gateway listeners their permitted certificateRefs
+/// (a Certificate writes only Secrets of its own namespace, so refs into another one never link).
 #[must_use]
-pub fn served_secrets(p: &PlannedEndpoint) -> Vec<&str> {
-    p.ingress_secret.iter().map(String::as_str).collect()
+pub fn served_secrets(p: &PlannedEndpoint, namespace: &str) -> Vec<String> {
+    p.expected_secrets(namespace)
+        .into_iter()
+        .filter(|key| key.namespace == namespace)
+        .map(|key| key.name)
+        .collect()
 }
 
 /// A Certificate an endpoint names explicitly, and where (for messages).
@@ -138,6 +143,11 @@ pub fn link(
         }
         return (vec![None; planned.len()], problems);
     }
+    // Every Certificate given is of the audit's namespace.
+    let namespace = certificates
+        .first()
+        .and_then(|c| c.metadata.namespace.as_deref())
+        .unwrap_or_default();
     let by_name: HashMap<&str, &Arc<Certificate>> = certificates
         .iter()
         .filter_map(|c| Some((c.metadata.name.as_deref()?, c)))
@@ -169,9 +179,9 @@ pub fn link(
                 }
                 found
             }
-            None => served_secrets(p)
+            None => served_secrets(p, namespace)
                 .into_iter()
-                .find_map(|secret| by_secret.get(secret).map(|c| Arc::clone(c))),
+                .find_map(|secret| by_secret.get(secret.as_str()).map(|c| Arc::clone(c))),
         })
         .collect();
     (links, problems)
@@ -318,6 +328,7 @@ mod tests {
             },
             replica_group: None,
             ingress_secret: secret.map(Into::into),
+            gateway: None,
             not_probed: None,
         }
     }

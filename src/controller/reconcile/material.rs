@@ -154,7 +154,7 @@ fn status_code(err: &kube::Error) -> Option<u16> {
 
 /// What reading an object gave.
 #[derive(Debug)]
-enum Found<T> {
+pub(crate) enum Found<T> {
     /// The object.
     Yes(T),
     /// 404.
@@ -207,7 +207,7 @@ async fn secret(
     }
 }
 
-async fn config_map(
+pub(crate) async fn config_map(
     client: &Client,
     namespace: &str,
     name: &str,
@@ -229,7 +229,7 @@ fn secret_value(secret: &Secret, key: &str) -> Option<Vec<u8>> {
     secret.data.as_ref()?.get(key).map(|v| v.0.clone())
 }
 
-fn config_map_value(cm: &ConfigMap, key: &str) -> Option<Vec<u8>> {
+pub(crate) fn config_map_value(cm: &ConfigMap, key: &str) -> Option<Vec<u8>> {
     cm.data
         .as_ref()
         .and_then(|d| d.get(key))

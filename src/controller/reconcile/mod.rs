@@ -37,6 +37,7 @@ use self::plan::{Plan, PlanError};
 use self::series::AuditFacts;
 use self::status::{PatchStatusError, Problem, StatusInput};
 use super::context::Context;
+use super::gateway::{self, GatewayError};
 use crate::crd::{TlsAudit, TlsAuditStatus};
 use crate::metrics::ErrorCategory;
 
@@ -55,6 +56,9 @@ pub enum Error {
     /// Reading the cluster's webhooks, APIServices, CRDs or their Services failed.
     #[error(transparent)]
     Cluster(#[from] cluster::ClusterError),
+    /// Listing Gateway API objects failed (not a 403 or a 404: those are conditions).
+    #[error(transparent)]
+    Gateway(#[from] GatewayError),
     /// The object has no namespace (never for a namespaced kind).
     #[error("failed to reconcile TlsAudit {0}: it has no namespace")]
     NoNamespace(String),
@@ -74,6 +78,7 @@ impl Error {
             Self::PatchStatus(_) => ErrorCategory::PatchStatus,
             Self::Cluster(_) => ErrorCategory::ReadClusterObjects,
             Self::NoNamespace(_) => ErrorCategory::NoNamespace,
+            Self::Gateway(_) => ErrorCategory::ReadGatewayApi,
         }
     }
 }
@@ -106,11 +111,24 @@ pub async fn reconcile(audit: Arc<TlsAudit>, ctx: Arc<Context>) -> Result<Action
         Some(Ok(i)) => i,
         Some(Err(message)) => return invalid_spec(&ctx, &audit, &namespace, message).await,
     };
-    let planned = match plan::plan(&ctx, &namespace, &audit.spec).await? {
+    let mut planned = match plan::plan(&ctx, &namespace, &audit.spec).await? {
         Plan::Endpoints(planned) => planned,
         Plan::InvalidSpec(e) => return invalid_spec(&ctx, &audit, &namespace, e.to_string()).await,
     };
-    let material = material::load(&ctx.client, &namespace, &audit.spec, &planned).await?;
+    // The Gateway API part (`controller::gateway`): its endpoints, conditions and key material.
+    let gateways = match gateway::audit::plan(&ctx, &namespace, &audit.spec).await? {
+        Ok(g) => g,
+        Err(e) => return invalid_spec(&ctx, &audit, &namespace, e.to_string()).await,
+    };
+    planned.extend(gateways.endpoints);
+    let mut material = material::load(&ctx.client, &namespace, &audit.spec, &planned).await?;
+    material.problems.extend(gateways.problems);
+    let gateway_material = gateway::material::load(&ctx.client, &namespace, &planned).await?;
+    ctx.gateway_api
+        .record_secrets(&namespace, &name, gateway_material.secrets.keys());
+    material
+        .problems
+        .extend(gateway_material.problems.iter().cloned());
     let links = certmanager::load(
         &ctx,
         &namespace,
@@ -119,18 +137,11 @@ pub async fn reconcile(audit: Arc<TlsAudit>, ctx: Arc<Context>) -> Result<Action
         &material.ingress_secrets,
     )
     .await?;
-    let facts = ctx
-        .prober
-        .probe_planned(
-            &planned,
-            &material,
-            ctx.settings.probe_timeout,
-            ctx.settings.probe_deadline,
-        )
-        .await;
+    let facts = gateway::audit::probe(&ctx, &planned, &material, &gateway_material).await;
     let now = jiff::Timestamp::now();
     let policy = audit.spec.policy.engine_policy();
     let mut audited = judge::judge(&planned, &facts, &material.ingress_secrets, &policy, now);
+    judge::gateway::judge(&planned, &mut audited, &gateway_material, &policy);
     certmanager::judge(&mut audited, &planned, &links, &policy, now);
     let mut problems: Vec<Problem> = material
         .problems

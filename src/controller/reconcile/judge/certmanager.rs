@@ -32,7 +32,7 @@ pub const NOT_READY_GRACE: SignedDuration = SignedDuration::from_mins(10);
 
 /// Codes of the plain "served ≠ its Secret" findings of other steps (Ingress today; the Gateway
 /// listener's after the merge): a stale reload replaces them, a mismatch defers to them.
-pub const PLAIN_MISMATCH: &[Code] = &[Code::IngressSecretMismatch];
+pub const PLAIN_MISMATCH: &[Code] = &[Code::IngressSecretMismatch, Code::GatewaySecretMismatch];
 
 /// One endpoint's link: its Certificate and what the Certificate's Secret holds.
 #[derive(Debug, Clone, Copy)]

@@ -1,6 +1,7 @@
-//! An Ingress TLS Secret checked at rest. Input: the Ingress host, what the Secret holds (read by
-//! `material`) and the leaf the ingress controller served. Output: `ingress.secret_missing`,
-//! `ingress.host_not_covered` and `ingress.secret_mismatch` findings. Pure. Names are matched and
+//! An Ingress TLS Secret (or a Gateway listener's, see `gateway`) checked at rest. Input: the
+//! host, what the Secret holds (read by `material`) and the leaf that was served. Output:
+//! `ingress.secret_missing`, `ingress.host_not_covered` and `ingress.secret_mismatch` findings (or
+//! the `gateway.*` ones, by [`AtRest`]). Pure. Names are matched and
 //! fingerprints computed by `cert`, so the Secret and the served chain get one verdict.
 
 use x509_parser::extensions::GeneralName;
@@ -23,6 +24,28 @@ pub enum SecretCert {
     Leaf(Vec<u8>),
 }
 
+/// The codes and wording of an at-rest check: Ingress hosts and Gateway listeners share the check
+/// and differ only in these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AtRest {
+    /// The Secret is missing, or holds no usable certificate.
+    pub missing: Code,
+    /// The host is not among the certificate's names.
+    pub not_covered: Code,
+    /// The served leaf differs from the Secret's.
+    pub mismatch: Code,
+    /// What serves the certificate, for messages ("the ingress controller").
+    pub server: &'static str,
+}
+
+/// The Ingress wording: `ingress.*` codes.
+pub const INGRESS: AtRest = AtRest {
+    missing: Code::IngressSecretMissing,
+    not_covered: Code::IngressHostNotCovered,
+    mismatch: Code::IngressSecretMismatch,
+    server: "the ingress controller",
+};
+
 /// The at-rest findings for one Ingress host whose spec.tls names `secret`.
 #[must_use]
 pub fn at_rest_findings(
@@ -31,16 +54,28 @@ pub fn at_rest_findings(
     cert: &SecretCert,
     served_leaf_sha256: Option<&str>,
 ) -> Vec<Finding> {
+    at_rest(&INGRESS, host, secret, cert, served_leaf_sha256)
+}
+
+/// The at-rest findings for `host` served from `secret`, in the codes of `kind`.
+#[must_use]
+pub fn at_rest(
+    kind: &AtRest,
+    host: &str,
+    secret: &str,
+    cert: &SecretCert,
+    served_leaf_sha256: Option<&str>,
+) -> Vec<Finding> {
     let der = match cert {
         SecretCert::Missing => {
             return vec![Finding::new(
-                Code::IngressSecretMissing,
+                kind.missing,
                 format!("the TLS Secret {secret} for host {host} does not exist"),
             )];
         }
         SecretCert::Unusable(reason) => {
             return vec![Finding::new(
-                Code::IngressSecretMissing,
+                kind.missing,
                 format!(
                     "the TLS Secret {secret} for host {host} holds no usable certificate: {reason}"
                 ),
@@ -52,11 +87,11 @@ pub fn at_rest_findings(
     let mut findings = Vec::new();
     match dns_names(der) {
         Err(reason) => findings.push(Finding::new(
-            Code::IngressSecretMissing,
+            kind.missing,
             format!("the certificate in TLS Secret {secret} cannot be parsed: {reason}"),
         )),
         Ok(names) if !covers(&names, host) => findings.push(Finding::new(
-            Code::IngressHostNotCovered,
+            kind.not_covered,
             format!(
                 "host {host} is not among the DNS names of the certificate in Secret {secret} ({})",
                 if names.is_empty() {
@@ -73,16 +108,24 @@ pub fn at_rest_findings(
         && !same_fingerprint(served, &stored)
     {
         findings.push(Finding::new(
-            Code::IngressSecretMismatch,
+            kind.mismatch,
             format!(
-                "for host {host} the ingress controller serves the certificate sha256 {} but Secret \
-                 {secret} holds sha256 {}",
+                "for host {host} {} serves the certificate sha256 {} but Secret {secret} holds \
+                 sha256 {}",
+                kind.server,
                 short(served),
                 short(&stored)
             ),
         ));
     }
     findings
+}
+
+/// Whether `cert` holds the leaf whose SHA-256 fingerprint is `served` (hex, any case, colons or
+/// not).
+#[must_use]
+pub fn holds(cert: &SecretCert, served: &str) -> bool {
+    matches!(cert, SecretCert::Leaf(der) if same_fingerprint(served, &sha256_hex(der)))
 }
 
 fn same_fingerprint(a: &str, b: &str) -> bool {
@@ -95,7 +138,9 @@ fn same_fingerprint(a: &str, b: &str) -> bool {
     norm(a) == norm(b)
 }
 
-fn short(fingerprint: &str) -> &str {
+/// The first 16 hex digits of a fingerprint, as messages show it.
+#[must_use]
+pub fn short(fingerprint: &str) -> &str {
     fingerprint.get(..16).unwrap_or(fingerprint)
 }
 

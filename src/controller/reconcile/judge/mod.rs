@@ -9,6 +9,7 @@
 
 pub mod certmanager;
 pub mod consistency;
+pub mod gateway;
 pub mod ingress;
 pub mod webhooks;
 

@@ -232,6 +232,7 @@ pub fn service_endpoints(
             dial: target(None),
             replica_group: None,
             ingress_secret: None,
+            gateway: None,
             not_probed: Some(NotProbed::NoAddress(format!(
                 "{}: {why}; every call of the apiserver to it fails",
                 config.describe
@@ -271,6 +272,7 @@ pub fn service_endpoints(
             dial: target(Some(address)),
             replica_group: group.clone(),
             ingress_secret: None,
+            gateway: None,
             not_probed: None,
         })
         .collect()

@@ -12,6 +12,7 @@
 //! in the allowed networks; no planned address at all may be a cloud metadata endpoint.
 
 pub mod cluster;
+pub mod gateways;
 pub mod networks;
 pub mod targets;
 
@@ -50,6 +51,8 @@ pub struct PlannedEndpoint {
     pub ingress_secret: Option<String>,
     /// Why the endpoint gets a finding instead of a probe.
     pub not_probed: Option<NotProbed>,
+    /// For Gateway API endpoints: what else it is checked against (`gateways`).
+    pub gateway: Option<Box<gateways::GatewayRole>>,
 }
 
 /// Why a planned endpoint gets a finding instead of a probe.

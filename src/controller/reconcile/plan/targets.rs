@@ -334,6 +334,7 @@ pub fn service_targets(
                     not_probed: Some(NotProbed::NoAddress(format!(
                         "Service {name} port {number} has no ready endpoint address"
                     ))),
+                    gateway: None,
                 });
                 continue;
             }
@@ -351,6 +352,7 @@ pub fn service_targets(
                     replica_group: grouped.then(|| group.clone()),
                     ingress_secret: None,
                     not_probed: None,
+                    gateway: None,
                 });
             }
         }
@@ -447,6 +449,7 @@ pub fn ingress_targets(
                     replica_group: None,
                     ingress_secret: entry.secret_name.clone(),
                     not_probed,
+                    gateway: None,
                 });
             }
         }
@@ -486,6 +489,7 @@ pub fn explicit_targets(spec: &TlsAuditSpec) -> Vec<PlannedEndpoint> {
             replica_group: None,
             ingress_secret: None,
             not_probed: None,
+            gateway: None,
         })
         .collect()
 }

@@ -13,6 +13,7 @@
 //! fails only when the operator cannot do its own work (API calls).
 
 pub mod events;
+pub mod intern;
 pub mod judge;
 pub mod material;
 pub mod plan;

@@ -11,7 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::Full;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::Frame;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -96,12 +98,15 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, HttpError> {
         .map_err(|source| HttpError::Bind { addr, source })
 }
 
-fn respond(
-    status: StatusCode,
-    content_type: &str,
-    body: impl Into<Bytes>,
-) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(body.into()));
+fn respond(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Response<Body> {
+    with_body(status, content_type, Full::new(body.into()).boxed())
+}
+
+/// Every response's body: whole, or the metrics exposition in pieces.
+type Body = BoxBody<Bytes, Infallible>;
+
+fn with_body(status: StatusCode, content_type: &str, body: Body) -> Response<Body> {
+    let mut response = Response::new(body);
     *response.status_mut() = status;
     if let Ok(value) = content_type.parse() {
         response
@@ -111,11 +116,7 @@ fn respond(
     response
 }
 
-async fn route(
-    req: &Request<Incoming>,
-    health: &Health,
-    metrics: Arc<Metrics>,
-) -> Response<Full<Bytes>> {
+async fn route(req: &Request<Incoming>, health: &Health, metrics: Arc<Metrics>) -> Response<Body> {
     const TEXT: &str = "text/plain; charset=utf-8";
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return respond(StatusCode::METHOD_NOT_ALLOWED, TEXT, "method not allowed\n");
@@ -123,11 +124,17 @@ async fn route(
     match req.uri().path() {
         // Rendering a large registry takes CPU time: off the async workers, so that reconciles and
         // probes are not stalled by a scrape.
-        "/metrics" => match tokio::task::spawn_blocking(move || metrics.render()).await {
-            Ok(Ok(text)) => respond(
+        // The exposition goes out in pieces shared with the store: no copy of it is made.
+        "/metrics" => match tokio::task::spawn_blocking(move || metrics.render_chunks()).await {
+            Ok(Ok(chunks)) => with_body(
                 StatusCode::OK,
                 "text/plain; version=0.0.4; charset=utf-8",
-                text,
+                StreamBody::new(futures::stream::iter(
+                    chunks
+                        .into_iter()
+                        .map(|c| Ok::<_, Infallible>(Frame::data(c))),
+                ))
+                .boxed(),
             ),
             Ok(Err(err)) => respond(StatusCode::INTERNAL_SERVER_ERROR, TEXT, format!("{err}\n")),
             Err(err) => respond(StatusCode::INTERNAL_SERVER_ERROR, TEXT, format!("{err}\n")),

@@ -13,6 +13,7 @@ use std::fmt::Write as _;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
+use bytes::Bytes;
 use prometheus::{
     Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
 };
@@ -290,17 +291,21 @@ pub struct Series {
     pub value: f64,
 }
 
-/// The series an audit exported last, to remove the ones it no longer produces.
-type Exported = BTreeMap<(String, String), Vec<(Family, Vec<String>)>>;
+/// The per-audit series as exposition text: per audit, per family, its sample lines.
+///
+/// Kept as text rather than in the `prometheus` registry: a registry series costs about 1 KiB
+/// (label pairs, hashes, a proto copy at every scrape), a sample line its own length. At 120,000
+/// series that is about 23 MB instead of a few hundred. A scrape sends these blocks as they are
+/// (reference-counted, never copied), so it costs no second copy of the exposition.
+type Rendered = BTreeMap<(String, String), BTreeMap<Family, Bytes>>;
 
-/// The registry and every family.
+/// The registry (operator-wide metrics) and the per-audit series.
 pub struct Metrics {
     registry: Registry,
-    families: BTreeMap<Family, GaugeVec>,
     probe_duration: HistogramVec,
     reconciles: IntCounterVec,
     reconcile_errors: IntCounterVec,
-    current: Mutex<Exported>,
+    audits: Mutex<Rendered>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -329,13 +334,6 @@ impl Metrics {
     /// result and error category at 0.
     pub fn new() -> Result<Self, MetricsError> {
         let registry = Registry::new();
-        let mut families = BTreeMap::new();
-        for family in Family::ALL {
-            let definition = family.definition();
-            let vec = GaugeVec::new(opts(definition), &definition.label_names())?;
-            registry.register(Box::new(vec.clone()))?;
-            families.insert(*family, vec);
-        }
         let probe_duration = HistogramVec::new(
             HistogramOpts::new(PROBE_DURATION.name, PROBE_DURATION.help)
                 .buckets(vec![0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0]),
@@ -360,67 +358,51 @@ impl Metrics {
         }
         Ok(Self {
             registry,
-            families,
             probe_duration,
             reconciles,
             reconcile_errors,
-            current: Mutex::new(BTreeMap::new()),
+            audits: Mutex::new(BTreeMap::new()),
         })
     }
 
-    /// Replaces the per-audit series of one audit with `series`.
+    /// Replaces the per-audit series of one audit with `series` (a series given twice keeps its
+    /// last value; one whose label count does not fit its family is dropped).
     pub fn set_audit(&self, namespace: &str, audit: &str, series: &[Series]) {
-        let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
-        let key = (namespace.to_owned(), audit.to_owned());
-        let fresh: BTreeSet<(Family, Vec<String>)> = series
-            .iter()
-            .map(|s| (s.family, s.labels.clone()))
-            .collect();
-        if let Some(old) = current.get(&key) {
-            for (family, labels) in old {
-                if !fresh.contains(&(*family, labels.clone())) {
-                    self.remove(*family, labels);
-                }
-            }
-        }
+        let mut latest: BTreeMap<(Family, &[String]), f64> = BTreeMap::new();
         for s in series {
-            if let Some(vec) = self.families.get(&s.family) {
-                vec.with_label_values(&s.labels).set(s.value);
-            }
+            latest.insert((s.family, s.labels.as_slice()), s.value);
         }
-        current.insert(key, fresh.into_iter().collect());
+        let mut text: BTreeMap<Family, String> = BTreeMap::new();
+        for ((family, labels), value) in latest {
+            sample(
+                text.entry(family).or_default(),
+                family.definition(),
+                labels,
+                value,
+            );
+        }
+        let blocks = text
+            .into_iter()
+            .filter(|(_, lines)| !lines.is_empty())
+            .map(|(family, mut lines)| {
+                lines.shrink_to_fit();
+                (family, Bytes::from(lines))
+            })
+            .collect();
+        let mut audits = self.audits.lock().unwrap_or_else(PoisonError::into_inner);
+        audits.insert((namespace.to_owned(), audit.to_owned()), blocks);
     }
 
     /// Removes every series of a deleted audit.
     pub fn remove_audit(&self, namespace: &str, audit: &str) {
-        let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(old) = current.remove(&(namespace.to_owned(), audit.to_owned())) {
-            for (family, labels) in old {
-                self.remove(family, &labels);
-            }
-        }
+        let mut audits = self.audits.lock().unwrap_or_else(PoisonError::into_inner);
+        audits.remove(&(namespace.to_owned(), audit.to_owned()));
     }
 
     /// Removes the series of every audit not in `keep` (after a relist that missed deletions).
     pub fn retain_audits(&self, keep: &BTreeSet<(String, String)>) {
-        let gone: Vec<(String, String)> = {
-            let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
-            current
-                .keys()
-                .filter(|k| !keep.contains(*k))
-                .cloned()
-                .collect()
-        };
-        for (ns, name) in gone {
-            self.remove_audit(&ns, &name);
-        }
-    }
-
-    fn remove(&self, family: Family, labels: &[String]) {
-        if let Some(vec) = self.families.get(&family) {
-            // Absent already is fine: the goal is that the series is gone.
-            let _ = vec.remove_label_values(labels);
-        }
+        let mut audits = self.audits.lock().unwrap_or_else(PoisonError::into_inner);
+        audits.retain(|key, _| keep.contains(key));
     }
 
     /// Records one probe's wall time.
@@ -446,14 +428,83 @@ impl Metrics {
         }
     }
 
-    /// The text exposition.
-    pub fn render(&self) -> Result<String, MetricsError> {
+    /// The text exposition in pieces, to be sent one after another: the operator-wide metrics,
+    /// then every per-audit family that has a series (each family once, with its HELP and TYPE).
+    /// The per-audit pieces are shared with the store, not copied.
+    pub fn render_chunks(&self) -> Result<Vec<Bytes>, MetricsError> {
         let mut buf = Vec::new();
         TextEncoder::new()
             .encode(&self.registry.gather(), &mut buf)
             .map_err(|e| MetricsError::Encode(e.to_string()))?;
-        String::from_utf8(buf).map_err(|e| MetricsError::Encode(e.to_string()))
+        let mut chunks = vec![Bytes::from(buf)];
+        let audits = self.audits.lock().unwrap_or_else(PoisonError::into_inner);
+        for family in Family::ALL {
+            let mut blocks = audits.values().filter_map(|a| a.get(family)).peekable();
+            if blocks.peek().is_none() {
+                continue;
+            }
+            let definition = family.definition();
+            let help = definition.help.replace('\\', "\\\\").replace('\n', "\\n");
+            chunks.push(Bytes::from(format!(
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n",
+                name = definition.name,
+                kind = definition.kind.as_str()
+            )));
+            chunks.extend(blocks.cloned());
+        }
+        Ok(chunks)
     }
+
+    /// The text exposition as one string ([`Metrics::render_chunks`] joined).
+    pub fn render(&self) -> Result<String, MetricsError> {
+        let chunks = self.render_chunks()?;
+        let mut text = Vec::with_capacity(chunks.iter().map(Bytes::len).sum());
+        for chunk in &chunks {
+            text.extend_from_slice(chunk);
+        }
+        String::from_utf8(text).map_err(|e| MetricsError::Encode(e.to_string()))
+    }
+}
+
+/// Appends one sample line of `definition` to `out`: labels sorted by name, values escaped as
+/// the text format requires (backslash, double quote, newline).
+fn sample(out: &mut String, definition: &Definition, labels: &[String], value: f64) {
+    let names = definition.label_names();
+    if names.len() != labels.len() {
+        return;
+    }
+    let mut pairs: Vec<(&str, &str)> = names
+        .into_iter()
+        .zip(labels.iter().map(String::as_str))
+        .collect();
+    pairs.sort_unstable();
+    out.push_str(definition.name);
+    for (i, (name, value)) in pairs.into_iter().enumerate() {
+        out.push_str(if i == 0 { "{" } else { "," });
+        out.push_str(name);
+        out.push_str("=\"");
+        for c in value.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '"' => out.push_str("\\\""),
+                '\n' => out.push_str("\\n"),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+    }
+    if !labels.is_empty() {
+        out.push('}');
+    }
+    out.push(' ');
+    if value.is_nan() {
+        out.push_str("NaN");
+    } else if value.is_infinite() {
+        out.push_str(if value > 0.0 { "+Inf" } else { "-Inf" });
+    } else {
+        let _ = write!(out, "{value}");
+    }
+    out.push('\n');
 }
 
 fn values_text(values: Values) -> Option<String> {

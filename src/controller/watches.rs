@@ -279,10 +279,25 @@ where
 {
     watcher(api::<K>(client, namespace), watcher::Config::default())
         .backoff(WatchBackoff::default())
+        .modify(slim)
         .reflect(writer)
         .touched_objects()
         .predicate_filter(predicates::resource_version, PredicateConfig::default())
 }
+
+/// Drops what the operator never reads from an object before it enters an informer cache:
+/// `managedFields` (a JSON tree per field manager, often larger than the object itself) and
+/// kubectl's `last-applied-configuration` annotation (a second copy of the object).
+fn slim<K: Resource>(object: &mut K) {
+    let meta = object.meta_mut();
+    meta.managed_fields = None;
+    if let Some(annotations) = meta.annotations.as_mut() {
+        annotations.remove(LAST_APPLIED);
+    }
+}
+
+/// kubectl's copy of the last applied manifest.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// A metadata-only watch of `K` (Secrets, ConfigMaps: their contents are read only when an audit
 /// uses them, and only from its namespace).
@@ -328,6 +343,7 @@ fn audit_stream(
         watcher::Config::default(),
     )
     .backoff(WatchBackoff::default())
+    .modify(slim)
     .reflect(writer)
     .inspect_ok(move |event| match event {
         watcher::Event::Delete(audit) => {

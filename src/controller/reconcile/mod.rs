@@ -16,6 +16,7 @@
 pub mod certmanager;
 pub mod cluster;
 pub mod events;
+pub mod intern;
 pub mod judge;
 pub mod material;
 pub mod plan;

@@ -14,6 +14,7 @@ use futures::future::{BoxFuture, Shared, WeakShared};
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
+use super::intern::Interner;
 use super::material::Material;
 use super::plan::PlannedEndpoint;
 use crate::facts::Facts;
@@ -120,6 +121,7 @@ pub struct Prober {
     permits: Arc<Semaphore>,
     window: Duration,
     cache: Mutex<Cache>,
+    interner: Arc<Interner>,
     metrics: Option<Arc<Metrics>>,
 }
 
@@ -153,6 +155,7 @@ impl Prober {
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
             window,
             cache: Mutex::new(Cache::default()),
+            interner: Arc::default(),
             metrics,
         }
     }
@@ -224,6 +227,7 @@ impl Prober {
 
     fn start(&self, target: Target, options: ProbeOptions, finished: Finished) -> ProbeFuture {
         let probe = Arc::clone(&self.probe);
+        let interner = Arc::clone(&self.interner);
         let permits = Arc::clone(&self.permits);
         let metrics = self.metrics.clone();
         async move {
@@ -231,7 +235,8 @@ impl Prober {
             // than waiting, so fall through without a permit only in that impossible case.
             let _permit = permits.acquire_owned().await.ok();
             let started = Instant::now();
-            let facts = Arc::new(probe(target, options).await);
+            // Identical results (replicas of one configuration) are held once.
+            let facts = interner.intern(probe(target, options).await);
             let _ = finished.set((Instant::now(), Arc::clone(&facts)));
             if let Some(metrics) = metrics {
                 metrics.observe_probe(started.elapsed(), facts.reachable);

@@ -19,7 +19,7 @@ use tokio::sync::watch;
 use super::args::ControllerArgs;
 use super::reconcile::events::Recorder;
 use super::reconcile::plan::networks::TargetNetworks;
-use super::reconcile::prober::{ProbeFn, Prober};
+use super::reconcile::prober::{Prober, Probes};
 use crate::crd::TlsAudit;
 use crate::http::Health;
 use crate::metrics::Metrics;
@@ -39,8 +39,8 @@ pub(crate) struct Setup {
     pub metrics: Arc<Metrics>,
     /// Readiness, flipped by the supervisor.
     pub health: Arc<Health>,
-    /// How endpoints are probed.
-    pub probe: ProbeFn,
+    /// How endpoints are probed (full and light).
+    pub probes: Probes,
 }
 
 /// Operator settings a reconcile needs.
@@ -190,11 +190,12 @@ impl Context {
             settings: Settings::from_args(args),
             stores,
             prober: Prober::new(
-                Arc::clone(&setup.probe),
+                Arc::clone(&setup.probes.full),
                 usize::from(args.concurrency),
                 args.probe_cache_ttl,
                 Some(Arc::clone(&setup.metrics)),
-            ),
+            )
+            .with_light(setup.probes.light.clone(), args.full_probe_every),
             metrics: Arc::clone(&setup.metrics),
             recorder: Recorder::new(setup.client.clone(), reporter),
             in_flight: InFlight::default(),

@@ -104,6 +104,7 @@ pub async fn reconcile(audit: Arc<TlsAudit>, ctx: Arc<Context>) -> Result<Action
         Plan::InvalidSpec(e) => return invalid_spec(&ctx, &audit, &namespace, e.to_string()).await,
     };
     let material = material::load(&ctx.client, &namespace, &audit.spec, &planned).await?;
+    let depth = ctx.prober.begin_cycle(&format!("{namespace}/{name}"));
     let facts = ctx
         .prober
         .probe_planned(
@@ -111,6 +112,7 @@ pub async fn reconcile(audit: Arc<TlsAudit>, ctx: Arc<Context>) -> Result<Action
             &material,
             ctx.settings.probe_timeout,
             ctx.settings.probe_deadline,
+            depth,
         )
         .await;
     let now = jiff::Timestamp::now();

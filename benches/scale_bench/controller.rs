@@ -147,7 +147,15 @@ pub(crate) async fn run(client: &Client, args: &RunArgs) -> anyhow::Result<()> {
     )
     .await?;
     let timeout = Duration::from_secs(args.timeout_s);
+    let small = (args.small_audit_at_percent > 0).then(|| {
+        let after = shape.total() * args.small_audit_at_percent / 100;
+        crate::small_audit::spawn(client.clone(), shape, Arc::clone(&bench.probes), after)
+    });
     let initial = initial_cycle(&bench, started, timeout).await?;
+    let small = match small {
+        Some(task) => task.await??,
+        None => serde_json::Value::Null,
+    };
     let api_initial = api_requests(client).await?;
     let lists_initial = bench.lists.load(Ordering::SeqCst);
 
@@ -171,7 +179,7 @@ pub(crate) async fn run(client: &Client, args: &RunArgs) -> anyhow::Result<()> {
     let end = bench.sample();
     operator.stop().await?;
 
-    let mut report = contract(args, &start, &initial, &after_scrape, &slice_change);
+    let mut report = contract(args, &start, &initial, &after_scrape, &slice_change, &small);
     let rest = json!({
         "real_probes": args.real,
         "phase": "run",
@@ -238,6 +246,7 @@ fn contract(
     initial: &serde_json::Value,
     after_scrape: &serde_json::Value,
     slice_change: &serde_json::Value,
+    small: &serde_json::Value,
 ) -> serde_json::Value {
     let endpoints = args.shape.total();
     let done = &initial["at_completion"];
@@ -262,7 +271,8 @@ fn contract(
         "connections_per_endpoint": real(json!(connections.map(|c| per_endpoint(crate::measure::f64_of(c))))),
         "operator_cpu_ms_per_endpoint": per_endpoint(sweep_cpu) * 1000.0,
         "one_address_change_probes": slice_change["probes"],
-        "small_audit_first_status_seconds": serde_json::Value::Null,
+        "small_audit_first_status_seconds": small["first_status_s"],
+        "small_audit": small,
     })
 }
 

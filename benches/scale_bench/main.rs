@@ -27,6 +27,7 @@ mod fake_probe;
 mod measure;
 mod memory;
 mod resolve;
+mod small_audit;
 #[path = "../support/mod.rs"]
 mod support;
 
@@ -97,6 +98,10 @@ struct RunArgs {
     /// network namespace of `benches/controller-scale.sh --real`).
     #[arg(long)]
     real: bool,
+    /// Create a 5-endpoint audit in its own namespace once this percentage of the big sweep's
+    /// endpoints were probed, and time its first status (0: none).
+    #[arg(long, default_value_t = 20)]
+    small_audit_at_percent: u64,
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 1800)]
     timeout_s: u64,

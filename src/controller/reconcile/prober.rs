@@ -2,7 +2,9 @@
 //! the audit's key material and the cycle's [`Depth`] (or one target and its probe options).
 //! Output: each endpoint's facts.
 //!
-//! At most `concurrency` probes (full or light) run at once across all audits (a semaphore), and
+//! At most `concurrency` probes (full or light) run at once across all audits (a FIFO semaphore),
+//! each audit has at most twice that many endpoints in progress (so a small audit is not queued
+//! behind every probe of a big one), and
 //! one address + SNI + client identity + trust is probed once per short cache window even when
 //! several audits (or replicas' groups) name it: concurrent callers share the in-flight probe,
 //! later ones reuse its result until the window ends. The probe functions are the engine's
@@ -20,8 +22,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use futures::FutureExt;
 use futures::future::{BoxFuture, Shared, WeakShared};
+use futures::{FutureExt, StreamExt};
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
@@ -221,6 +223,8 @@ impl<T: Send + Sync + 'static> Cache<T> {
 pub struct Prober {
     probes: Probes,
     permits: Arc<Semaphore>,
+    /// Endpoints of one audit in progress at once (twice the concurrency).
+    per_audit: usize,
     window: Duration,
     full_every: u64,
     full: Mutex<Cache<Facts>>,
@@ -268,6 +272,7 @@ impl Prober {
                 light: None,
             },
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            per_audit: concurrency.max(1).saturating_mul(2),
             window,
             full_every: 1,
             full: Mutex::new(Cache::default()),
@@ -374,22 +379,33 @@ impl Prober {
         let key = |p: &PlannedEndpoint| ProbeKey::new(&p.dial, identity, trust);
         let light = self.probes.light.as_ref().filter(|_| depth == Depth::Light);
         let groups = light.map(|light| self.groups(planned, light, &key, options));
-        let probes = planned.iter().enumerate().map(|(i, p)| {
-            let group = groups.as_ref().and_then(|g| g.get(&i));
-            async move {
-                if p.not_probed.is_some() {
-                    return None;
-                }
-                Some(match (light, group) {
-                    (Some(light), Some(group)) if group.reference != i => {
-                        self.member(light, group, key(p), &p.dial, options).await
+        let probes: Vec<BoxFuture<'_, Option<Arc<Facts>>>> = planned
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let group = groups.as_ref().and_then(|g| g.get(&i));
+                async move {
+                    if p.not_probed.is_some() {
+                        return None;
                     }
-                    (_, Some(group)) => group.full.clone().await,
-                    _ => self.facts(key(p), &p.dial, options).await,
-                })
-            }
-        });
-        futures::future::join_all(probes).await
+                    Some(match (light, group) {
+                        (Some(light), Some(group)) if group.reference != i => {
+                            self.member(light, group, key(p), &p.dial, options).await
+                        }
+                        (_, Some(group)) => group.full.clone().await,
+                        _ => self.facts(key(p), &p.dial, options).await,
+                    })
+                }
+                .boxed()
+            })
+            .collect();
+        // At most `per_audit` endpoints of one audit wait for a permit at a time (the semaphore
+        // is FIFO): a small audit created while a big one runs queues behind that many of its
+        // probes, not behind all of them.
+        futures::stream::iter(probes)
+            .buffered(self.per_audit)
+            .collect()
+            .await
     }
 
     /// The replica groups of two or more probed members, by member index: the reference is the

@@ -738,4 +738,69 @@ mod tests {
         assert_eq!(calls.load(Ordering::SeqCst), 12);
         assert_eq!(max_running.load(Ordering::SeqCst), 3);
     }
+
+    fn planned(ports: std::ops::Range<u16>) -> Vec<PlannedEndpoint> {
+        ports
+            .map(|port| PlannedEndpoint {
+                origin: "service/web".into(),
+                dial: target(port, "web"),
+                replica_group: None,
+                ingress_secret: None,
+                not_probed: None,
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_small_audit_is_queued_behind_a_bounded_part_of_a_big_one() {
+        // Concurrency 1: each audit has at most 2 endpoints in progress. The big audit's first
+        // probe holds the permit until the small audit has queued.
+        let started = Arc::new(Mutex::new(Vec::new()));
+        let gate = Arc::new(Semaphore::new(0));
+        let (s, g) = (Arc::clone(&started), Arc::clone(&gate));
+        let probe: ProbeFn = Arc::new(move |target: Target, _| {
+            let (s, g) = (Arc::clone(&s), Arc::clone(&g));
+            async move {
+                s.lock().unwrap().push(target.port);
+                let _open = g.acquire().await.unwrap();
+                Facts::default()
+            }
+            .boxed()
+        });
+        let prober = Arc::new(Prober::new(probe, 1, Duration::ZERO, None));
+        let options = ProbeOptions::default();
+        let keys = (None, Fingerprint::default());
+        let big = {
+            let (prober, options) = (Arc::clone(&prober), options.clone());
+            tokio::spawn(async move {
+                prober
+                    .probe_with(&planned(1..21), &options, keys, Depth::Full)
+                    .await
+                    .len()
+            })
+        };
+        while started.lock().unwrap().is_empty() {
+            tokio::task::yield_now().await;
+        }
+        let small = {
+            let (prober, options) = (Arc::clone(&prober), options.clone());
+            tokio::spawn(async move {
+                prober
+                    .probe_with(&planned(100..101), &options, keys, Depth::Full)
+                    .await
+                    .len()
+            })
+        };
+        // Let the small audit reach the semaphore's queue before anything finishes.
+        for _ in 0..100 {
+            tokio::task::yield_now().await;
+        }
+        gate.add_permits(1000);
+        assert_eq!(big.await.unwrap(), 20);
+        assert_eq!(small.await.unwrap(), 1);
+        let order = started.lock().unwrap().clone();
+        assert_eq!(order.len(), 21);
+        // The big audit's first two, then the small one (not the big one's other 18 first).
+        assert_eq!(order[..3], [1, 2, 100]);
+    }
 }

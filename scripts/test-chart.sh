@@ -81,6 +81,15 @@ if template -f "$TESTS/values-all-options.yaml" >"$TMP/all.yaml"; then
   pass "helm template renders with every optional part on"
 else failed "helm template with every optional part on"; fi
 py render-all-options "$TMP/all.yaml"
+# The probe deadline is the binary's default (6 x probeTimeout) unless set; readiness grace always explicit.
+template --show-only templates/deployment.yaml >"$TMP/deadline.yaml"
+if ! grep -q -- '--probe-deadline' "$TMP/deadline.yaml" && grep -q -- '--readiness-grace=30s' "$TMP/deadline.yaml"; then
+  pass "default values pass no --probe-deadline and --readiness-grace=30s"
+else failed "default values pass no --probe-deadline and --readiness-grace=30s"; fi
+template --set controller.probeDeadline=45s --set controller.readinessGrace=1m --show-only templates/deployment.yaml >"$TMP/deadline.yaml"
+if grep -q -- '--probe-deadline=45s' "$TMP/deadline.yaml" && grep -q -- '--readiness-grace=1m' "$TMP/deadline.yaml"; then
+  pass "controller.probeDeadline=45s and readinessGrace=1m reach the flags"
+else failed "controller.probeDeadline=45s and readinessGrace=1m reach the flags"; fi
 # Leader election follows the replica count unless set explicitly.
 template --set replicas=3 --set leaderElection.enabled=false --show-only templates/deployment.yaml >"$TMP/le.yaml"
 if grep -q -- '--leader-election=off' "$TMP/le.yaml" && grep -q 'type: Recreate' "$TMP/le.yaml"; then
@@ -135,6 +144,8 @@ reject "an unknown finding code in an alert's codes is rejected" "at '/prometheu
   --set 'prometheusRule.alerts.weakCipher.codes={cipher.rc5}'
 reject "a malformed duration (controller.defaultInterval=1 hour) is rejected" "at '/controller/defaultInterval': '1 hour' does not match pattern" \
   --set 'controller.defaultInterval=1 hour'
+reject "a malformed probe deadline (controller.probeDeadline=soon) is rejected" "/controller/probeDeadline" \
+  --set controller.probeDeadline=soon
 reject "a string where a number belongs (replicas=two) is rejected" "at '/replicas'" --set replicas=two
 reject "rbac.secrets=namespaces without a namespace is refused with a message" "rbac.secretNamespaces lists none" \
   --set rbac.secrets=namespaces
@@ -349,7 +360,7 @@ PY
   # takes the chart's Lease, audits an endpoint and writes the status and an Event. Only loopback is
   # dialled: an openssl s_server on 127.0.0.1, named by an explicit endpoint the flag allows.
   as_sa_operator() {
-    local tlsaudit=$ROOT/target/debug/tlsaudit port closed cfg=$TMP/as-sa.kubeconfig op_pid srv_pid status=""
+    local tlsaudit=${CARGO_TARGET_DIR:-$ROOT/target}/debug/tlsaudit port closed cfg=$TMP/as-sa.kubeconfig op_pid srv_pid status=""
     [ -x "$tlsaudit" ] || (cd "$ROOT" && cargo build -q) || { failed "cargo build (tlsaudit)"; return; }
     python3 - "$KUBECONFIG" "$AS" "$NS" >"$cfg" <<'PY'
 import sys, yaml
@@ -448,7 +459,7 @@ PY
   # The operator as the ServiceAccount with sharding on: it keeps its member Lease, re-audits, deletes the
   # Lease when stopped, and makes no forbidden request (same impersonating kubeconfig as above).
   as_sa_shard() {
-    local tlsaudit=$ROOT/target/debug/tlsaudit cfg=$TMP/as-sa.kubeconfig op_pid before after="" member=""
+    local tlsaudit=${CARGO_TARGET_DIR:-$ROOT/target}/debug/tlsaudit cfg=$TMP/as-sa.kubeconfig op_pid before after="" member=""
     before=$(k get tlsaudit direct -n "$AUDITED" -o jsonpath='{.status.lastAuditTime}')
     KUBECONFIG=$cfg RUST_LOG=warn "$tlsaudit" controller --metrics-addr 127.0.0.1:0 --allow-target-cidr 127.0.0.0/8 \
       --sharding on --lease-name "$FULL" --lease-namespace "$NS" --identity chart-shard \

@@ -326,6 +326,54 @@ async fn a_secret_the_operator_may_not_read_makes_ready_false_and_the_rest_is_au
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ingress_secret_the_operator_may_not_read_makes_ready_false_and_the_host_is_probed() {
+    let (ns, _) = setup("forbidden-ingress").await;
+    let restricted = operator_without_secret_rights(&ns).await;
+    let routes = Routes::default();
+    let op = Operator::start_with_probe(
+        &args(ns.name(), &["--watch-secrets", "off"]),
+        restricted,
+        Some(routes.probe_fn()),
+    )
+    .await
+    .expect("start operator");
+    let ingress: Ingress = serde_json::from_value(json!({
+        "metadata": {"name": "shop"},
+        "spec": {
+            "tls": [{"hosts": ["shop.example.test"], "secretName": "shop-tls"}],
+            "rules": [{"host": "shop.example.test"}]
+        }
+    }))
+    .unwrap();
+    let ingresses = ns.api::<Ingress>();
+    create(&ingresses, &ingress).await;
+    let lb = json!({"status": {"loadBalancer": {"ingress": [{"ip": "10.250.0.72"}]}}});
+    ingresses
+        .patch_status("shop", &PatchParams::default(), &Patch::Merge(&lb))
+        .await
+        .expect("ingress status");
+    let audits = ns.api::<TlsAudit>();
+    let spec = json!({"ingresses": {}, "trust": {"systemRoots": false, "clusterCA": false}});
+    create(&audits, &audit("shop", spec)).await;
+    let status = wait_status(&audits, "shop", "Ready=False", |s| {
+        ready(s).is_some() && s.endpoints.len() == 1
+    })
+    .await;
+    let (state, reason, message) = ready(&status).unwrap();
+    assert_eq!((state, reason), ("False", "SecretForbidden"), "{message}");
+    assert!(
+        message.contains("spec.ingresses: the operator may not read Secret shop-tls"),
+        "{message}"
+    );
+    // The host was still dialled (the unrouted, closed loopback port). The unread Secret is no
+    // finding: nothing is known about it, and a page for an RBAC setting would be a false one.
+    let endpoint = &status.endpoints[0];
+    let codes: Vec<&str> = endpoint.findings.iter().map(|f| f.code.as_str()).collect();
+    assert_eq!(codes, ["connect.refused"], "{endpoint:#?}");
+    op.stop().await.expect("operator stops cleanly");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_audit_with_a_253_character_name_still_gets_its_events() {
     let (ns, client) = setup("long-name").await;
     let routes = Routes::default();

@@ -280,7 +280,11 @@ where
     let request = format!(
         "GET / HTTP/1.1\r\nHost: {host}\r\nUser-Agent: tlsaudit\r\nConnection: close\r\n\r\n"
     );
-    let deadline = tokio::time::Instant::now() + dialer.timeout;
+    // Within the per-exchange timeout and the endpoint's overall deadline.
+    let deadline = match dialer.step_deadline() {
+        Ok(deadline) => deadline,
+        Err(err) => return (None, Some(net_failure(&err))),
+    };
     // tokio-rustls may hold the encrypted request in its buffer when the socket is not writable at
     // once (or the task's I/O budget is spent): flush, or both sides wait for each other.
     let send = async {
@@ -288,7 +292,7 @@ where
         tls.flush().await
     };
     match tokio::time::timeout_at(deadline, send).await {
-        Err(_) => return (None, Some(net_failure(&NetError::Timeout(dialer.timeout)))),
+        Err(_) => return (None, Some(net_failure(&dialer.expired(deadline)))),
         Ok(Err(err)) => return (None, Some(io_failure(dialer, &err))),
         Ok(Ok(())) => {}
     }
@@ -302,6 +306,8 @@ where
         }
         match tokio::time::timeout_at(deadline, tls.read(&mut chunk)).await {
             Err(_) => {
+                // Notes an overall deadline that ended the read: the facts are incomplete.
+                let _ended = dialer.expired(deadline);
                 incomplete = Some("timeout");
                 break;
             }

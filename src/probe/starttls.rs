@@ -27,8 +27,10 @@ async fn postgres(dialer: &Dialer, stream: &mut TcpStream) -> Result<(), NetErro
         stream.write_all(&starttls::POSTGRES_SSL_REQUEST).await?;
         stream.read_exact(&mut reply).await
     };
-    match tokio::time::timeout(dialer.timeout, exchange).await {
-        Err(_) => return Err(NetError::Timeout(dialer.timeout)),
+    // Within the per-exchange timeout and the endpoint's overall deadline, like every other step.
+    let until = dialer.step_deadline()?;
+    match tokio::time::timeout_at(until, exchange).await {
+        Err(_) => return Err(dialer.expired(until)),
         // A PostgreSQL server always answers the SSLRequest; a silent close is another protocol.
         Ok(Err(err)) if err.kind() == std::io::ErrorKind::UnexpectedEof => {
             return Err(NetError::Foreign(
@@ -47,5 +49,37 @@ async fn postgres(dialer: &Dialer, stream: &mut TcpStream) -> Result<(), NetErro
                 .to_owned(),
         )),
         Reply::Foreign(what) => Err(NetError::Foreign(what)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// A server that accepts and never answers the SSLRequest meets the endpoint's overall
+    /// deadline, not one full per-exchange timeout after it.
+    #[tokio::test]
+    async fn a_silent_postgres_server_ends_at_the_overall_deadline() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let hold = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((tcp, _)) = listener.accept().await {
+                held.push(tcp);
+            }
+        });
+        let dialer = Dialer::new(addr, Duration::from_secs(3600), 1024)
+            .with_protocol(Protocol::Postgres)
+            .with_deadline(tokio::time::Instant::now(), Duration::from_millis(300));
+        // The test's own hang guard (not a benchmark): without the overall deadline this waits 1 h.
+        let err = tokio::time::timeout(Duration::from_secs(60), dialer.connect())
+            .await
+            .expect("the SSLRequest step ended by the overall deadline")
+            .unwrap_err();
+        assert!(matches!(err, NetError::DeadlineExceeded(_)), "{err:?}");
+        assert!(dialer.deadline_exceeded());
+        hold.abort();
     }
 }

@@ -118,7 +118,8 @@ def deployment_checks(kinds, leader, sharding=False):
     flags = {a.split("=", 1)[0] for a in args[1:]}
     known = {"--metrics-addr", "--leader-election", "--lease-name", "--lease-namespace", "--concurrency",
              "--default-interval", "--allow-target-cidr", "--probe-timeout", "--status-max-endpoints",
-             "--watch-secrets", "--metrics-max-endpoints", "--sharding"}
+             "--watch-secrets", "--metrics-max-endpoints", "--sharding", "--probe-deadline",
+             "--readiness-grace"}
     check(flags <= known, "only flags that `tlsaudit controller` has are passed", str(flags - known))
     check(sum(a.startswith("--watch-secrets=") for a in args) == 1,
           "whether Secrets are watched is always explicit (it must match rbac.secrets)", str(args))

@@ -246,11 +246,7 @@ async fn tls_secret_leaf(
     let secret = match secret(client, namespace, name).await? {
         Found::Yes(secret) => secret,
         Found::Missing => return Ok(SecretCert::Missing),
-        Found::Forbidden => {
-            return Ok(SecretCert::Unusable(
-                "the operator may not read it (RBAC)".into(),
-            ));
-        }
+        Found::Forbidden => return Ok(SecretCert::Unreadable),
     };
     let Some(pem) = secret_value(&secret, "tls.crt") else {
         return Ok(SecretCert::Unusable("no tls.crt key".into()));
@@ -310,16 +306,22 @@ async fn bundle(
     })
 }
 
-/// What the TLS Secrets named by `planned` (Ingress hosts) hold, each read once.
+/// What the TLS Secrets named by `planned` (Ingress hosts) hold, each read once. A Secret the
+/// operator may not read is also a configuration problem (Ready=False), as for the audit's own
+/// references: the at-rest comparison cannot be made until RBAC allows it.
 async fn ingress_secrets(
     client: &Client,
     namespace: &str,
     planned: &[PlannedEndpoint],
+    problems: &mut Vec<Problem>,
 ) -> Result<BTreeMap<String, SecretCert>, MaterialError> {
     let mut secrets = BTreeMap::new();
     for name in planned.iter().filter_map(|p| p.ingress_secret.as_ref()) {
         if !secrets.contains_key(name) {
             let cert = tls_secret_leaf(client, namespace, name).await?;
+            if cert == SecretCert::Unreadable {
+                problems.push(forbidden("spec.ingresses", "Secret", name, namespace));
+            }
             secrets.insert(name.clone(), cert);
         }
     }
@@ -412,13 +414,14 @@ pub async fn load(
             },
         }
     }
+    let ingress_secrets = ingress_secrets(client, namespace, planned, &mut problems).await?;
     Ok(Material {
         roots: Arc::new(roots),
         trust,
         identity,
         identity_fingerprint,
         client_certificate,
-        ingress_secrets: ingress_secrets(client, namespace, planned).await?,
+        ingress_secrets,
         problems,
     })
 }

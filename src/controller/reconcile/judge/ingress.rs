@@ -16,6 +16,9 @@ pub enum SecretCert {
     Missing,
     /// The Secret exists but its tls.crt holds no usable certificate; the reason says why.
     Unusable(String),
+    /// The operator may not read the Secret (RBAC). Not a fault of the Secret or the server: the
+    /// audit's Ready condition says so, and no at-rest finding is made.
+    Unreadable,
     /// The leaf certificate (first of tls.crt), DER.
     Leaf(Vec<u8>),
 }
@@ -43,6 +46,7 @@ pub fn at_rest_findings(
                 ),
             )];
         }
+        SecretCert::Unreadable => return Vec::new(),
         SecretCert::Leaf(der) => der,
     };
     let mut findings = Vec::new();

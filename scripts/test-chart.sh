@@ -90,6 +90,15 @@ template --set controller.probeDeadline=45s --set controller.readinessGrace=1m -
 if grep -q -- '--probe-deadline=45s' "$TMP/deadline.yaml" && grep -q -- '--readiness-grace=1m' "$TMP/deadline.yaml"; then
   pass "controller.probeDeadline=45s and readinessGrace=1m reach the flags"
 else failed "controller.probeDeadline=45s and readinessGrace=1m reach the flags"; fi
+# Light probes: every 6th cycle full by default; 1 makes every cycle full.
+template --show-only templates/deployment.yaml >"$TMP/light.yaml"
+if grep -q -- '--full-probe-every=6' "$TMP/light.yaml"; then
+  pass "default values pass --full-probe-every=6"
+else failed "default values pass --full-probe-every=6"; fi
+template --set controller.fullProbeEvery=1 --show-only templates/deployment.yaml >"$TMP/light.yaml"
+if grep -q -- '--full-probe-every=1' "$TMP/light.yaml"; then
+  pass "controller.fullProbeEvery=1 reaches the flag"
+else failed "controller.fullProbeEvery=1 reaches the flag"; fi
 # Leader election follows the replica count unless set explicitly.
 template --set replicas=3 --set leaderElection.enabled=false --show-only templates/deployment.yaml >"$TMP/le.yaml"
 if grep -q -- '--leader-election=off' "$TMP/le.yaml" && grep -q 'type: Recreate' "$TMP/le.yaml"; then
@@ -160,6 +169,7 @@ reject "a malformed duration (controller.defaultInterval=1 hour) is rejected" "a
   --set 'controller.defaultInterval=1 hour'
 reject "a malformed probe deadline (controller.probeDeadline=soon) is rejected" "/controller/probeDeadline" \
   --set controller.probeDeadline=soon
+reject "controller.fullProbeEvery=0 is rejected" "/controller/fullProbeEvery" --set controller.fullProbeEvery=0
 reject "a string where a number belongs (replicas=two) is rejected" "at '/replicas'" --set replicas=two
 reject "rbac.secrets=namespaces without a namespace is refused with a message" "rbac.secretNamespaces lists none" \
   --set rbac.secrets=namespaces

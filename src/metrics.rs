@@ -85,6 +85,30 @@ const AUDIT: Label = label("audit", Values::Names);
 
 /// Values of `result` on `tlsaudit_probe_duration_seconds`.
 pub const PROBE_RESULTS: [&str; 2] = ["success", "failure"];
+/// Values of `kind` on `tlsaudit_probes_total` and `tlsaudit_probe_connections_total`.
+pub const PROBE_KINDS: [&str; 2] = ["full", "light"];
+
+/// A kind of probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeKind {
+    /// Every check.
+    Full,
+    /// At most three connections, compared with a full probe of another replica.
+    Light,
+}
+
+impl ProbeKind {
+    /// The `kind` label value.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        let [full, light] = PROBE_KINDS;
+        match self {
+            Self::Full => full,
+            Self::Light => light,
+        }
+    }
+}
+
 /// Values of `group` on `tlsaudit_key_exchange_info`: the groups the validated (rustls, aws-lc-rs)
 /// client offers, so the label stays bounded.
 pub const KEY_EXCHANGE_GROUPS: [&str; 4] = ["X25519MLKEM768", "X25519", "secp256r1", "secp384r1"];
@@ -205,6 +229,24 @@ pub const PROBE_DURATION: Definition = Definition {
     help: "Wall time of one endpoint probe; result is whether any TLS handshake got an answer.",
 };
 
+/// `tlsaudit_probes_total`.
+pub const PROBES: Definition = Definition {
+    name: "tlsaudit_probes_total",
+    kind: Kind::Counter,
+    scope: Scope::Own,
+    labels: &[label("kind", Values::Fixed(&PROBE_KINDS))],
+    help: "Probes made, by kind: full (every check) or light (at most 3 connections proving a replica serves its Service's configuration).",
+};
+
+/// `tlsaudit_probe_connections_total`.
+pub const PROBE_CONNECTIONS: Definition = Definition {
+    name: "tlsaudit_probe_connections_total",
+    kind: Kind::Counter,
+    scope: Scope::Own,
+    labels: &[label("kind", Values::Fixed(&PROBE_KINDS))],
+    help: "TCP connections the probes made, by kind of probe.",
+};
+
 /// `tlsaudit_reconcile_total`.
 pub const RECONCILES: Definition = Definition {
     name: "tlsaudit_reconcile_total",
@@ -236,7 +278,14 @@ pub const BUILD_INFO: Definition = Definition {
 #[must_use]
 pub fn definitions() -> Vec<&'static Definition> {
     let mut all: Vec<&'static Definition> = Family::ALL.iter().map(|f| f.definition()).collect();
-    all.extend([&PROBE_DURATION, &RECONCILES, &RECONCILE_ERRORS, &BUILD_INFO]);
+    all.extend([
+        &PROBE_DURATION,
+        &PROBES,
+        &PROBE_CONNECTIONS,
+        &RECONCILES,
+        &RECONCILE_ERRORS,
+        &BUILD_INFO,
+    ]);
     all
 }
 
@@ -303,6 +352,8 @@ type Rendered = BTreeMap<(String, String), BTreeMap<Family, Bytes>>;
 pub struct Metrics {
     registry: Registry,
     probe_duration: HistogramVec,
+    probes: IntCounterVec,
+    probe_connections: IntCounterVec,
     reconciles: IntCounterVec,
     reconcile_errors: IntCounterVec,
     audits: Mutex<Rendered>,
@@ -340,6 +391,15 @@ impl Metrics {
             &PROBE_DURATION.label_names(),
         )?;
         registry.register(Box::new(probe_duration.clone()))?;
+        let probes = IntCounterVec::new(opts(&PROBES), &PROBES.label_names())?;
+        registry.register(Box::new(probes.clone()))?;
+        let probe_connections =
+            IntCounterVec::new(opts(&PROBE_CONNECTIONS), &PROBE_CONNECTIONS.label_names())?;
+        registry.register(Box::new(probe_connections.clone()))?;
+        for kind in PROBE_KINDS {
+            probes.with_label_values(&[kind]);
+            probe_connections.with_label_values(&[kind]);
+        }
         let reconciles = IntCounterVec::new(opts(&RECONCILES), &RECONCILES.label_names())?;
         registry.register(Box::new(reconciles.clone()))?;
         let reconcile_errors =
@@ -359,6 +419,8 @@ impl Metrics {
         Ok(Self {
             registry,
             probe_duration,
+            probes,
+            probe_connections,
             reconciles,
             reconcile_errors,
             audits: Mutex::new(BTreeMap::new()),
@@ -412,6 +474,14 @@ impl Metrics {
         self.probe_duration
             .with_label_values(&[result])
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts one probe of `kind` that made `connections` connections.
+    pub fn count_probe(&self, kind: ProbeKind, connections: u32) {
+        self.probes.with_label_values(&[kind.as_str()]).inc();
+        self.probe_connections
+            .with_label_values(&[kind.as_str()])
+            .inc_by(u64::from(connections));
     }
 
     /// Counts a reconcile; `error` is the category of its failure.
@@ -616,14 +686,21 @@ mod tests {
         metrics.observe_probe(Duration::from_millis(5), false);
         let text = metrics.render().unwrap();
         // Per-audit families have series only after an audit (`reconcile::series` tests them).
-        for d in [&PROBE_DURATION, &RECONCILES, &RECONCILE_ERRORS, &BUILD_INFO] {
+        for d in [
+            &PROBE_DURATION,
+            &PROBES,
+            &PROBE_CONNECTIONS,
+            &RECONCILES,
+            &RECONCILE_ERRORS,
+            &BUILD_INFO,
+        ] {
             let line = format!("# TYPE {} {}", d.name, d.kind.as_str());
             assert!(text.contains(&line), "missing {line}\n{text}");
         }
         let all = definitions();
         let unique: BTreeSet<&str> = all.iter().map(|d| d.name).collect();
         assert_eq!(unique.len(), all.len());
-        assert_eq!(all.len(), 20);
+        assert_eq!(all.len(), 22);
     }
 
     #[test]

@@ -22,7 +22,7 @@ fn labels() -> BTreeMap<String, String> {
     [(BENCH_LABEL.to_owned(), "scale".to_owned())].into()
 }
 
-fn meta(name: &str) -> ObjectMeta {
+pub(crate) fn meta(name: &str) -> ObjectMeta {
     ObjectMeta {
         name: Some(name.to_owned()),
         labels: Some(labels()),
@@ -90,7 +90,7 @@ pub(crate) fn audit() -> anyhow::Result<TlsAudit> {
 }
 
 /// Creates `obj`; an existing one counts as created (setup can be re-run).
-async fn create<K>(api: Api<K>, obj: K) -> anyhow::Result<()>
+pub(crate) async fn create<K>(api: Api<K>, obj: K) -> anyhow::Result<()>
 where
     K: Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
 {

@@ -1,4 +1,5 @@
-//! The `run` mode: the real operator in-process against the apiserver, with the fake probe. Times
+//! The `run` mode: the real operator in-process against the apiserver, with the fake probes (or,
+//! with `--real`, the engine's, against the servers of the bench's network namespace). Times
 //! the initial cycle until every audit is complete, then an audit-now and an added endpoint, and
 //! counts API calls, memory, CPU, status size and metric series. Input: [`RunArgs`] and a loopback
 //! client holding what `setup` created. Output: one JSON report on stdout.
@@ -19,7 +20,7 @@ use tlsaudit::crd::{AUDIT_NOW_ANNOTATION, TlsAudit, TlsAuditStatus};
 use tlsaudit::probe::Target;
 
 use crate::cluster::endpoint;
-use crate::fake_probe::{ProbeCount, fake_probe, healthy};
+use crate::fake_probe::{ProbeCount, healthy, probes};
 use crate::measure::{
     api_requests, complete, cpu, delta, last_audit, loadavg, memory, scrape, secs, status_size,
     statuses,
@@ -56,7 +57,10 @@ impl Bench {
         }
         json!({
             "t_s": secs(self.epoch.elapsed()),
-            "probes": self.probes.calls.load(Ordering::SeqCst),
+            "probes": self.probes(),
+            "probes_full": self.probes.full.load(Ordering::SeqCst),
+            "probes_light": self.probes.light.load(Ordering::SeqCst),
+            "connections": self.probes.connections.load(Ordering::SeqCst),
             "bench_vm_hwm_mib": hwm,
             "bench_vm_rss_mib": rss,
             "bench_cpu_s": cpu("self"),
@@ -66,7 +70,7 @@ impl Bench {
     }
 
     fn probes(&self) -> u64 {
-        self.probes.calls.load(Ordering::SeqCst)
+        self.probes.total()
     }
 
     /// Waits until `done` holds for the statuses, polling every second.
@@ -129,38 +133,29 @@ pub(crate) async fn run(client: &Client, args: &RunArgs) -> anyhow::Result<()> {
         lists: AtomicU64::new(0),
         pids,
     };
-    let sample_facts = tlsaudit::report::EndpointReport::assemble(
-        &Target {
-            host: "svc-0000.scale-0000.svc".into(),
-            port: 443,
-            address: None,
-            server_name: Some("svc-0000.scale-0000.svc".into()),
-            protocol: tlsaudit::probe::Protocol::Tls,
-        },
-        healthy("svc-0000.scale-0000.svc", args.probe_delay_ms),
-        &tlsaudit::policy::Policy::default(),
-        jiff::Timestamp::now(),
-    );
-    let codes: Vec<String> = sample_facts
-        .findings
-        .iter()
-        .map(|f| format!("{} ({:?})", f.code.as_str(), f.severity))
-        .collect();
-    let canned = json!({"grade": sample_facts.grade.as_str(), "findings": codes});
+    let canned = canned(args.probe_delay_ms);
     eprintln!("canned probe result: {canned}");
 
     let api_before = api_requests(client).await?;
     let start = bench.sample();
     let started = Instant::now();
     let delay = Duration::from_millis(args.probe_delay_ms);
-    let operator = Operator::start_with_probe(
+    let operator = Operator::start_with_probes(
         &operator_args,
         client.clone(),
-        Some(fake_probe(delay, Arc::clone(&bench.probes), bench.epoch)),
+        probes(args.real, true, delay, &bench.probes, bench.epoch),
     )
     .await?;
     let timeout = Duration::from_secs(args.timeout_s);
+    let small = (args.small_audit_at_percent > 0).then(|| {
+        let after = shape.total() * args.small_audit_at_percent / 100;
+        crate::small_audit::spawn(client.clone(), shape, Arc::clone(&bench.probes), after)
+    });
     let initial = initial_cycle(&bench, started, timeout).await?;
+    let small = match small {
+        Some(task) => task.await??,
+        None => serde_json::Value::Null,
+    };
     let api_initial = api_requests(client).await?;
     let lists_initial = bench.lists.load(Ordering::SeqCst);
 
@@ -184,7 +179,9 @@ pub(crate) async fn run(client: &Client, args: &RunArgs) -> anyhow::Result<()> {
     let end = bench.sample();
     operator.stop().await?;
 
-    let report = json!({
+    let mut report = contract(args, &start, &initial, &after_scrape, &slice_change, &small);
+    let rest = json!({
+        "real_probes": args.real,
         "phase": "run",
         "shape": {
             "namespaces": shape.namespaces,
@@ -213,8 +210,70 @@ pub(crate) async fn run(client: &Client, args: &RunArgs) -> anyhow::Result<()> {
         "endpoint_added_cycle": slice_change,
         "at_end": end,
     });
+    if let (Some(top), serde_json::Value::Object(rest)) = (report.as_object_mut(), rest) {
+        top.extend(rest);
+    }
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
+}
+
+/// The grade and findings of the fake probe's canned facts.
+fn canned(delay_ms: u64) -> serde_json::Value {
+    let sample_facts = tlsaudit::report::EndpointReport::assemble(
+        &Target {
+            host: "svc-0000.scale-0000.svc".into(),
+            port: 443,
+            address: None,
+            server_name: Some("svc-0000.scale-0000.svc".into()),
+            protocol: tlsaudit::probe::Protocol::Tls,
+        },
+        healthy("svc-0000.scale-0000.svc", delay_ms),
+        &tlsaudit::policy::Policy::default(),
+        jiff::Timestamp::now(),
+    );
+    let codes: Vec<String> = sample_facts
+        .findings
+        .iter()
+        .map(|f| format!("{} ({:?})", f.code.as_str(), f.severity))
+        .collect();
+    json!({"grade": sample_facts.grade.as_str(), "findings": codes})
+}
+
+/// The numbers of issue 13's contract, first in the report (`null`: not measured by this bench).
+fn contract(
+    args: &RunArgs,
+    start: &serde_json::Value,
+    initial: &serde_json::Value,
+    after_scrape: &serde_json::Value,
+    slice_change: &serde_json::Value,
+    small: &serde_json::Value,
+) -> serde_json::Value {
+    let endpoints = args.shape.total();
+    let done = &initial["at_completion"];
+    let sweep_cpu =
+        done["bench_cpu_s"].as_f64().unwrap_or(0.0) - start["bench_cpu_s"].as_f64().unwrap_or(0.0);
+    let per_endpoint = |v: f64| v / crate::measure::f64_of(endpoints);
+    let connections = done["connections"].as_u64();
+    let real = |v: serde_json::Value| {
+        if args.real {
+            v
+        } else {
+            serde_json::Value::Null
+        }
+    };
+    json!({
+        "endpoints": endpoints,
+        "sweep_seconds": initial["all_statuses_complete_s"],
+        "peak_rss_mib": after_scrape["bench_vm_hwm_mib"],
+        "probes_full": done["probes_full"],
+        "probes_light": done["probes_light"],
+        "connections": real(json!(connections)),
+        "connections_per_endpoint": real(json!(connections.map(|c| per_endpoint(crate::measure::f64_of(c))))),
+        "operator_cpu_ms_per_endpoint": per_endpoint(sweep_cpu) * 1000.0,
+        "one_address_change_probes": slice_change["probes"],
+        "small_audit_first_status_seconds": small["first_status_s"],
+        "small_audit": small,
+    })
 }
 
 /// From operator start until every audit lists all its endpoints with Ready=True.
@@ -226,8 +285,9 @@ async fn initial_cycle(
     let expected = bench.shape.total();
     let mut samples = Vec::new();
     let mut last = Instant::now();
-    // Every endpoint has its own address, so no audit can be complete before all were probed; the
-    // apiserver is listed only from then on, keeping the bench's own load off the measurement.
+    // Every endpoint has its own address and gets at least one probe (full or light), so no audit
+    // can be complete before that many were made; the apiserver is listed only from then on,
+    // keeping the bench's own load off most of the measurement.
     while bench.probes() < expected {
         ensure!(
             started.elapsed() < timeout,
@@ -290,6 +350,7 @@ async fn second_cycle(bench: &Bench, change: Change) -> anyhow::Result<serde_jso
     let before = statuses(client, &bench.lists).await?;
     let api_before = api_requests(client).await?;
     let probes_before = bench.probes();
+    let full_before = bench.probes.full.load(Ordering::SeqCst);
     let previous = last_audit(before.get(&ns).and_then(Option::as_ref));
     let mut expected = before
         .get(&ns)
@@ -351,6 +412,7 @@ async fn second_cycle(bench: &Bench, change: Change) -> anyhow::Result<serde_jso
         "change": format!("{change:?}"),
         "seconds_until_status_updated": secs(latency),
         "probes": bench.probes() - probes_before,
+        "probes_full": bench.probes.full.load(Ordering::SeqCst) - full_before,
         "endpoints_in_status_summary": expected,
         "other_audits_redone": others_redone,
         "api_requests": delta(&api_after, &api_before),

@@ -4,9 +4,10 @@
 //! refuses any other) and the shape flags. Output: timings, memory, CPU, API-call counts, status
 //! size and metric-series counts as JSON on stdout (progress on stderr).
 //!
-//! The addresses (10.x.y.z) are never dialled: the operator runs in-process with a probe function
-//! that waits `--probe-delay-ms` and returns canned facts of a healthy TLS 1.2/1.3 endpoint whose
-//! leaf covers the SNI. Everything else — informers, triggers, the shared prober, status writes,
+//! The addresses (198.18.0.0/15) are never dialled by default: the operator runs in-process with
+//! probe functions that wait `--probe-delay-ms` and return canned facts of a healthy TLS 1.2/1.3
+//! endpoint whose leaf covers the SNI (and a light-probe signature equal for every replica). With
+//! `--real` the engine's probes dial them (inside the bench's network namespace). Everything else — informers, triggers, the shared prober, status writes,
 //! metrics — is the real operator against the real apiserver.
 //!
 //! Usage (benches/controller-scale.sh runs all of it):
@@ -26,6 +27,7 @@ mod fake_probe;
 mod measure;
 mod memory;
 mod resolve;
+mod small_audit;
 #[path = "../support/mod.rs"]
 mod support;
 
@@ -89,9 +91,17 @@ struct Shape {
 struct RunArgs {
     #[command(flatten)]
     shape: Shape,
-    /// Simulated wall time of one probe.
+    /// Simulated wall time of one probe (full or light).
     #[arg(long, default_value_t = 20)]
     probe_delay_ms: u64,
+    /// Probe for real with the engine's probes (the addresses must answer: run inside the
+    /// network namespace of `benches/controller-scale.sh --real`).
+    #[arg(long)]
+    real: bool,
+    /// Create a 5-endpoint audit in its own namespace once this percentage of the big sweep's
+    /// endpoints were probed, and time its first status (0: none).
+    #[arg(long, default_value_t = 20)]
+    small_audit_at_percent: u64,
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 1800)]
     timeout_s: u64,
@@ -121,11 +131,13 @@ impl Shape {
         u64::from(self.namespaces) * u64::from(self.per_audit())
     }
 
-    /// A distinct fake Pod address 10.a.b.c for endpoint `k` of Service `j` in namespace `i`.
+    /// A distinct fake Pod address in 198.18.0.0/15 (RFC 2544's benchmarking range, local to the
+    /// network namespace of `--real`) for endpoint `k` of Service `j` in namespace `i`; at most
+    /// 131,071 addresses.
     fn address(self, i: u32, j: u32, k: u32) -> String {
         let index = (i * self.services + j) * self.endpoints + k + 1;
         let [_, high, mid, low] = index.to_be_bytes();
-        format!("10.{high}.{mid}.{low}")
+        format!("198.{}.{mid}.{low}", 18 + high)
     }
 }
 

@@ -2,13 +2,12 @@
 //! per endpoint. Input: a [`Shape`]. Output: one JSON report on stdout.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 use tlsaudit::probe::Target;
 
-use crate::fake_probe::{ProbeCount, fake_probe, healthy};
+use crate::fake_probe::{ProbeCount, healthy, probes};
 use crate::measure::{f64_of, memory, secs};
 use crate::{AUDIT, Shape};
 
@@ -50,7 +49,7 @@ pub(crate) async fn memory_breakdown(shape: Shape) -> anyhow::Result<()> {
     let rss = || memory("self").1;
     let counter = Arc::new(ProbeCount::default());
     let prober = Prober::new(
-        fake_probe(Duration::ZERO, Arc::clone(&counter), Instant::now()),
+        probes(false, false, Duration::ZERO, &counter, Instant::now()).full,
         16,
         Duration::from_secs(30),
         None,
@@ -113,7 +112,7 @@ pub(crate) async fn memory_breakdown(shape: Shape) -> anyhow::Result<()> {
         "vm_hwm_during_render_mib": peak_render,
         "probe_cache_mib": after_cache - before_cache,
         "probe_cache_kib_per_endpoint": per_endpoint_kib(after_cache - before_cache),
-        "probes": counter.calls.load(Ordering::SeqCst),
+        "probes": counter.total(),
     });
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())

@@ -94,6 +94,11 @@ pub struct ControllerArgs {
     /// How long one probe's result is shared by audits naming the same endpoint, SNI and identity.
     #[arg(long, env = "TLSAUDIT_PROBE_CACHE_TTL", default_value = "30s", value_parser = crate::duration::parse)]
     pub probe_cache_ttl: Duration,
+    /// Every Nth cycle of an audit probes every replica fully; the other cycles probe one replica
+    /// per Service port fully and each other replica lightly (at most 3 connections; it inherits
+    /// the full probe's facts only when it serves the same configuration). 1: always full.
+    #[arg(long, env = "TLSAUDIT_FULL_PROBE_EVERY", default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub full_probe_every: u32,
     /// Audit only this namespace (default: every namespace).
     #[arg(long, env = "TLSAUDIT_WATCH_NAMESPACE")]
     pub watch_namespace: Option<String>,

@@ -21,7 +21,7 @@ use super::certmanager::Certificates;
 use super::gateway::GatewayApi;
 use super::reconcile::events::Recorder;
 use super::reconcile::plan::networks::TargetNetworks;
-use super::reconcile::prober::{ProbeFn, Prober};
+use super::reconcile::prober::{Prober, Probes};
 use crate::crd::TlsAudit;
 use crate::http::Health;
 use crate::metrics::Metrics;
@@ -41,8 +41,8 @@ pub(crate) struct Setup {
     pub metrics: Arc<Metrics>,
     /// Readiness, flipped by the supervisor.
     pub health: Arc<Health>,
-    /// How endpoints are probed.
-    pub probe: ProbeFn,
+    /// How endpoints are probed (full and light).
+    pub probes: Probes,
 }
 
 /// Operator settings a reconcile needs.
@@ -222,11 +222,12 @@ impl Context {
             settings,
             stores,
             prober: Prober::new(
-                Arc::clone(&setup.probe),
+                Arc::clone(&setup.probes.full),
                 usize::from(args.concurrency),
                 args.probe_cache_ttl,
                 Some(Arc::clone(&setup.metrics)),
-            ),
+            )
+            .with_light(setup.probes.light.clone(), args.full_probe_every),
             metrics: Arc::clone(&setup.metrics),
             recorder: Recorder::new(setup.client.clone(), reporter),
             in_flight: InFlight::default(),

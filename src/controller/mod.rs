@@ -37,8 +37,7 @@ use tokio::task::JoinHandle;
 pub use self::args::{ControllerArgs, OnOff};
 use self::context::Setup;
 use self::lease::Elector;
-use self::reconcile::prober;
-pub use self::reconcile::prober::ProbeFn;
+pub use self::reconcile::prober::{LightFn, ProbeFn, Probes};
 use self::shard::Membership;
 use self::supervise::{Coordination, supervise, wait_for};
 use crate::http::{self, Health};
@@ -129,6 +128,17 @@ impl Operator {
         client: Client,
         probe: Option<ProbeFn>,
     ) -> Result<Self, Error> {
+        let probes = probe.map_or_else(Probes::engine, |full| Probes { full, light: None });
+        Self::start_with_probes(args, client, probes).await
+    }
+
+    /// [`Operator::start`] with other full and light probe functions (a test's routed engine
+    /// probes, a bench's fakes). Without a light probe every probe is full.
+    pub async fn start_with_probes(
+        args: &ControllerArgs,
+        client: Client,
+        probes: Probes,
+    ) -> Result<Self, Error> {
         let timings = args.lease_timings()?;
         client.apiserver_version().await.map_err(Error::Apiserver)?;
         let metrics = Arc::new(Metrics::new()?);
@@ -182,7 +192,7 @@ impl Operator {
             identity,
             metrics,
             health,
-            probe: probe.unwrap_or_else(prober::engine),
+            probes,
         };
         let task = tokio::spawn(supervise(setup, coordination, stopped));
         Ok(Self {

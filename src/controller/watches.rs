@@ -350,6 +350,7 @@ fn audit_stream(
             let (ns, name) = (audit.namespace().unwrap_or_default(), audit.name_any());
             // Its probes stop now, not at their deadlines.
             ctx.in_flight.cancel(&ns, &name);
+            ctx.prober.forget(&format!("{ns}/{name}"));
             metrics.remove_audit(&ns, &name);
             ctx.gateway_api.record_secrets(&ns, &name, []);
         }

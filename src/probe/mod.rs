@@ -7,6 +7,7 @@ pub mod handshake;
 pub mod hardening;
 mod identity;
 pub mod legacy;
+pub mod light;
 pub mod net;
 pub mod starttls;
 

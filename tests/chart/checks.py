@@ -124,7 +124,7 @@ def deployment_checks(kinds, leader, sharding=False):
     known = {"--metrics-addr", "--leader-election", "--lease-name", "--lease-namespace", "--concurrency",
              "--default-interval", "--allow-target-cidr", "--probe-timeout", "--status-max-endpoints",
              "--watch-secrets", "--metrics-max-endpoints", "--sharding", "--probe-deadline",
-             "--readiness-grace"}
+             "--readiness-grace", "--full-probe-every"}
     check(flags <= known, "only flags that `tlsaudit controller` has are passed", str(flags - known))
     check(sum(a.startswith("--watch-secrets=") for a in args) == 1,
           "whether Secrets are watched is always explicit (it must match rbac.secrets)", str(args))

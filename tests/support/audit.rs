@@ -25,7 +25,7 @@ use kube::{Api, Client};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
-use tlsaudit::controller::{ControllerArgs, Operator, ProbeFn};
+use tlsaudit::controller::{ControllerArgs, LightFn, Operator, ProbeFn};
 use tlsaudit::crd::{TlsAudit, TlsAuditStatus};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -49,6 +49,20 @@ impl Routes {
             "tests dial loopback only, not {real}"
         );
         self.0.lock().unwrap().insert(fake, real);
+    }
+
+    /// The light probe function: the engine's light probe, dialling the routed loopback address.
+    pub fn light_fn(&self) -> LightFn {
+        let routes = self.clone();
+        let closed = closed_port();
+        Arc::new(move |mut target, options| {
+            target.address = Some(match target.address {
+                Some(a) if a.ip().is_loopback() => a,
+                Some(a) => routes.0.lock().unwrap().get(&a).copied().unwrap_or(closed),
+                None => closed,
+            });
+            async move { tlsaudit::probe::light::probe(&target, &options).await }.boxed()
+        })
     }
 
     /// The probe function: the engine's probe, dialling the routed loopback address.

@@ -3,11 +3,16 @@
 //! was held passes when it heals) or cut it (the apiserver is gone: every connection is closed and
 //! new ones are closed at once, until it is restored).
 //!
+//! It also counts the connections it accepted, so a test can put it in front of a TLS server and
+//! count a probe's connections there.
+//!
 //! Input: the apiserver's address (from KUBECONFIG). Output: a [`Relay`] and a client [`Config`]
 //! that reaches the apiserver through it (the apiserver's certificate names 127.0.0.1, so TLS
 //! verification holds).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use kube::Config;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -29,6 +34,7 @@ pub enum Mode {
 pub struct Relay {
     addr: SocketAddr,
     mode: watch::Sender<Mode>,
+    accepted: Arc<AtomicUsize>,
 }
 
 impl Relay {
@@ -38,16 +44,28 @@ impl Relay {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind relay");
         let addr = listener.local_addr().expect("relay addr");
         let (mode, watching) = watch::channel(Mode::Open);
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&accepted);
         tokio::spawn(async move {
             loop {
                 let Ok((downstream, _)) = listener.accept().await else {
                     continue;
                 };
+                counter.fetch_add(1, Ordering::SeqCst);
                 let watching = watching.clone();
                 tokio::spawn(connection(downstream, upstream, watching));
             }
         });
-        Self { addr, mode }
+        Self {
+            addr,
+            mode,
+            accepted,
+        }
+    }
+
+    /// Connections accepted so far.
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
     }
 
     /// The relay's address.

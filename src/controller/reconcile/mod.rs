@@ -138,7 +138,8 @@ pub async fn reconcile(audit: Arc<TlsAudit>, ctx: Arc<Context>) -> Result<Action
         &material.ingress_secrets,
     )
     .await?;
-    let facts = gateway::audit::probe(&ctx, &planned, &material, &gateway_material).await;
+    let depth = ctx.prober.begin_cycle(&format!("{namespace}/{name}"));
+    let facts = gateway::audit::probe(&ctx, &planned, &material, &gateway_material, depth).await;
     let now = jiff::Timestamp::now();
     let policy = audit.spec.policy.engine_policy();
     let mut audited = judge::judge(&planned, &facts, &material.ingress_secrets, &policy, now);

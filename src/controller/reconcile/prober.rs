@@ -1,16 +1,29 @@
-//! Step 3 of the reconcile: shared, bounded probing for every audit. Input: the planned endpoints and
-//! the audit's key material (or one target and its probe options). Output: each endpoint's facts.
-//! At most `concurrency` probes run at once across all audits (a semaphore), and one address + SNI +
-//! client identity + trust is probed once per short cache window even when several audits (or
-//! replicas' groups) name it: concurrent callers share the in-flight probe, later ones reuse its
-//! result until the window ends. The probe function is the engine's (`probe::probe`), or a fake.
+//! Step 3 of the reconcile: shared, bounded probing for every audit. Input: the planned endpoints,
+//! the audit's key material and the cycle's [`Depth`] (or one target and its probe options).
+//! Output: each endpoint's facts.
+//!
+//! At most `concurrency` probes (full or light) run at once across all audits (a FIFO semaphore),
+//! each audit has at most twice that many endpoints in progress (so a small audit is not queued
+//! behind every probe of a big one), and
+//! one address + SNI + client identity + trust is probed once per short cache window even when
+//! several audits (or replicas' groups) name it: concurrent callers share the in-flight probe,
+//! later ones reuse its result until the window ends. The probe functions are the engine's
+//! (`probe::probe`, `probe::light::probe`), or fakes.
+//!
+//! One full probe per distinct configuration: in a [`Depth::Light`] cycle, the replicas of one
+//! Service port (same replica group, SNI and protocol) get one full probe, of the reference
+//! replica; every other replica gets a light probe (at most three connections), and so does the
+//! reference. A replica whose light signature equals the reference's inherits the reference's
+//! facts (with its own connection count and time); any other replica gets its own full probe, so
+//! `backend.inconsistent` still sees every difference a light probe can see. Every Nth cycle of
+//! an audit (`--full-probe-every`) is [`Depth::Full`]: every replica is probed fully.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use futures::FutureExt;
 use futures::future::{BoxFuture, Shared, WeakShared};
+use futures::{FutureExt, StreamExt};
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
@@ -18,7 +31,8 @@ use super::intern::Interner;
 use super::material::Material;
 use super::plan::PlannedEndpoint;
 use crate::facts::Facts;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, ProbeKind};
+use crate::probe::light::{self, LightFacts};
 use crate::probe::{ProbeOptions, Protocol, Target};
 
 /// A digest that identifies configuration (trust anchors, client identity) without holding it.
@@ -72,10 +86,15 @@ impl ProbeKey {
     }
 }
 
-type ProbeFuture = Shared<BoxFuture<'static, Arc<Facts>>>;
+/// A probe running or finished, shared by everyone asking for the same key.
+type SharedProbe<T> = Shared<BoxFuture<'static, Arc<T>>>;
 
 /// The function that probes; the engine's `probe::probe` in the operator, a fake in unit tests.
 pub type ProbeFn = Arc<dyn Fn(Target, ProbeOptions) -> BoxFuture<'static, Facts> + Send + Sync>;
+
+/// The function that probes lightly; the engine's `probe::light::probe`, or a fake.
+pub type LightFn =
+    Arc<dyn Fn(Target, ProbeOptions) -> BoxFuture<'static, LightFacts> + Send + Sync>;
 
 /// The engine's probe function.
 #[must_use]
@@ -83,19 +102,55 @@ pub fn engine() -> ProbeFn {
     Arc::new(|target, options| async move { crate::probe::probe(&target, &options).await }.boxed())
 }
 
-/// A probe's result and when it finished.
-type Finished = Arc<std::sync::OnceLock<(Instant, Arc<Facts>)>>;
-
-struct Entry {
-    /// When the probe finished, and its facts; unset while it runs. The window counts from
-    /// there, so a result of a long audit is still shared at its end, however long it took.
-    finished: Finished,
-    /// The probe while it runs, held weakly: when every audit waiting for it is gone (deleted,
-    /// or its controller stopped), the probe is dropped and its connections close.
-    running: WeakShared<BoxFuture<'static, Arc<Facts>>>,
+/// The engine's light probe function.
+#[must_use]
+pub fn engine_light() -> LightFn {
+    Arc::new(|target, options| async move { light::probe(&target, &options).await }.boxed())
 }
 
-impl Entry {
+/// How deeply one audit cycle probes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Depth {
+    /// Every endpoint gets the full probe.
+    Full,
+    /// One full probe per replica group; the other replicas are probed lightly.
+    Light,
+}
+
+/// The probe functions of a prober: the full probe, and the light one (`None`: every probe is
+/// full, as when a test injects only a full probe).
+#[derive(Clone)]
+pub struct Probes {
+    /// The full probe.
+    pub full: ProbeFn,
+    /// The light probe.
+    pub light: Option<LightFn>,
+}
+
+impl Probes {
+    /// The engine's full and light probes.
+    #[must_use]
+    pub fn engine() -> Self {
+        Self {
+            full: engine(),
+            light: Some(engine_light()),
+        }
+    }
+}
+
+/// A probe's result and when it finished.
+type Finished<T> = Arc<std::sync::OnceLock<(Instant, Arc<T>)>>;
+
+struct Entry<T> {
+    /// When the probe finished, and its result; unset while it runs. The window counts from
+    /// there, so a result of a long audit is still shared at its end, however long it took.
+    finished: Finished<T>,
+    /// The probe while it runs, held weakly: when every audit waiting for it is gone (deleted,
+    /// or its controller stopped), the probe is dropped and its connections close.
+    running: WeakShared<BoxFuture<'static, Arc<T>>>,
+}
+
+impl<T: Send + Sync + 'static> Entry<T> {
     /// In flight, or finished less than `window` ago.
     fn fresh(&self, now: Instant, window: Duration) -> bool {
         self.finished
@@ -104,32 +159,82 @@ impl Entry {
     }
 
     /// Its result when finished, else the running probe when anybody still waits for it.
-    fn share(&self) -> Option<ProbeFuture> {
+    fn share(&self) -> Option<SharedProbe<T>> {
         match self.finished.get() {
-            Some((_, facts)) => {
-                let facts = Arc::clone(facts);
-                Some(async move { facts }.boxed().shared())
+            Some((_, result)) => {
+                let result = Arc::clone(result);
+                Some(async move { result }.boxed().shared())
             }
             None => self.running.upgrade(),
         }
     }
 }
 
-/// The shared prober of the operator.
-pub struct Prober {
-    probe: ProbeFn,
-    permits: Arc<Semaphore>,
-    window: Duration,
-    cache: Mutex<Cache>,
-    interner: Arc<Interner>,
-    metrics: Option<Arc<Metrics>>,
+/// The shared results of one kind of probe and when expired ones are swept next.
+struct Cache<T> {
+    entries: HashMap<ProbeKey, Entry<T>>,
+    next_sweep: Option<Instant>,
 }
 
-/// The shared results and when expired ones are swept next.
-#[derive(Default)]
-struct Cache {
-    entries: HashMap<ProbeKey, Entry>,
-    next_sweep: Option<Instant>,
+impl<T> Default for Cache<T> {
+    fn default() -> Self {
+        Self {
+            entries: HashMap::new(),
+            next_sweep: None,
+        }
+    }
+}
+
+impl<T: Send + Sync + 'static> Cache<T> {
+    /// The fresh probe of `key`, if any. Expired entries are swept once per window (not on every
+    /// lookup: with 50,000 endpoints that would be quadratic), so the map holds at most two
+    /// windows' probes.
+    fn fresh(&mut self, key: &ProbeKey, window: Duration) -> Option<SharedProbe<T>> {
+        let now = Instant::now();
+        if self.next_sweep.is_none_or(|at| now >= at) {
+            self.entries.retain(|_, e| e.fresh(now, window));
+            self.next_sweep = Some(now + window);
+        }
+        self.entries
+            .get(key)
+            .filter(|entry| entry.fresh(now, window))
+            .and_then(Entry::share)
+    }
+
+    /// The fresh probe of `key`, else the one `start` starts (and records).
+    fn get_or_start(
+        &mut self,
+        key: ProbeKey,
+        window: Duration,
+        start: impl FnOnce(Finished<T>) -> SharedProbe<T>,
+    ) -> SharedProbe<T> {
+        if let Some(shared) = self.fresh(&key, window) {
+            return shared;
+        }
+        let finished: Finished<T> = Arc::new(std::sync::OnceLock::new());
+        let fut = start(Arc::clone(&finished));
+        if let Some(running) = fut.downgrade() {
+            self.entries.insert(key, Entry { finished, running });
+        }
+        fut
+    }
+}
+
+/// The shared prober of the operator.
+pub struct Prober {
+    probes: Probes,
+    permits: Arc<Semaphore>,
+    /// Endpoints of one audit in progress at once (twice the concurrency).
+    per_audit: usize,
+    window: Duration,
+    full_every: u64,
+    full: Mutex<Cache<Facts>>,
+    light: Mutex<Cache<LightFacts>>,
+    /// Cycles begun per audit (`namespace/name`), for the periodic full cycle.
+    cycles: Mutex<HashMap<String, u64>>,
+    /// Identical results (replicas of one configuration, inherited facts) held once.
+    interner: Arc<Interner>,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl std::fmt::Debug for Prober {
@@ -137,12 +242,26 @@ impl std::fmt::Debug for Prober {
         f.debug_struct("Prober")
             .field("available_permits", &self.permits.available_permits())
             .field("window", &self.window)
+            .field("full_every", &self.full_every)
             .finish_non_exhaustive()
     }
 }
 
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// One replica group of a light cycle: its reference's full and light probes, shared by the
+/// other members.
+struct Group {
+    reference: usize,
+    full: SharedProbe<Facts>,
+    light: SharedProbe<LightFacts>,
+}
+
 impl Prober {
-    /// A prober running at most `concurrency` probes at once, reusing results for `window`.
+    /// A prober running at most `concurrency` probes at once, reusing results for `window`, with
+    /// only full probes (see [`Prober::with_light`]).
     #[must_use]
     pub fn new(
         probe: ProbeFn,
@@ -151,13 +270,50 @@ impl Prober {
         metrics: Option<Arc<Metrics>>,
     ) -> Self {
         Self {
-            probe,
+            probes: Probes {
+                full: probe,
+                light: None,
+            },
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            per_audit: concurrency.max(1).saturating_mul(2),
             window,
-            cache: Mutex::new(Cache::default()),
+            full_every: 1,
+            full: Mutex::new(Cache::default()),
+            light: Mutex::new(Cache::default()),
+            cycles: Mutex::new(HashMap::new()),
             interner: Arc::default(),
             metrics,
         }
+    }
+
+    /// Probes lightly with `light` (when `Some`) in every cycle but each `full_every`th.
+    #[must_use]
+    pub fn with_light(mut self, light: Option<LightFn>, full_every: u32) -> Self {
+        self.probes.light = light;
+        self.full_every = u64::from(full_every.max(1));
+        self
+    }
+
+    /// Begins a cycle of `audit` (`namespace/name`) and says how deeply it probes: every
+    /// `--full-probe-every`th cycle (counting from 1) is full, the others light. Without a light
+    /// probe function every cycle is full.
+    pub fn begin_cycle(&self, audit: &str) -> Depth {
+        if self.probes.light.is_none() || self.full_every <= 1 {
+            return Depth::Full;
+        }
+        let mut cycles = lock(&self.cycles);
+        let cycle = cycles.entry(audit.to_owned()).or_insert(0);
+        *cycle += 1;
+        if (*cycle).is_multiple_of(self.full_every) {
+            Depth::Full
+        } else {
+            Depth::Light
+        }
+    }
+
+    /// Forgets the cycle count of a deleted audit.
+    pub fn forget(&self, audit: &str) {
+        lock(&self.cycles).remove(audit);
     }
 
     /// The facts of `target`, probed now or shared with a probe of the same key in the window.
@@ -167,43 +323,42 @@ impl Prober {
         target: &Target,
         options: &ProbeOptions,
     ) -> Arc<Facts> {
-        let shared = {
-            let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-            let now = Instant::now();
-            // Expired entries are swept once per window (not on every lookup: with 50,000
-            // endpoints that would be quadratic), so the map holds at most two windows' probes.
-            if cache.next_sweep.is_none_or(|at| now >= at) {
-                cache.entries.retain(|_, e| e.fresh(now, self.window));
-                cache.next_sweep = Some(now + self.window);
-            }
-            let shared = cache
-                .entries
-                .get(&key)
-                .filter(|entry| entry.fresh(now, self.window))
-                .and_then(Entry::share);
-            if let Some(shared) = shared {
-                shared
-            } else {
-                let finished: Finished = Arc::new(std::sync::OnceLock::new());
-                let fut = self.start(target.clone(), options.clone(), Arc::clone(&finished));
-                if let Some(running) = fut.downgrade() {
-                    cache.entries.insert(key, Entry { finished, running });
-                }
-                fut
-            }
-        };
-        shared.await
+        self.full_probe(key, target, options).await
+    }
+
+    fn full_probe(
+        &self,
+        key: ProbeKey,
+        target: &Target,
+        options: &ProbeOptions,
+    ) -> SharedProbe<Facts> {
+        lock(&self.full).get_or_start(key, self.window, |finished| {
+            self.start_full(target.clone(), options.clone(), finished)
+        })
+    }
+
+    fn light_probe(
+        &self,
+        light: &LightFn,
+        key: ProbeKey,
+        target: &Target,
+        options: &ProbeOptions,
+    ) -> SharedProbe<LightFacts> {
+        lock(&self.light).get_or_start(key, self.window, |finished| {
+            self.start_light(light, target.clone(), options.clone(), finished)
+        })
     }
 
     /// The facts of every planned endpoint, probed in parallel with the audit's trust anchors and
     /// client identity, each connect and exchange bounded by `timeout` and each endpoint by
-    /// `deadline`; `None` for an endpoint that is not to be probed.
+    /// `deadline`, as deeply as `depth` says; `None` for an endpoint that is not to be probed.
     pub async fn probe_planned(
         &self,
         planned: &[PlannedEndpoint],
         material: &Material,
         timeout: Duration,
         deadline: Duration,
+        depth: Depth,
     ) -> Vec<Option<Arc<Facts>>> {
         let options = ProbeOptions {
             timeout,
@@ -212,21 +367,125 @@ impl Prober {
             client_identity: material.identity.clone(),
             ..ProbeOptions::default()
         };
-        let probes = planned.iter().map(|p| {
-            let options = &options;
-            async move {
-                if p.not_probed.is_some() {
-                    return None;
-                }
-                let key = ProbeKey::new(&p.dial, material.identity_fingerprint, material.trust);
-                Some(self.facts(key, &p.dial, options).await)
-            }
-        });
-        futures::future::join_all(probes).await
+        let keys = (material.identity_fingerprint, material.trust);
+        self.probe_with(planned, &options, keys, depth).await
     }
 
-    fn start(&self, target: Target, options: ProbeOptions, finished: Finished) -> ProbeFuture {
-        let probe = Arc::clone(&self.probe);
+    /// [`Prober::probe_planned`] with the probe options and the `(identity, trust)` fingerprints
+    /// of the cache key given.
+    pub async fn probe_with(
+        &self,
+        planned: &[PlannedEndpoint],
+        options: &ProbeOptions,
+        (identity, trust): (Option<Fingerprint>, Fingerprint),
+        depth: Depth,
+    ) -> Vec<Option<Arc<Facts>>> {
+        let key = |p: &PlannedEndpoint| ProbeKey::new(&p.dial, identity, trust);
+        let light = self.probes.light.as_ref().filter(|_| depth == Depth::Light);
+        let groups = light.map(|light| self.groups(planned, light, &key, options));
+        let probes: Vec<BoxFuture<'_, Option<Arc<Facts>>>> = planned
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let group = groups.as_ref().and_then(|g| g.get(&i));
+                async move {
+                    if p.not_probed.is_some() {
+                        return None;
+                    }
+                    Some(match (light, group) {
+                        (Some(light), Some(group)) if group.reference != i => {
+                            self.member(light, group, key(p), &p.dial, options).await
+                        }
+                        (_, Some(group)) => group.full.clone().await,
+                        _ => self.facts(key(p), &p.dial, options).await,
+                    })
+                }
+                .boxed()
+            })
+            .collect();
+        // At most `per_audit` endpoints of one audit wait for a permit at a time (the semaphore
+        // is FIFO): a small audit created while a big one runs queues behind that many of its
+        // probes, not behind all of them.
+        futures::stream::iter(probes)
+            .buffered(self.per_audit)
+            .collect()
+            .await
+    }
+
+    /// The replica groups of two or more probed members, by member index: the reference is the
+    /// first member with a fresh full result, else the first member.
+    fn groups(
+        &self,
+        planned: &[PlannedEndpoint],
+        light: &LightFn,
+        key: &impl Fn(&PlannedEndpoint) -> ProbeKey,
+        options: &ProbeOptions,
+    ) -> HashMap<usize, Arc<Group>> {
+        let mut members: HashMap<(&str, Option<&str>, Protocol), Vec<usize>> = HashMap::new();
+        for (i, p) in planned.iter().enumerate() {
+            if let (None, Some(group)) = (&p.not_probed, &p.replica_group) {
+                let config = (
+                    group.as_str(),
+                    p.dial.server_name.as_deref(),
+                    p.dial.protocol,
+                );
+                members.entry(config).or_default().push(i);
+            }
+        }
+        let mut groups = HashMap::new();
+        for indices in members.into_values().filter(|m| m.len() > 1) {
+            let cached = {
+                let mut full = lock(&self.full);
+                indices
+                    .iter()
+                    .copied()
+                    .find(|i| full.fresh(&key(&planned[*i]), self.window).is_some())
+            };
+            let reference = cached.unwrap_or(indices[0]);
+            let p = &planned[reference];
+            let group = Arc::new(Group {
+                reference,
+                full: self.full_probe(key(p), &p.dial, options),
+                light: self.light_probe(light, key(p), &p.dial, options),
+            });
+            for i in indices {
+                groups.insert(i, Arc::clone(&group));
+            }
+        }
+        groups
+    }
+
+    /// A replica other than its group's reference: a fresh full result of its own, else its
+    /// light probe; the reference's facts when the light signatures match, else a full probe.
+    async fn member(
+        &self,
+        light: &LightFn,
+        group: &Group,
+        key: ProbeKey,
+        target: &Target,
+        options: &ProbeOptions,
+    ) -> Arc<Facts> {
+        let cached = lock(&self.full).fresh(&key, self.window);
+        if let Some(cached) = cached {
+            return cached.await;
+        }
+        let mine = self.light_probe(light, key.clone(), target, options);
+        let (reference, reference_light, mine) =
+            tokio::join!(group.full.clone(), group.light.clone(), mine);
+        if let Some(facts) = inherited(&reference, &reference_light, &mine) {
+            return self.interner.intern(facts);
+        }
+        tracing::debug!(address = %key.address, "light probe differs from its reference: full probe");
+        self.facts(key, target, options).await
+    }
+
+    fn start_full(
+        &self,
+        target: Target,
+        options: ProbeOptions,
+        finished: Finished<Facts>,
+    ) -> SharedProbe<Facts> {
+        let probe = Arc::clone(&self.probes.full);
         let interner = Arc::clone(&self.interner);
         let permits = Arc::clone(&self.permits);
         let metrics = self.metrics.clone();
@@ -235,17 +494,60 @@ impl Prober {
             // than waiting, so fall through without a permit only in that impossible case.
             let _permit = permits.acquire_owned().await.ok();
             let started = Instant::now();
+            let facts = probe(target, options).await;
+            let (reachable, connections) = (facts.reachable, facts.connections);
             // Identical results (replicas of one configuration) are held once.
-            let facts = interner.intern(probe(target, options).await);
+            let facts = interner.intern(facts);
             let _ = finished.set((Instant::now(), Arc::clone(&facts)));
             if let Some(metrics) = metrics {
-                metrics.observe_probe(started.elapsed(), facts.reachable);
+                metrics.observe_probe(started.elapsed(), reachable);
+                metrics.count_probe(ProbeKind::Full, connections);
             }
             facts
         }
         .boxed()
         .shared()
     }
+
+    fn start_light(
+        &self,
+        light: &LightFn,
+        target: Target,
+        options: ProbeOptions,
+        finished: Finished<LightFacts>,
+    ) -> SharedProbe<LightFacts> {
+        let probe = Arc::clone(light);
+        let permits = Arc::clone(&self.permits);
+        let metrics = self.metrics.clone();
+        async move {
+            let _permit = permits.acquire_owned().await.ok();
+            let facts = Arc::new(probe(target, options).await);
+            let _ = finished.set((Instant::now(), Arc::clone(&facts)));
+            if let Some(metrics) = metrics {
+                metrics.count_probe(ProbeKind::Light, facts.connections);
+            }
+            facts
+        }
+        .boxed()
+        .shared()
+    }
+}
+
+/// The facts a replica inherits from its reference: the reference's, with the replica's own
+/// connection count and time, when the reference was probed whole (reachable, within its
+/// deadline) and both light probes completed a validated handshake with equal signatures.
+#[must_use]
+pub fn inherited(
+    reference: &Facts,
+    reference_light: &LightFacts,
+    mine: &LightFacts,
+) -> Option<Facts> {
+    let same = reference_light.signature.is_some() && reference_light.signature == mine.signature;
+    (same && reference.reachable && !reference.deadline_exceeded).then(|| Facts {
+        connections: mine.connections,
+        duration_ms: mine.duration_ms,
+        ..reference.clone()
+    })
 }
 
 #[cfg(test)]
@@ -443,5 +745,71 @@ mod tests {
         futures::future::join_all(jobs).await;
         assert_eq!(calls.load(Ordering::SeqCst), 12);
         assert_eq!(max_running.load(Ordering::SeqCst), 3);
+    }
+
+    fn planned(ports: std::ops::Range<u16>) -> Vec<PlannedEndpoint> {
+        ports
+            .map(|port| PlannedEndpoint {
+                origin: "service/web".into(),
+                dial: target(port, "web"),
+                replica_group: None,
+                ingress_secret: None,
+                gateway: None,
+                not_probed: None,
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_small_audit_is_queued_behind_a_bounded_part_of_a_big_one() {
+        // Concurrency 1: each audit has at most 2 endpoints in progress. The big audit's first
+        // probe holds the permit until the small audit has queued.
+        let started = Arc::new(Mutex::new(Vec::new()));
+        let gate = Arc::new(Semaphore::new(0));
+        let (s, g) = (Arc::clone(&started), Arc::clone(&gate));
+        let probe: ProbeFn = Arc::new(move |target: Target, _| {
+            let (s, g) = (Arc::clone(&s), Arc::clone(&g));
+            async move {
+                s.lock().unwrap().push(target.port);
+                let _open = g.acquire().await.unwrap();
+                Facts::default()
+            }
+            .boxed()
+        });
+        let prober = Arc::new(Prober::new(probe, 1, Duration::ZERO, None));
+        let options = ProbeOptions::default();
+        let keys = (None, Fingerprint::default());
+        let big = {
+            let (prober, options) = (Arc::clone(&prober), options.clone());
+            tokio::spawn(async move {
+                prober
+                    .probe_with(&planned(1..21), &options, keys, Depth::Full)
+                    .await
+                    .len()
+            })
+        };
+        while started.lock().unwrap().is_empty() {
+            tokio::task::yield_now().await;
+        }
+        let small = {
+            let (prober, options) = (Arc::clone(&prober), options.clone());
+            tokio::spawn(async move {
+                prober
+                    .probe_with(&planned(100..101), &options, keys, Depth::Full)
+                    .await
+                    .len()
+            })
+        };
+        // Let the small audit reach the semaphore's queue before anything finishes.
+        for _ in 0..100 {
+            tokio::task::yield_now().await;
+        }
+        gate.add_permits(1000);
+        assert_eq!(big.await.unwrap(), 20);
+        assert_eq!(small.await.unwrap(), 1);
+        let order = started.lock().unwrap().clone();
+        assert_eq!(order.len(), 21);
+        // The big audit's first two, then the small one (not the big one's other 18 first).
+        assert_eq!(order[..3], [1, 2, 100]);
     }
 }

@@ -287,6 +287,6 @@ pub fn report(
         grade,
         profile: None,
         findings,
-        facts,
+        facts: facts.into(),
     }
 }

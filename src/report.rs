@@ -2,6 +2,8 @@
 //! The JSON is the stable schema that `scan --json` prints. The TlsAudit status does not embed it:
 //! it lists a slim `crd::EndpointStatus` per endpoint, built from the report.
 
+use std::sync::Arc;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -32,13 +34,21 @@ pub struct EndpointReport {
     /// Findings, most severe first.
     pub findings: Vec<Finding>,
     /// What was observed.
-    pub facts: Facts,
+    // Shared with the operator's probe cache and every report of the same result; serialised as
+    // the facts themselves.
+    pub facts: Arc<Facts>,
 }
 
 impl EndpointReport {
     /// Judges `facts` of `target` under `policy` at `now`.
     #[must_use]
-    pub fn assemble(target: &Target, facts: Facts, policy: &Policy, now: jiff::Timestamp) -> Self {
+    pub fn assemble(
+        target: &Target,
+        facts: impl Into<Arc<Facts>>,
+        policy: &Policy,
+        now: jiff::Timestamp,
+    ) -> Self {
+        let facts = facts.into();
         let name = target.server_name.as_deref().or(Some(target.host.as_str()));
         let findings = crate::evaluate::evaluate(&facts, name, policy, now);
         Self::from_findings(target, facts, findings, now)
@@ -49,10 +59,11 @@ impl EndpointReport {
     #[must_use]
     pub fn from_findings(
         target: &Target,
-        facts: Facts,
+        facts: impl Into<Arc<Facts>>,
         findings: Vec<Finding>,
         now: jiff::Timestamp,
     ) -> Self {
+        let facts = facts.into();
         let mut report = Self {
             host: target.host.clone(),
             port: target.port,

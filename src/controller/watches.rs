@@ -46,30 +46,21 @@ pub(super) async fn run_controller(
     let (services, service_writer) = reflector::store::<Service>();
     let (slices, slice_writer) = reflector::store::<EndpointSlice>();
     let (ingresses, ingress_writer) = reflector::store::<Ingress>();
-    let (certificates, certificate_writer) = reflector::store::<Certificate>();
-    let (presence, presence_reader) = tokio::sync::watch::channel(Presence::Unknown);
-    let stores = Stores {
-        audits: audits.clone(),
-        services: services.clone(),
-        slices,
-        ingresses: ingresses.clone(),
-        certificates: Certificates {
-            store: certificates,
-            presence: presence_reader,
-        },
-    };
-    let certificate_changes = discovery::triggers(
-        client,
-        ns,
-        setup.args.discovery_interval,
-        certificate_writer,
-        presence,
+    let (certificates, certificate_changes) = certificate_watch(
+        setup,
         discovery::Caches {
             audits: audits.clone(),
             services: services.clone(),
             ingresses: ingresses.clone(),
         },
     );
+    let stores = Stores {
+        audits: audits.clone(),
+        services: services.clone(),
+        slices,
+        ingresses: ingresses.clone(),
+        certificates,
+    };
     let ctx = Arc::new(Context::new(setup, stores));
     let audit_events = audit_stream(client, ns, audit_writer, audits.clone(), Arc::clone(&ctx));
 
@@ -259,6 +250,32 @@ where
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     }
+}
+
+/// The cert-manager Certificate cache with the kind's presence, and the audits its changes trigger
+/// (`certmanager::discovery`: looked for until served, then watched).
+fn certificate_watch(
+    setup: &Setup,
+    caches: discovery::Caches,
+) -> (
+    Certificates,
+    impl futures::Stream<Item = ObjectRef<TlsAudit>> + Send + 'static,
+) {
+    let (store, writer) = reflector::store::<Certificate>();
+    let (presence, presence_reader) = tokio::sync::watch::channel(Presence::Unknown);
+    let changes = discovery::triggers(
+        &setup.client,
+        setup.args.watch_namespace.as_deref(),
+        setup.args.discovery_interval,
+        writer,
+        presence,
+        caches,
+    );
+    let certificates = Certificates {
+        store,
+        presence: presence_reader,
+    };
+    (certificates, changes)
 }
 
 /// A watch of `K` that fills the informer cache behind `writer` and yields changed objects (a

@@ -297,7 +297,7 @@ async fn audit_config(
                 ),
                 (None, Some(facts)) => {
                     let mut report =
-                        EndpointReport::assemble(&p.dial, (**facts).clone(), policy, now);
+                        EndpointReport::assemble(&p.dial, Arc::clone(facts), policy, now);
                     // The apiserver offers only http/1.1 to webhooks (client.go, issue 75791).
                     report.findings.retain(|f| f.code != Code::AlpnNoH2);
                     report

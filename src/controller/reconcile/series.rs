@@ -289,12 +289,13 @@ mod tests {
     #[test]
     fn the_negotiated_group_is_a_label_of_the_key_exchange_info_series() {
         let mut endpoint = audited("10.0.0.1:443", &[]);
-        endpoint.report.facts.negotiated = Some(crate::facts::Negotiated {
-            version: TlsVersion::Tls13,
-            cipher: "TLS13_AES_128_GCM_SHA256".into(),
-            group: Some("X25519MLKEM768".into()),
-            alpn: None,
-        });
+        std::sync::Arc::make_mut(&mut endpoint.report.facts).negotiated =
+            Some(crate::facts::Negotiated {
+                version: TlsVersion::Tls13,
+                cipher: "TLS13_AES_128_GCM_SHA256".into(),
+                group: Some("X25519MLKEM768".into()),
+                alpn: None,
+            });
         let all = audit_series(&facts(), &[endpoint]);
         let kx: Vec<&Series> = all
             .iter()

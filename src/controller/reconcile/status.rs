@@ -546,7 +546,7 @@ mod tests {
     #[test]
     fn the_leaf_status_carries_the_revocation_sources_and_must_staple() {
         let mut endpoint = audited("service/a", "10.0.0.1:443", Grade::A, &[], Some(90));
-        let leaf = &mut endpoint.report.facts.chain[0];
+        let leaf = &mut std::sync::Arc::make_mut(&mut endpoint.report.facts).chain[0];
         leaf.not_before = "2026-01-01T00:00:00Z".into();
         leaf.revocation.ocsp_urls = vec!["http://ocsp.example".into()];
         leaf.revocation.crl_urls = vec!["http://crl.example/1.crl".into()];

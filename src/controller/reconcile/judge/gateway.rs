@@ -262,7 +262,7 @@ mod tests {
     /// The report of an endpoint that served the leaf `served` (and `codes` from the engine).
     fn served(served: &[u8], codes: &[Code]) -> Audited {
         let mut a = audited("gateway/edge", "10.1.2.3:443", Grade::A, codes, Some(90));
-        a.report.facts.chain[0].sha256 = sha256_hex(served);
+        std::sync::Arc::make_mut(&mut a.report.facts).chain[0].sha256 = sha256_hex(served);
         a
     }
 

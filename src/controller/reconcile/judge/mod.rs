@@ -109,7 +109,7 @@ fn report(
         (Some(NotProbed::NoAddress(reason)), _) => {
             unprobed_report(dial, Finding::new(Code::ConnectFailed, reason.clone()), now)
         }
-        (None, Some(facts)) => EndpointReport::assemble(dial, (**facts).clone(), policy, now),
+        (None, Some(facts)) => EndpointReport::assemble(dial, Arc::clone(facts), policy, now),
         (None, None) => unprobed_report(
             dial,
             Finding::new(Code::ConnectFailed, "the endpoint was not probed"),

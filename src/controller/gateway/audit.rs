@@ -17,7 +17,8 @@ use crate::controller::reconcile::plan::gateways::{
 use crate::controller::reconcile::plan::networks::{TargetNetworks, metadata_endpoint};
 use crate::controller::reconcile::plan::targets::SelectorError;
 use crate::controller::reconcile::plan::{NotProbed, PlannedEndpoint};
-use crate::controller::reconcile::prober::{Depth, ProbeKey};
+use crate::controller::reconcile::prober::ProbeKey;
+use crate::controller::reconcile::reuse::Cycle;
 use crate::controller::reconcile::status::Problem;
 use crate::crd::TlsAuditSpec;
 use crate::facts::Facts;
@@ -113,7 +114,7 @@ pub async fn probe(
     planned: &[PlannedEndpoint],
     material: &Material,
     gateway: &GatewayMaterial,
-    depth: Depth,
+    cycle: Cycle,
 ) -> Vec<Option<Arc<Facts>>> {
     let (timeout, deadline) = (ctx.settings.probe_timeout, ctx.settings.probe_deadline);
     let backend = |p: &PlannedEndpoint| match p.gateway.as_deref() {
@@ -123,7 +124,7 @@ pub async fn probe(
     if !planned.iter().any(|p| backend(p).is_some()) {
         return ctx
             .prober
-            .probe_planned(planned, material, timeout, deadline, depth)
+            .probe_planned(planned, material, timeout, deadline, cycle)
             .await;
     }
     let (own, rest): (Vec<usize>, Vec<usize>) =
@@ -149,7 +150,7 @@ pub async fn probe(
     });
     let (other_facts, backend_facts) = futures::join!(
         ctx.prober
-            .probe_planned(&others, material, timeout, deadline, depth),
+            .probe_planned(&others, material, timeout, deadline, cycle),
         futures::future::join_all(backends)
     );
     let mut facts = vec![None; planned.len()];

@@ -21,6 +21,7 @@ pub mod judge;
 pub mod material;
 pub mod plan;
 pub mod prober;
+pub mod reuse;
 pub mod series;
 pub mod status;
 
@@ -98,6 +99,44 @@ pub fn jittered(interval: Duration) -> Duration {
     Duration::from_secs_f64((interval.as_secs_f64() + offset).max(1.0))
 }
 
+/// When to audit next: a jittered interval, or after a cycle that reused results, when the full
+/// re-audit is due (it keeps the schedule of the last full probing).
+fn next_wait(full_due: Option<std::time::Instant>, interval: Duration) -> Duration {
+    full_due.map_or_else(
+        || jittered(interval),
+        |due| {
+            due.saturating_duration_since(std::time::Instant::now())
+                .max(Duration::from_secs(1))
+        },
+    )
+}
+
+/// What identifies an audit's configuration for reusing probe results: its generation (the spec),
+/// its audit-now annotation (which asks for a fresh probe of everything), and what the served
+/// certificates are compared with at rest (Ingress and listener Secrets, linked Certificates): a
+/// renewed Secret must be compared with what is served now, not with an earlier probe.
+fn cycle_token(audit: &TlsAudit, at_rest: &[&(dyn std::fmt::Debug + Sync)]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    struct Digest(std::hash::DefaultHasher);
+    impl std::fmt::Write for Digest {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.0.write(s.as_bytes());
+            Ok(())
+        }
+    }
+    let mut digest = Digest(std::hash::DefaultHasher::new());
+    audit.metadata.generation.hash(&mut digest.0);
+    audit
+        .annotations()
+        .get(crate::crd::AUDIT_NOW_ANNOTATION)
+        .hash(&mut digest.0);
+    for part in at_rest {
+        // Writing into a hasher cannot fail.
+        let _ = std::fmt::Write::write_fmt(&mut digest, format_args!("{part:?}"));
+    }
+    digest.0.finish()
+}
+
 /// Reconciles one audit: plan → material → probe → judge → status, events, series.
 pub async fn reconcile(audit: Arc<TlsAudit>, ctx: Arc<Context>) -> Result<Action, Error> {
     let name = audit.name_any();
@@ -138,25 +177,31 @@ pub async fn reconcile(audit: Arc<TlsAudit>, ctx: Arc<Context>) -> Result<Action
         &material.ingress_secrets,
     )
     .await?;
-    let depth = ctx.prober.begin_cycle(&format!("{namespace}/{name}"));
-    let facts = gateway::audit::probe(&ctx, &planned, &material, &gateway_material, depth).await;
+    // A change of the audit's targets soon after its last full probing probes only what is new.
+    let token = cycle_token(
+        &audit,
+        &[
+            &material.ingress_secrets,
+            &gateway_material.secrets,
+            &links.per_endpoint,
+        ],
+    );
+    let key = format!("{namespace}/{name}");
+    let cycle = ctx.prober.begin(&key, token, interval);
+    let full_due = cycle.full_due;
+    let facts = gateway::audit::probe(&ctx, &planned, &material, &gateway_material, cycle).await;
     let now = jiff::Timestamp::now();
     let policy = audit.spec.policy.engine_policy();
     let mut audited = judge::judge(&planned, &facts, &material.ingress_secrets, &policy, now);
     judge::gateway::judge(&planned, &mut audited, &gateway_material, &policy);
     certmanager::judge(&mut audited, &planned, &links, &policy, now);
-    let mut problems: Vec<Problem> = material
-        .problems
-        .iter()
-        .chain(&links.problems)
-        .cloned()
-        .collect();
+    let mut problems: Vec<Problem> = [material.problems.as_slice(), &links.problems].concat();
     // The apiserver's own TLS clients (spec.cluster): opt-in, operator namespace only.
     let cluster = cluster::audit(&ctx, &namespace, &audit.spec, &policy, now).await?;
     audited.extend(cluster.audited);
     problems.extend(cluster.problems);
 
-    let wait = jittered(interval);
+    let wait = next_wait(full_due, interval);
     let next =
         now + jiff::SignedDuration::try_from(wait).unwrap_or(jiff::SignedDuration::from_hours(1));
     let previous = audit.status.as_ref();

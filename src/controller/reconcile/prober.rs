@@ -30,6 +30,7 @@ use tokio::sync::Semaphore;
 use super::intern::Interner;
 use super::material::Material;
 use super::plan::PlannedEndpoint;
+use super::reuse::{Cycle, Previous, Results};
 use crate::facts::Facts;
 use crate::metrics::{Metrics, ProbeKind};
 use crate::probe::light::{self, LightFacts};
@@ -234,6 +235,8 @@ pub struct Prober {
     cycles: Mutex<HashMap<String, u64>>,
     /// Identical results (replicas of one configuration, inherited facts) held once.
     interner: Arc<Interner>,
+    /// Each audit's last results, for the cycles its changes trigger (incremental re-audit).
+    previous: Previous,
     metrics: Option<Arc<Metrics>>,
 }
 
@@ -282,6 +285,7 @@ impl Prober {
             light: Mutex::new(Cache::default()),
             cycles: Mutex::new(HashMap::new()),
             interner: Arc::default(),
+            previous: Previous::default(),
             metrics,
         }
     }
@@ -311,9 +315,41 @@ impl Prober {
         }
     }
 
-    /// Forgets the cycle count of a deleted audit.
+    /// Begins a cycle of `audit` (`namespace/name`) whose configuration is `token` and whose
+    /// interval is `interval`: one that reuses the results of the audit's last full probing when
+    /// that was less than half the interval ago under the same token (see `reuse.rs`), else one of
+    /// [`Prober::begin_cycle`]'s depth whose results are kept for the cycles after it.
+    pub fn begin(&self, audit: &str, token: u64, interval: Duration) -> Cycle {
+        let within = interval / 2;
+        if let Some((reuse, due)) = self.previous.reusable(audit, token) {
+            let depth = if self.probes.light.is_some() {
+                Depth::Light
+            } else {
+                Depth::Full
+            };
+            return Cycle {
+                depth,
+                audit: Some(audit.to_owned()),
+                token,
+                reuse: Some(reuse),
+                full_due: Some(due),
+                within,
+            };
+        }
+        Cycle {
+            depth: self.begin_cycle(audit),
+            audit: Some(audit.to_owned()),
+            token,
+            reuse: None,
+            full_due: None,
+            within,
+        }
+    }
+
+    /// Forgets the cycle count and the last results of a deleted audit.
     pub fn forget(&self, audit: &str) {
         lock(&self.cycles).remove(audit);
+        self.previous.forget(audit);
     }
 
     /// The facts of `target`, probed now or shared with a probe of the same key in the window.
@@ -358,7 +394,7 @@ impl Prober {
         material: &Material,
         timeout: Duration,
         deadline: Duration,
-        depth: Depth,
+        cycle: impl Into<Cycle>,
     ) -> Vec<Option<Arc<Facts>>> {
         let options = ProbeOptions {
             timeout,
@@ -368,7 +404,7 @@ impl Prober {
             ..ProbeOptions::default()
         };
         let keys = (material.identity_fingerprint, material.trust);
-        self.probe_with(planned, &options, keys, depth).await
+        self.probe_with(planned, &options, keys, cycle).await
     }
 
     /// [`Prober::probe_planned`] with the probe options and the `(identity, trust)` fingerprints
@@ -378,11 +414,49 @@ impl Prober {
         planned: &[PlannedEndpoint],
         options: &ProbeOptions,
         (identity, trust): (Option<Fingerprint>, Fingerprint),
+        cycle: impl Into<Cycle>,
+    ) -> Vec<Option<Arc<Facts>>> {
+        let cycle: Cycle = cycle.into();
+        let began = Instant::now();
+        let key = |p: &PlannedEndpoint| ProbeKey::new(&p.dial, identity, trust);
+        let Some(reuse) = cycle.reuse.as_deref() else {
+            let facts = self.probe_each(planned, options, &key, cycle.depth).await;
+            self.previous
+                .record(&cycle, began, keyed(planned, &key, &facts));
+            return facts;
+        };
+        // An incremental cycle: only the endpoints the last full probing did not cover.
+        let mut facts: Vec<Option<Arc<Facts>>> = planned
+            .iter()
+            .map(|p| {
+                p.not_probed
+                    .is_none()
+                    .then(|| reuse.get(&key(p)).cloned())?
+            })
+            .collect();
+        let new: Vec<usize> = (0..planned.len())
+            .filter(|&i| facts[i].is_none() && planned[i].not_probed.is_none())
+            .collect();
+        let subset: Vec<PlannedEndpoint> = new.iter().map(|&i| planned[i].clone()).collect();
+        let probed = self.probe_each(&subset, options, &key, cycle.depth).await;
+        self.previous
+            .record(&cycle, began, keyed(&subset, &key, &probed));
+        for (i, f) in new.into_iter().zip(probed) {
+            facts[i] = f;
+        }
+        facts
+    }
+
+    /// Probes every planned endpoint (`None` for one not to be probed), `depth` deep.
+    async fn probe_each(
+        &self,
+        planned: &[PlannedEndpoint],
+        options: &ProbeOptions,
+        key: &(impl Fn(&PlannedEndpoint) -> ProbeKey + Sync),
         depth: Depth,
     ) -> Vec<Option<Arc<Facts>>> {
-        let key = |p: &PlannedEndpoint| ProbeKey::new(&p.dial, identity, trust);
         let light = self.probes.light.as_ref().filter(|_| depth == Depth::Light);
-        let groups = light.map(|light| self.groups(planned, light, &key, options));
+        let groups = light.map(|light| self.groups(planned, light, key, options));
         let probes: Vec<BoxFuture<'_, Option<Arc<Facts>>>> = planned
             .iter()
             .enumerate()
@@ -531,6 +605,21 @@ impl Prober {
         .boxed()
         .shared()
     }
+}
+
+/// The results of `planned` by probe key (endpoints not probed left out).
+fn keyed(
+    planned: &[PlannedEndpoint],
+    key: &impl Fn(&PlannedEndpoint) -> ProbeKey,
+    facts: &[Option<Arc<Facts>>],
+) -> Results {
+    let mut out = Results::new();
+    for (p, f) in planned.iter().zip(facts) {
+        if let Some(f) = f {
+            out.insert(key(p), Arc::clone(f));
+        }
+    }
+    out
 }
 
 /// The facts a replica inherits from its reference: the reference's, with the replica's own
@@ -811,5 +900,44 @@ mod tests {
         assert_eq!(order.len(), 21);
         // The big audit's first two, then the small one (not the big one's other 18 first).
         assert_eq!(order[..3], [1, 2, 100]);
+    }
+
+    #[tokio::test]
+    async fn a_changed_audit_probes_only_its_new_endpoints_until_the_next_full_probing() {
+        // No sharing window: every probe here is one the incremental re-audit made or saved.
+        let (probe, calls, _) = counting(Duration::ZERO);
+        let prober = Prober::new(probe, 4, Duration::ZERO, None);
+        let options = ProbeOptions::default();
+        let keys = (None, Fingerprint::default());
+        let hour = Duration::from_secs(3600);
+
+        let first = prober.begin("shop/web", 1, hour);
+        assert!(first.reuse.is_none() && first.full_due.is_none());
+        let facts = prober
+            .probe_with(&planned(1..6), &options, keys, first)
+            .await;
+        assert_eq!((facts.len(), calls.load(Ordering::SeqCst)), (5, 5));
+
+        // One address more, same configuration: only it is probed; the full re-audit stays due
+        // an interval after the first probing.
+        let second = prober.begin("shop/web", 1, hour);
+        assert!(second.reuse.is_some() && second.full_due.is_some());
+        let facts = prober
+            .probe_with(&planned(1..7), &options, keys, second)
+            .await;
+        assert_eq!(facts.iter().flatten().count(), 6);
+        assert_eq!(calls.load(Ordering::SeqCst), 6);
+
+        // Another configuration (spec, audit-now, Secrets at rest): everything again.
+        let third = prober.begin("shop/web", 2, hour);
+        assert!(third.reuse.is_none());
+        prober
+            .probe_with(&planned(1..7), &options, keys, third)
+            .await;
+        assert_eq!(calls.load(Ordering::SeqCst), 12);
+
+        // A deleted audit keeps nothing.
+        prober.forget("shop/web");
+        assert!(prober.begin("shop/web", 2, hour).reuse.is_none());
     }
 }

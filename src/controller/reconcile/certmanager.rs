@@ -54,6 +54,21 @@ pub struct Links {
     pub problems: Vec<Problem>,
 }
 
+impl Links {
+    /// The distinct links (Certificate and its Secret), each once, in a stable order: what the
+    /// served certificates are compared with, independent of how many endpoints share a link.
+    #[must_use]
+    pub fn certificates(&self) -> std::collections::BTreeSet<String> {
+        let mut seen = std::collections::HashSet::new();
+        self.per_endpoint
+            .iter()
+            .flatten()
+            .filter(|l| seen.insert(Arc::as_ptr(l)))
+            .map(|l| format!("{l:?}"))
+            .collect()
+    }
+}
+
 /// The Secrets in `namespace` a planned endpoint should serve: the generic hook of implicit links.
 /// Ingress hosts carry their spec.tls Secret, Gateway listeners their permitted certificateRefs
 /// (a Certificate writes only Secrets of its own namespace, so refs into another one never link).

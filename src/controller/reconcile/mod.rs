@@ -178,14 +178,13 @@ pub async fn reconcile(audit: Arc<TlsAudit>, ctx: Arc<Context>) -> Result<Action
     )
     .await?;
     // A change of the audit's targets soon after its last full probing probes only what is new.
-    let token = cycle_token(
-        &audit,
-        &[
-            &material.ingress_secrets,
-            &gateway_material.secrets,
-            &links.per_endpoint,
-        ],
-    );
+    let linked = links.certificates();
+    let at_rest: [&(dyn std::fmt::Debug + Sync); 3] = [
+        &material.ingress_secrets,
+        &gateway_material.secrets,
+        &linked,
+    ];
+    let token = cycle_token(&audit, &at_rest);
     let key = format!("{namespace}/{name}");
     let cycle = ctx.prober.begin(&key, token, interval);
     let full_due = cycle.full_due;

@@ -401,3 +401,57 @@ async fn a_service_port_named_postgres_is_probed_after_an_ssl_request_and_judged
     );
     assert_eq!(postgres.grade, Some(Grade::F));
 }
+
+#[tokio::test]
+async fn one_more_replica_soon_after_a_full_probing_probes_only_the_new_one() {
+    let (api, probes) = (FakeApiserver::default(), FakeProbes::default());
+    let sha = "aa".repeat(32);
+    for address in ["10.0.0.1:8443", "10.0.0.2:8443", "10.0.0.3:8443"] {
+        probes.answer(address, healthy("web.shop.svc", &sha));
+    }
+    let web = audit("web", "shop", json!({"services": {"perEndpoint": true}}));
+    let ctx = context(&two_replicas(), &api, &probes);
+    // No sharing window between audits: whatever is not probed again was reused by the audit.
+    let mut ctx = Arc::try_unwrap(ctx).ok().unwrap();
+    ctx.prober = crate::controller::reconcile::prober::Prober::new(
+        probes.probe_fn(),
+        4,
+        Duration::ZERO,
+        None,
+    );
+    let ctx = Arc::new(ctx);
+    reconcile(Arc::clone(&web), Arc::clone(&ctx)).await.unwrap();
+    assert_eq!(probes.calls(), 2);
+
+    // The EndpointSlice gains a third address: only it is probed, and the status has all three.
+    let mut ctx = Arc::try_unwrap(ctx).ok().unwrap();
+    let three = Cluster {
+        slices: vec![slice(
+            "web",
+            Some("https"),
+            8443,
+            &[
+                ("10.0.0.1", Some(true)),
+                ("10.0.0.2", Some(true)),
+                ("10.0.0.3", Some(true)),
+            ],
+        )],
+        ..two_replicas()
+    };
+    ctx.stores.slices = crate::controller::fixtures::store(&three.slices);
+    let ctx = Arc::new(ctx);
+    reconcile(Arc::clone(&web), Arc::clone(&ctx)).await.unwrap();
+    assert_eq!(probes.calls(), 3);
+    let last = api.statuses().pop().unwrap();
+    assert_eq!(last.summary.as_ref().unwrap().endpoints, 3);
+
+    // audit-now asks for everything again.
+    let mut now = (*web).clone();
+    now.metadata.annotations = Some(
+        [(crate::crd::AUDIT_NOW_ANNOTATION.to_owned(), "1".to_owned())]
+            .into_iter()
+            .collect(),
+    );
+    reconcile(Arc::new(now), Arc::clone(&ctx)).await.unwrap();
+    assert_eq!(probes.calls(), 6);
+}

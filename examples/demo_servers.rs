@@ -55,7 +55,8 @@ struct Args {
     /// First port.
     #[arg(long, default_value_t = 18440)]
     port_base: u16,
-    /// Directory for ca.crt, legacy.crt, legacy-chain.crt, legacy.key, web.crt and web.key.
+    /// Directory for ca.crt, legacy.crt, legacy-chain.crt, legacy.key, db.crt, db.key, web.crt and
+    /// web.key.
     #[arg(long)]
     out: PathBuf,
 }
@@ -109,6 +110,8 @@ async fn main() {
     let search = pki.leaf(&Spec::leaf(&["other.example.com"]));
     let vault = pki.leaf(&Spec::leaf(&[&name("vault")]));
     let legacy = pki.leaf(&Spec::leaf(&[&name("legacy")]));
+    // For the PostgreSQL server demo.sh starts itself (db.crt with its chain, db.key).
+    let db = pki.leaf(&Spec::leaf(&[&name("db")]));
     let printer = Spec::leaf(&["printer.infra.example"]).self_signed();
     let client_ca = Spec::ca("demo client ca").self_signed();
     let mut client_roots = rustls::RootCertStore::empty();
@@ -136,6 +139,8 @@ async fn main() {
     write("legacy.crt", &legacy.pem);
     write("legacy-chain.crt", &pki.intermediate.pem);
     write("legacy.key", &legacy.key_pem());
+    write("db.crt", &format!("{}{}", db.pem, pki.intermediate.pem));
+    write("db.key", &db.key_pem());
     // The current web certificate: the Secret of the demo's cert-manager Certificate and of the
     // Gateway's listener (the stale replica, which the listener serves, has an older one).
     write("web.crt", &web.pem);

@@ -10,7 +10,8 @@
 #   4. starts TLS servers with typical faults on 198.18.0.2: healthy, a stale replica, expired,
 #      missing intermediate, wrong name, mTLS required, TLS 1.0 only (openssl s_server)
 #   5. creates namespace tlsaudit-demo with a Service + EndpointSlice per server and the demo CA
-#      (and a cert-manager Certificate for web, from cert-manager's pinned CRD, with its Secret)
+#      (and a cert-manager Certificate for web, from cert-manager's pinned CRD, with its Secret), and
+#      a PostgreSQL server (Debian's, TLS 1.0 still allowed) behind Service db, port `postgresql`
 #   6. runs the operator (`tlsaudit controller`), applies examples/tlsaudit.yaml, waits for the audit
 #   6b. registers a ValidatingWebhookConfiguration on Service web whose caBundle is another CA (rules on a
 #      made-up API group only, so it intercepts nothing) and a TlsAudit with spec.cluster (--cluster-audits)
@@ -28,7 +29,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 NS=tlsaudit-demo
-BASE=18440                 # ports BASE..BASE+7 inside the demo's network namespace
+BASE=18440                 # ports BASE..BASE+8 inside the demo's network namespace
 POD_IP=198.18.0.2          # RFC 2544 benchmarking range: exists only inside the namespace
 METRICS=127.0.0.1:18080
 STATE=${TLSAUDIT_DEMO_STATE:-${TMPDIR:-/tmp}/tlsaudit-demo-$(id -u)}
@@ -63,8 +64,10 @@ outside() {
 }
 
 PIDS=()
+PG_STOP=()
 cleanup() {
   local status=$? pid
+  [ ${#PG_STOP[@]} = 0 ] || "${PG_STOP[@]}" >/dev/null 2>&1 || true
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
   scripts/control-plane.sh stop >/dev/null 2>&1 || true
@@ -125,6 +128,44 @@ ports: [{name: https, port: $((BASE + offset)), protocol: TCP}]
 endpoints: [{addresses: ["$POD_IP"], conditions: {ready: true}}]
 EOF
   done
+}
+
+# --- PostgreSQL (issue 10): Debian's server on POD_IP:BASE+8 behind Service db, port named postgresql,
+# so the operator opens TLS after an SSLRequest. Weak on purpose: TLS 1.0 and 1.1 still allowed
+# (ssl_min_protocol_version = TLSv1). PostgreSQL refuses to run as root: as root, the cluster
+# belongs to the package's postgres user.
+postgres_db() {
+  local kubectl=$1 bin dir as=()
+  bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  [ -n "$bin" ] && [ -x "$bin/initdb" ] || die "PostgreSQL is not installed (Debian: apt-get install postgresql)"
+  dir=$STATE/postgres
+  rm -rf "$dir" && mkdir -p "$dir"
+  cp "$STATE/pki/db.crt" "$dir/server.crt" && cp "$STATE/pki/db.key" "$dir/server.key"
+  chmod 600 "$dir/server.key"
+  if [ "$(id -u)" = 0 ]; then chown -R postgres: "$dir"; as=(runuser -u postgres --); fi
+  "${as[@]}" env OPENSSL_CONF=/dev/null "$bin/initdb" --auth=trust --username=postgres --no-sync \
+    -D "$dir/data" >/dev/null || die "initdb failed"
+  {
+    echo "listen_addresses = '$POD_IP'"
+    echo "port = $((BASE + 8))"
+    echo "unix_socket_directories = '$dir'"
+    echo "ssl = on"
+    echo "ssl_cert_file = '$dir/server.crt'"
+    echo "ssl_key_file = '$dir/server.key'"
+    echo "ssl_min_protocol_version = 'TLSv1'"
+    echo "ssl_ciphers = 'ALL:@SECLEVEL=0'"
+  } | "${as[@]}" tee -a "$dir/data/postgresql.conf" >/dev/null
+  "${as[@]}" env OPENSSL_CONF=/dev/null "$bin/pg_ctl" start -w -t 30 -D "$dir/data" -l "$dir/server.log" \
+    >/dev/null || die "PostgreSQL did not start (log: $dir/server.log)"
+  PG_STOP=("${as[@]}" "$bin/pg_ctl" stop -m immediate -D "$dir/data")
+  printf '%s\n' "apiVersion: v1" "kind: Service" \
+    "metadata: {name: db, namespace: $NS, labels: {demo: tlsaudit}}" \
+    "spec: {ports: [{name: postgresql, port: 5432, protocol: TCP}]}" "---" \
+    "apiVersion: discovery.k8s.io/v1" "kind: EndpointSlice" \
+    "metadata: {name: db-8, namespace: $NS, labels: {kubernetes.io/service-name: db}}" \
+    "addressType: IPv4" "ports: [{name: postgresql, port: $((BASE + 8)), protocol: TCP}]" \
+    "endpoints: [{addresses: [\"$POD_IP\"], conditions: {ready: true}}]" \
+    | "$kubectl" apply -f - >/dev/null
 }
 
 show() {
@@ -250,6 +291,8 @@ inside() {
     service vault 5
     service legacy 6
   } | "$kubectl" apply -f - >/dev/null
+  log "starting PostgreSQL on $POD_IP:$((BASE + 8)) (Service db, port postgresql)"
+  postgres_db "$kubectl"
 
   # --- cert-manager (issue 10): a Certificate whose renewed Secret one web replica never reloaded ---
   # cert-manager's own CRD (pinned, scripts/toolchain.sh crds); no cert-manager controller runs, so the

@@ -11,7 +11,7 @@ use kube::api::ListParams;
 use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
 use tlsaudit::crd::{TlsAudit, TlsAuditStatus};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 
 use crate::{AUDIT, BENCH_LABEL, Shape};
 
@@ -155,36 +155,103 @@ pub(crate) fn last_audit(status: Option<&TlsAuditStatus>) -> Option<jiff::Timest
     status.and_then(|s| s.last_audit_time.as_ref()).map(|t| t.0)
 }
 
-/// One /metrics scrape of the operator, streamed: bytes, series per metric name, seconds.
+/// One /metrics scrape of the operator, streamed as Prometheus reads it (HTTP/1.1, so the body
+/// may come chunked): body bytes, series per metric name, seconds. Nothing but one line at a time
+/// is held, so the scrape does not inflate the RSS it is part of.
 pub(crate) async fn scrape(addr: std::net::SocketAddr) -> anyhow::Result<serde_json::Value> {
     let started = Instant::now();
     let mut stream = tokio::net::TcpStream::connect(addr).await?;
     stream
         .write_all(b"GET /metrics HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
         .await?;
-    let mut lines = tokio::io::BufReader::with_capacity(1 << 16, stream).lines();
-    let (mut bytes, mut series) = (0u64, 0u64);
-    let mut by_name: BTreeMap<String, u64> = BTreeMap::new();
-    let mut body = false;
-    while let Some(line) = lines.next_line().await? {
-        bytes += line.len() as u64 + 1;
-        if !body {
-            body = line.is_empty();
-            continue;
+    let mut reader = tokio::io::BufReader::with_capacity(1 << 16, stream);
+    let mut chunked = false;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line).await? == 0 {
+            anyhow::bail!("/metrics: the connection closed inside the response head");
         }
-        if line.is_empty() || line.starts_with('#') {
-            continue;
+        let text = String::from_utf8_lossy(&line).to_ascii_lowercase();
+        if text.trim_end().is_empty() {
+            break;
         }
-        series += 1;
-        let name = line.split(['{', ' ']).next().unwrap_or_default();
-        *by_name.entry(name.to_owned()).or_default() += 1;
+        chunked |= text.starts_with("transfer-encoding:") && text.contains("chunked");
+    }
+    let mut count = Exposition::default();
+    if chunked {
+        let mut partial = Vec::new();
+        loop {
+            line.clear();
+            reader.read_until(b'\n', &mut line).await?;
+            let size = std::str::from_utf8(&line)?
+                .trim()
+                .split(';')
+                .next()
+                .unwrap_or("");
+            let size = usize::from_str_radix(size, 16)?;
+            if size == 0 {
+                break;
+            }
+            let mut data = vec![0; size];
+            reader.read_exact(&mut data).await?;
+            let mut rest = &data[..];
+            while let Some(at) = rest.iter().position(|&b| b == b'\n') {
+                partial.extend_from_slice(&rest[..at]);
+                count.line(&partial);
+                partial.clear();
+                rest = &rest[at + 1..];
+            }
+            partial.extend_from_slice(rest);
+            let mut crlf = [0; 2];
+            reader.read_exact(&mut crlf).await?;
+        }
+        count.line(&partial);
+    } else {
+        loop {
+            line.clear();
+            if reader.read_until(b'\n', &mut line).await? == 0 {
+                break;
+            }
+            count.line(line.strip_suffix(b"\n").unwrap_or(&line));
+        }
     }
     Ok(json!({
         "seconds": secs(started.elapsed()),
-        "bytes": bytes,
-        "series": series,
-        "series_by_metric": by_name,
+        "bytes": count.bytes,
+        "series": count.series,
+        "series_by_metric": count.by_name,
     }))
+}
+
+/// The lines of an exposition-format body, counted.
+#[derive(Default)]
+struct Exposition {
+    bytes: u64,
+    series: u64,
+    by_name: BTreeMap<String, u64>,
+}
+
+impl Exposition {
+    /// Counts one line (without its newline).
+    fn line(&mut self, line: &[u8]) {
+        if line.is_empty() {
+            return;
+        }
+        self.bytes += line.len() as u64 + 1;
+        if line.starts_with(b"#") {
+            return;
+        }
+        self.series += 1;
+        let name = line
+            .split(|&b| b == b'{' || b == b' ')
+            .next()
+            .unwrap_or_default();
+        *self
+            .by_name
+            .entry(String::from_utf8_lossy(name).into_owned())
+            .or_default() += 1;
+    }
 }
 
 /// The size of one audit as the apiserver returns it, and of its status alone.

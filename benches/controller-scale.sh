@@ -18,7 +18,10 @@
 #        benches/controller-scale.sh 10x100 -- --status-max-endpoints 500
 #        benches/controller-scale.sh --real 10x100 -- --full-probe-every 1   (every probe full)
 # Environment: PROBE_DELAY_MS (20), SETUP_PARALLEL (32), OUT (target/bench-controller-scale),
-#              SERVER_THREADS (2, --real only).
+#              SERVER_THREADS (2, --real only), BENCH_TARGET (the host's; x86_64-unknown-linux-musl
+#              measures the operator with the image's libc and allocator: needs musl-tools and
+#              `rustup target add x86_64-unknown-linux-musl`), BENCH_WRAPPER (a command the run
+#              phase runs under, e.g. `heaptrack -o target/heap` to attribute its memory).
 # Output: $OUT/setup-SIZE.json and $OUT/run-SIZE.json (numbers; the top level starts with the
 # numbers of issue 13's contract, null where not measured), $OUT/run-SIZE.log (progress).
 #
@@ -57,7 +60,7 @@ for line in sys.stdin:
 }
 if [ -z "${TLSAUDIT_SCALE_INSIDE:-}" ]; then
   echo "controller-scale: building benches/scale_bench/" >&2
-  BIN=$(built scale_bench --bench scale_bench)
+  BIN=$(built scale_bench --bench scale_bench ${BENCH_TARGET:+--target "$BENCH_TARGET"})
   [ -x "$BIN" ] || { echo "controller-scale: cargo built no scale_bench binary" >&2; exit 1; }
   if [ "$REAL" = 1 ]; then
     SERVERS=$(built scale_servers --example scale_servers)
@@ -104,7 +107,7 @@ for size in "${sizes[@]}"; do
   else
     echo "controller-scale: $size: run (probe delay $DELAY ms)" >&2
   fi
-  "$BIN" run --namespaces "$namespaces" --services "$services" --probe-delay-ms "$DELAY" "${real[@]}" "${pids[@]}" \
+  ${BENCH_WRAPPER:-} "$BIN" run --namespaces "$namespaces" --services "$services" --probe-delay-ms "$DELAY" "${real[@]}" "${pids[@]}" \
     -- "$@" >"$OUT/run-$size.json" 2> >(tee "$OUT/run-$size.log" >&2)
   if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=; fi
   echo "controller-scale: $size: results in $OUT/run-$size.json" >&2

@@ -252,7 +252,7 @@ fn is_zero(n: &u32) -> bool {
 }
 
 /// How the connection failed when no TLS handshake completed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureKind {
     /// TCP refused.
@@ -291,7 +291,7 @@ pub struct Failure {
 }
 
 /// The handshake a current client (rustls, TLS 1.2/1.3) made.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Negotiated {
     /// Negotiated version.

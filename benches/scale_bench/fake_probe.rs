@@ -113,7 +113,7 @@ fn fake_light(delay: Duration) -> LightFn {
         async move {
             tokio::time::sleep(delay).await;
             LightFacts {
-                signature: Some(Signature {
+                signature: Some(Arc::new(Signature {
                     chain: vec![[1; 32], [2; 32]],
                     negotiated: Negotiated {
                         version: TlsVersion::Tls13,
@@ -125,7 +125,7 @@ fn fake_light(delay: Duration) -> LightFn {
                     stapled: false,
                     legacy_versions: HelloAnswer::Alert(70),
                     weak_suites: HelloAnswer::Alert(40),
-                }),
+                })),
                 connections: 3,
                 duration_ms: u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
                 failure: None,

@@ -21,6 +21,7 @@
 //! the TLS ≤ 1.2 extras (fallback SCSV, renegotiation, compression, heartbeat, extended master
 //! secret, SHA-1 signatures, DH parameter size).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -40,8 +41,9 @@ pub const MAX_CONNECTIONS: u32 = 3;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LightFacts {
     /// The configuration seen; `None` when the validated handshake did not complete (then the
-    /// replica cannot be matched and gets the full probe).
-    pub signature: Option<Signature>,
+    /// replica cannot be matched and gets the full probe). Shared: the operator holds one per
+    /// distinct configuration, however many replicas serve it.
+    pub signature: Option<Arc<Signature>>,
     /// Connections made (at most [`MAX_CONNECTIONS`]).
     pub connections: u32,
     /// Wall time of the light probe in milliseconds.
@@ -52,7 +54,7 @@ pub struct LightFacts {
 
 /// The configuration a replica serves, as far as three connections tell. Two replicas with equal
 /// signatures are taken to serve the same configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Signature {
     /// SHA-256 of each served certificate, leaf first.
     pub chain: Vec<[u8; 32]>,
@@ -69,7 +71,7 @@ pub struct Signature {
 }
 
 /// How a server answered one raw ClientHello.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum HelloAnswer {
     /// A ServerHello: the version and suite it chose.
     Accepted {
@@ -141,17 +143,19 @@ async fn observe(dialer: &Dialer, target: &Target, options: &ProbeOptions) -> Li
         answer(dialer, &legacy_hello),
         answer(dialer, &weak_hello),
     );
-    let signature = main.negotiated.clone().map(|negotiated| Signature {
-        chain: main
-            .chain
-            .iter()
-            .map(|der| Sha256::digest(der.as_ref()).into())
-            .collect(),
-        negotiated,
-        client_auth_requested: main.client_auth_requested,
-        stapled: !main.ocsp.is_empty(),
-        legacy_versions,
-        weak_suites: weak,
+    let signature = main.negotiated.clone().map(|negotiated| {
+        Arc::new(Signature {
+            chain: main
+                .chain
+                .iter()
+                .map(|der| Sha256::digest(der.as_ref()).into())
+                .collect(),
+            negotiated,
+            client_auth_requested: main.client_auth_requested,
+            stapled: !main.ocsp.is_empty(),
+            legacy_versions,
+            weak_suites: weak,
+        })
     });
     LightFacts {
         signature,

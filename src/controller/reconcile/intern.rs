@@ -13,6 +13,7 @@ use std::hash::{DefaultHasher, Hasher};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use crate::facts::Facts;
+use crate::probe::light::Signature;
 
 /// The live probe results by content, held weakly: a result nobody uses any more is dropped.
 #[derive(Debug, Default)]
@@ -110,6 +111,47 @@ impl std::io::Write for HashWriter {
     }
 }
 
+/// The light-probe signatures of live results, each held once: every replica that serves one
+/// configuration shares its signature (about 300 bytes with its strings and chain digests), so the
+/// light-probe cache holds one per distinct configuration rather than one per endpoint.
+#[derive(Debug, Default)]
+pub struct Signatures {
+    /// The live signatures by hash, and the entries after the last sweep of dead ones.
+    live: Mutex<(WeakByHash<Signature>, usize)>,
+}
+
+/// Values held weakly, by the hash of their content.
+type WeakByHash<T> = HashMap<u64, Vec<Weak<T>>>;
+
+impl Signatures {
+    /// `signature`, or the equal one already held.
+    pub fn intern(&self, signature: Arc<Signature>) -> Arc<Signature> {
+        let mut hasher = DefaultHasher::new();
+        std::hash::Hash::hash(&*signature, &mut hasher);
+        let hash = hasher.finish();
+        let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
+        let (by_hash, swept_at) = &mut *live;
+        let same = by_hash.entry(hash).or_default();
+        same.retain(|w| w.strong_count() > 0);
+        if let Some(held) = same
+            .iter()
+            .filter_map(Weak::upgrade)
+            .find(|held| **held == *signature)
+        {
+            return held;
+        }
+        same.push(Arc::downgrade(&signature));
+        if by_hash.len() > (2 * *swept_at).max(1024) {
+            by_hash.retain(|_, same| {
+                same.retain(|w| w.strong_count() > 0);
+                !same.is_empty()
+            });
+            *swept_at = by_hash.len();
+        }
+        signature
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,5 +189,35 @@ mod tests {
         let a = interner.intern(cut.clone());
         let b = interner.intern(cut);
         assert!(!Arc::ptr_eq(&a, &b));
+    }
+    #[test]
+    fn equal_signatures_are_held_once_and_dropped_with_their_last_holder() {
+        use crate::facts::{Negotiated, TlsVersion};
+        use crate::probe::light::HelloAnswer;
+        let signature = |leaf: u8| {
+            Arc::new(Signature {
+                chain: vec![[leaf; 32]],
+                negotiated: Negotiated {
+                    version: TlsVersion::Tls13,
+                    cipher: "TLS13_AES_128_GCM_SHA256".into(),
+                    group: Some("X25519MLKEM768".into()),
+                    alpn: None,
+                },
+                client_auth_requested: false,
+                stapled: false,
+                legacy_versions: HelloAnswer::Alert(70),
+                weak_suites: HelloAnswer::Alert(40),
+            })
+        };
+        let set = Signatures::default();
+        let first = set.intern(signature(1));
+        let again = set.intern(signature(1));
+        assert!(Arc::ptr_eq(&first, &again));
+        let other = set.intern(signature(2));
+        assert!(!Arc::ptr_eq(&first, &other));
+        let weak = Arc::downgrade(&first);
+        drop((first, again));
+        assert_eq!(weak.strong_count(), 0);
+        assert!(!Arc::ptr_eq(&set.intern(signature(1)), &other));
     }
 }

@@ -27,7 +27,7 @@ use futures::{FutureExt, StreamExt};
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
-use super::intern::Interner;
+use super::intern::{Interner, Signatures};
 use super::material::Material;
 use super::plan::PlannedEndpoint;
 use super::reuse::{Cycle, Previous, Results};
@@ -53,21 +53,17 @@ impl Fingerprint {
     }
 }
 
-/// What makes two probes the same probe. The probe timeout and deadline are not part of it: they
-/// are process-wide flags, the same for every probe.
+/// What makes two probes the same probe: the address dialled (`ip:port`, or `host:port` when
+/// dialled by name), the SNI / verification name, the client identity offered, the trust anchors
+/// the chain is judged against, and the pre-TLS protocol (one port probed as TLS and as PostgreSQL
+/// gives different facts). The probe timeout and deadline are not part of it: they are
+/// process-wide flags, the same for every probe.
+///
+/// Held as a SHA-256 digest of those parts, not the parts themselves: the probe caches and every
+/// audit's last results hold one key per endpoint (about 110,000 at 50,000 endpoints), and a
+/// digest is 32 bytes where the strings took about 200 (BENCHMARKS.md §3).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ProbeKey {
-    /// `ip:port` dialled, or `host:port` when dialled by name.
-    pub address: String,
-    /// SNI / verification name.
-    pub server_name: Option<String>,
-    /// Client identity offered, if any.
-    pub identity: Option<Fingerprint>,
-    /// Trust anchors the chain is judged against.
-    pub trust: Fingerprint,
-    /// The pre-TLS protocol: one port probed as TLS and as PostgreSQL gives different facts.
-    pub protocol: Protocol,
-}
+pub struct ProbeKey(Fingerprint);
 
 impl ProbeKey {
     /// The key of probing `target` with identity and trust fingerprints.
@@ -77,13 +73,18 @@ impl ProbeKey {
             || format!("{}:{}", target.host, target.port),
             |a| a.to_string(),
         );
-        Self {
-            address,
-            server_name: target.server_name.clone(),
-            identity,
-            trust,
-            protocol: target.protocol,
-        }
+        let server_name = target.server_name.as_deref().map(str::as_bytes);
+        let identity = identity.as_ref().map(|f| f.0.as_slice());
+        Self(Fingerprint::of([
+            address.as_bytes(),
+            // Absent and present-but-empty differ: the tag says which.
+            if server_name.is_some() { b"+" } else { b"-" },
+            server_name.unwrap_or_default(),
+            if identity.is_some() { b"+" } else { b"-" },
+            identity.unwrap_or_default(),
+            trust.0.as_slice(),
+            target.protocol.as_str().as_bytes(),
+        ]))
     }
 }
 
@@ -235,6 +236,8 @@ pub struct Prober {
     cycles: Mutex<HashMap<String, u64>>,
     /// Identical results (replicas of one configuration, inherited facts) held once.
     interner: Arc<Interner>,
+    /// Identical light-probe signatures held once.
+    signatures: Arc<Signatures>,
     /// Each audit's last results, for the cycles its changes trigger (incremental re-audit).
     previous: Previous,
     metrics: Option<Arc<Metrics>>,
@@ -285,6 +288,7 @@ impl Prober {
             light: Mutex::new(Cache::default()),
             cycles: Mutex::new(HashMap::new()),
             interner: Arc::default(),
+            signatures: Arc::default(),
             previous: Previous::default(),
             metrics,
         }
@@ -549,7 +553,7 @@ impl Prober {
         if let Some(facts) = inherited(&reference, &reference_light, &mine) {
             return self.interner.intern(facts);
         }
-        tracing::debug!(address = %key.address, "light probe differs from its reference: full probe");
+        tracing::debug!(host = %target.host, port = target.port, address = ?target.address, "light probe differs from its reference: full probe");
         self.facts(key, target, options).await
     }
 
@@ -593,9 +597,12 @@ impl Prober {
         let probe = Arc::clone(light);
         let permits = Arc::clone(&self.permits);
         let metrics = self.metrics.clone();
+        let signatures = Arc::clone(&self.signatures);
         async move {
             let _permit = permits.acquire_owned().await.ok();
-            let facts = Arc::new(probe(target, options).await);
+            let mut facts = probe(target, options).await;
+            facts.signature = facts.signature.map(|s| signatures.intern(s));
+            let facts = Arc::new(facts);
             let _ = finished.set((Instant::now(), Arc::clone(&facts)));
             if let Some(metrics) = metrics {
                 metrics.count_probe(ProbeKind::Light, facts.connections);
@@ -681,6 +688,36 @@ mod tests {
             server_name: Some(sni.into()),
             protocol: Protocol::Tls,
         }
+    }
+
+    #[test]
+    fn a_probe_key_tells_apart_every_part_of_a_probe() {
+        let t = target(443, "web.shop.svc");
+        let key = |t: &Target| ProbeKey::new(t, None, Fingerprint::default());
+        assert_eq!(key(&t), key(&t.clone()));
+        let mut by_name = t.clone();
+        by_name.address = None;
+        let mut no_sni = t.clone();
+        no_sni.server_name = None;
+        let mut empty_sni = t.clone();
+        empty_sni.server_name = Some(String::new());
+        let mut postgres = t.clone();
+        postgres.protocol = Protocol::Postgres;
+        let other = Fingerprint::of([b"other".as_slice()]);
+        let keys = [
+            key(&t),
+            key(&target(8443, "web.shop.svc")),
+            key(&target(443, "api.shop.svc")),
+            key(&by_name),
+            key(&no_sni),
+            key(&empty_sni),
+            key(&postgres),
+            ProbeKey::new(&t, Some(other), Fingerprint::default()),
+            ProbeKey::new(&t, Some(Fingerprint::default()), Fingerprint::default()),
+            ProbeKey::new(&t, None, other),
+        ];
+        let distinct: std::collections::HashSet<_> = keys.iter().collect();
+        assert_eq!(distinct.len(), keys.len());
     }
 
     #[tokio::test]

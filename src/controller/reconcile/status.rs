@@ -6,7 +6,6 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::{Patch, PatchParams};
 use kube::{Api, Client, Resource};
-use serde_json::json;
 
 use super::judge::{Audited, worst_first};
 use crate::crd::{
@@ -321,6 +320,17 @@ pub struct PatchStatusError {
     source: kube::Error,
 }
 
+/// The server-side apply body of a status, serialised straight from the typed status: a
+/// `serde_json::Value` of it took several times the status's JSON size for as long as the patch
+/// was in flight, and a hundred audits finishing together held that at once (BENCHMARKS.md §3).
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StatusApply<'a> {
+    api_version: std::borrow::Cow<'a, str>,
+    kind: std::borrow::Cow<'a, str>,
+    status: &'a TlsAuditStatus,
+}
+
 /// Writes `status` to TlsAudit `namespace/name` (server-side apply on the status subresource, as
 /// the only owner of its fields).
 pub async fn patch(
@@ -330,11 +340,11 @@ pub async fn patch(
     status: &TlsAuditStatus,
 ) -> Result<(), PatchStatusError> {
     let api: Api<TlsAudit> = Api::namespaced(client.clone(), namespace);
-    let patch = json!({
-        "apiVersion": TlsAudit::api_version(&()),
-        "kind": TlsAudit::kind(&()),
-        "status": status,
-    });
+    let patch = StatusApply {
+        api_version: TlsAudit::api_version(&()),
+        kind: TlsAudit::kind(&()),
+        status,
+    };
     api.patch_status(
         name,
         &PatchParams::apply(FIELD_MANAGER).force(),
@@ -557,5 +567,29 @@ mod tests {
         assert_eq!(leaf.ocsp_urls, ["http://ocsp.example"]);
         assert_eq!(leaf.crl_urls, ["http://crl.example/1.crl"]);
         assert!(leaf.must_staple);
+    }
+    #[test]
+    fn the_apply_body_is_the_status_with_its_kind() {
+        let endpoints = [audited(
+            "service/a",
+            "10.0.0.1:443",
+            Grade::B,
+            &[Code::CertExpiringSoon],
+            Some(9),
+        )];
+        let status = build(&endpoints, &input(&[], None, 10));
+        let body = StatusApply {
+            api_version: TlsAudit::api_version(&()),
+            kind: TlsAudit::kind(&()),
+            status: &status,
+        };
+        assert_eq!(
+            serde_json::to_value(&body).unwrap(),
+            serde_json::json!({
+                "apiVersion": "tlsaudit.dev/v1alpha1",
+                "kind": "TlsAudit",
+                "status": serde_json::to_value(&status).unwrap(),
+            })
+        );
     }
 }

@@ -1,5 +1,5 @@
-//! Identical probe results held once. Input: the facts of a finished probe. Output: an
-//! `Arc<Facts>` shared with every other live probe result of the same configuration.
+//! Identical probe results held once. Input: the facts of a finished probe, or the signature of
+//! a light probe. Output: an `Arc` shared with every other live result of the same configuration.
 //!
 //! The replicas of a Service, and Services behind one ingress controller, usually serve the very
 //! same configuration: their facts differ only in the probe's own wall time and connection count.

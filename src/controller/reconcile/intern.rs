@@ -18,14 +18,48 @@ use crate::probe::light::Signature;
 /// The live probe results by content, held weakly: a result nobody uses any more is dropped.
 #[derive(Debug, Default)]
 pub struct Interner {
-    live: Mutex<Live>,
+    live: Mutex<Live<Facts>>,
 }
 
-#[derive(Debug, Default)]
-struct Live {
-    by_hash: HashMap<u64, Vec<Weak<Facts>>>,
+/// Values held weakly by the hash of their content, swept of dead ones as the map doubles.
+#[derive(Debug)]
+struct Live<T> {
+    by_hash: HashMap<u64, Vec<Weak<T>>>,
     /// Entries after the last sweep of dead ones; the next sweep comes at twice as many.
     swept_at: usize,
+}
+
+impl<T> Default for Live<T> {
+    fn default() -> Self {
+        Self {
+            by_hash: HashMap::new(),
+            swept_at: 0,
+        }
+    }
+}
+
+impl<T> Live<T> {
+    /// The live value of `hash` that `same` accepts, if any.
+    fn held(&mut self, hash: u64, mut same: impl FnMut(&T) -> bool) -> Option<Arc<T>> {
+        let held = self.by_hash.get_mut(&hash)?;
+        held.retain(|w| w.strong_count() > 0);
+        held.iter().filter_map(Weak::upgrade).find(|h| same(h))
+    }
+
+    /// Records `value` under `hash`, and sweeps the dead entries when the map has doubled.
+    fn insert(&mut self, hash: u64, value: &Arc<T>) {
+        self.by_hash
+            .entry(hash)
+            .or_default()
+            .push(Arc::downgrade(value));
+        if self.by_hash.len() > (2 * self.swept_at).max(1024) {
+            self.by_hash.retain(|_, same| {
+                same.retain(|w| w.strong_count() > 0);
+                !same.is_empty()
+            });
+            self.swept_at = self.by_hash.len();
+        }
+    }
 }
 
 impl Interner {
@@ -37,26 +71,11 @@ impl Interner {
         }
         let hash = content_hash(&mut facts);
         let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(same) = live.by_hash.get_mut(&hash) {
-            same.retain(|w| w.strong_count() > 0);
-            for held in same.iter().filter_map(Weak::upgrade) {
-                if same_configuration(&held, &mut facts) {
-                    return held;
-                }
-            }
+        if let Some(held) = live.held(hash, |held| same_configuration(held, &mut facts)) {
+            return held;
         }
         let facts = Arc::new(facts);
-        live.by_hash
-            .entry(hash)
-            .or_default()
-            .push(Arc::downgrade(&facts));
-        if live.by_hash.len() > (2 * live.swept_at).max(1024) {
-            live.by_hash.retain(|_, same| {
-                same.retain(|w| w.strong_count() > 0);
-                !same.is_empty()
-            });
-            live.swept_at = live.by_hash.len();
-        }
+        live.insert(hash, &facts);
         facts
     }
 
@@ -116,12 +135,8 @@ impl std::io::Write for HashWriter {
 /// light-probe cache holds one per distinct configuration rather than one per endpoint.
 #[derive(Debug, Default)]
 pub struct Signatures {
-    /// The live signatures by hash, and the entries after the last sweep of dead ones.
-    live: Mutex<(WeakByHash<Signature>, usize)>,
+    live: Mutex<Live<Signature>>,
 }
-
-/// Values held weakly, by the hash of their content.
-type WeakByHash<T> = HashMap<u64, Vec<Weak<T>>>;
 
 impl Signatures {
     /// `signature`, or the equal one already held.
@@ -130,24 +145,10 @@ impl Signatures {
         std::hash::Hash::hash(&*signature, &mut hasher);
         let hash = hasher.finish();
         let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
-        let (by_hash, swept_at) = &mut *live;
-        let same = by_hash.entry(hash).or_default();
-        same.retain(|w| w.strong_count() > 0);
-        if let Some(held) = same
-            .iter()
-            .filter_map(Weak::upgrade)
-            .find(|held| **held == *signature)
-        {
+        if let Some(held) = live.held(hash, |held| *held == *signature) {
             return held;
         }
-        same.push(Arc::downgrade(&signature));
-        if by_hash.len() > (2 * *swept_at).max(1024) {
-            by_hash.retain(|_, same| {
-                same.retain(|w| w.strong_count() > 0);
-                !same.is_empty()
-            });
-            *swept_at = by_hash.len();
-        }
+        live.insert(hash, &signature);
         signature
     }
 }
